@@ -1,0 +1,40 @@
+// Numerically stable softmax-family along the middle dim of an (outer, L, inner) view; one
+// invocation per (o, i) row. MODE 0: softmax, 1: log-softmax (both write L values per row),
+// 2: logsumexp (writes one value per row). The row maximum is subtracted before exp; a row whose
+// maximum is -inf yields -inf for logsumexp/log-softmax and NaN-free zeros are not promised (as PyTorch).
+override MODE: u32 = 0u;
+override WG: u32 = 64u;
+
+struct Params { outer: u32, len: u32, inner: u32, pad: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = gid.x + gid.y * nwg.x * WG;
+  if (idx >= p.outer * p.inner) { return; }
+  let i = idx % p.inner;
+  let o = idx / p.inner;
+  let base = o * p.len * p.inner + i;
+  var m = x[base];
+  for (var k = 1u; k < p.len; k++) {
+    let v = x[base + k * p.inner];
+    if (v > m || v != v) { m = v; }
+  }
+  // An all -inf row: use 0 as the shift so exp gives zeros instead of NaN.
+  let shift = select(m, 0.0, m == -bitcast<f32>(0x7f800000u | (p.pad & 0u)));
+  var s = 0.0;
+  for (var k = 0u; k < p.len; k++) { s += exp(x[base + k * p.inner] - shift); }
+  if (MODE == 2u) {
+    y[idx] = log(s) + shift;
+    return;
+  }
+  let ls = log(s);
+  let inv = 1.0 / s;
+  for (var k = 0u; k < p.len; k++) {
+    let j = base + k * p.inner;
+    if (MODE == 0u) { y[j] = exp(x[j] - shift) * inv; } else { y[j] = x[j] - shift - ls; }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Finding a WebGPU device: `navigator.gpu` in a browser, Dawn (the `webgpu` package) in Node.
+ */
+import { NoAdapterError } from '../errors.js';
+
+// Dawn crashes when its GPU object is garbage-collected while work is pending, so the object lives
+// for the whole process (see shared/WEBGPU-ON-CPU.md).
+let nodeGpu: GPU | null = null;
+
+async function nodeWebGpu(): Promise<GPU> {
+  if (nodeGpu) return nodeGpu;
+  if (typeof process !== 'undefined' && !process.env.XDG_RUNTIME_DIR) {
+    // Silences a harmless Vulkan loader warning on headless machines.
+    process.env.XDG_RUNTIME_DIR = '/tmp';
+  }
+  let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+  try {
+    const name = 'webgpu';
+    mod = await import(/* @vite-ignore */ name);
+  } catch (e) {
+    throw new NoAdapterError(`the 'webgpu' package could not be loaded (${(e as Error).message}); run npm ci`);
+  }
+  for (const [k, v] of Object.entries(mod.globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  nodeGpu = mod.create([]);
+  return nodeGpu;
+}
+
+/** Options for {@link requestDevice}. */
+export interface DeviceOptions {
+  /** Adapter power preference passed to requestAdapter. */
+  powerPreference?: GPUPowerPreference;
+  /** Ask for `timestamp-query` when the adapter has it (default true). */
+  timestamps?: boolean;
+}
+
+/** A device with the adapter it came from and the adapter's description. */
+export interface AcquiredDevice {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  /** Human-readable adapter name, e.g. `llvmpipe (Mesa 25.0.7)`. */
+  adapterName: string;
+  features: ReadonlySet<string>;
+}
+
+/**
+ * Gets a WebGPU device with the adapter's real limits (not the spec defaults, which cap storage
+ * buffers at 128 MiB and workgroup storage at 16 KiB). Uses `navigator.gpu` when present, else the
+ * `webgpu` package in Node. Throws {@link NoAdapterError} naming the fix when there is none.
+ */
+export async function requestDevice(opts: DeviceOptions = {}): Promise<AcquiredDevice> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  const gpu = nav?.gpu ?? (typeof process !== 'undefined' && process.versions?.node ? await nodeWebGpu() : null);
+  if (!gpu) throw new NoAdapterError('this environment has no navigator.gpu');
+  const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : {});
+  if (!adapter) throw new NoAdapterError('requestAdapter() returned null (no Vulkan/Metal/D3D driver found)');
+  const wanted: GPUFeatureName[] = [];
+  if (opts.timestamps !== false && adapter.features.has('timestamp-query')) wanted.push('timestamp-query');
+  if (adapter.features.has('shader-f16')) wanted.push('shader-f16');
+  const limits: Record<string, number> = {};
+  for (const key of [
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupSizeZ',
+    'maxComputeWorkgroupsPerDimension',
+    'maxStorageBuffersPerShaderStage',
+  ] as const) {
+    limits[key] = adapter.limits[key];
+  }
+  const device = await adapter.requestDevice({ requiredFeatures: wanted, requiredLimits: limits });
+  const info = adapter.info;
+  const adapterName =
+    [info?.description, info?.device, info?.architecture].find((s) => s && s.length > 0) ?? info?.vendor ?? 'unknown adapter';
+  return { device, adapter, adapterName, features: new Set(wanted) };
+}

@@ -1,0 +1,262 @@
+/**
+ * The GPU runtime: one device, its buffer pool and pipeline cache, and batched command encoding.
+ * Ops encode dispatches into one pending command encoder (one compute pass); it is submitted when a
+ * value is read back, at an explicit `flush()`, or after `maxBatch` dispatches.
+ */
+import { DeviceLostError, GpuError, OutOfMemoryError, ArgumentError } from '../errors.js';
+import { requestDevice, type DeviceOptions } from './adapter.js';
+import { BufferPool, type PoolStats } from './buffer-pool.js';
+import { PipelineCache, type Kernel } from './pipeline-cache.js';
+import { Profiler } from './profiler.js';
+
+const UNIFORM_CHUNK = 64 * 1024;
+
+/** Splits `groups` workgroups into an (x, y) grid within the per-dimension limit. */
+export function grid(groups: number, maxPerDim = 65535): [number, number, number] {
+  if (groups <= maxPerDim) return [Math.max(1, groups), 1, 1];
+  const y = Math.ceil(groups / maxPerDim);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+/** Options for {@link Runtime.create}. */
+export interface RuntimeOptions extends DeviceOptions {
+  /** Dispatches per submit before an automatic flush (default 512). */
+  maxBatch?: number;
+}
+
+export class Runtime {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly profiler: Profiler | null;
+  private readonly readPool: BufferPool;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private batched = 0;
+  private uniformChunks: GPUBuffer[] = [];
+  private uniformIndex = 0;
+  private uniformData = new Uint8Array(UNIFORM_CHUNK);
+  private uniformOffset = 0;
+  private readonly uniformAlign: number;
+  private error: Error | null = null;
+  private lost: string | null = null;
+  /** Dispatches encoded since the runtime was created (for dispatch-count reports). */
+  dispatchCount = 0;
+  /** Queue submits since the runtime was created. */
+  submitCount = 0;
+  readonly maxBatch: number;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapterName: string,
+    readonly features: ReadonlySet<string>,
+    opts: RuntimeOptions,
+  ) {
+    this.maxBatch = opts.maxBatch ?? 512;
+    this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 64 << 20);
+    this.pipelines = new PipelineCache(device);
+    this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+    this.profiler = features.has('timestamp-query') ? new Profiler(device) : null;
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      const e = ev.error;
+      const err =
+        e.constructor?.name === 'GPUOutOfMemoryError' || /out of memory/i.test(e.message)
+          ? new OutOfMemoryError(e.message)
+          : new GpuError(`WebGPU reported: ${e.message}`);
+      this.error ??= err;
+    };
+    void device.lost.then((info) => {
+      this.lost = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  /** Acquires a device (see {@link requestDevice}) and wraps it in a runtime. */
+  static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
+    const { device, adapterName, features } = await requestDevice(opts);
+    return new Runtime(device, adapterName, features, opts);
+  }
+
+  /** The limits of the device, as granted. */
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  private checkAlive(): void {
+    if (this.lost !== null) throw new DeviceLostError(this.lost);
+  }
+
+  /** Throws (once) the first error WebGPU reported asynchronously. */
+  private raisePending(): void {
+    const e = this.error;
+    if (e) {
+      this.error = null;
+      throw e;
+    }
+  }
+
+  /** A storage buffer of at least `bytes` bytes from the pool. */
+  alloc(bytes: number): GPUBuffer {
+    this.checkAlive();
+    const max = this.device.limits.maxStorageBufferBindingSize;
+    if (bytes > max) {
+      throw new OutOfMemoryError(`a buffer of ${bytes} bytes exceeds this adapter's maxStorageBufferBindingSize (${max})`);
+    }
+    return this.pool.acquire(bytes);
+  }
+
+  /** Returns a storage buffer to the pool (reusable after the current batch is submitted). */
+  free(buf: GPUBuffer): void {
+    this.pool.release(buf);
+  }
+
+  /** Writes host data into a buffer (queued ahead of not-yet-submitted commands). */
+  write(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.checkAlive();
+    this.device.queue.writeBuffer(buf, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private getEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Copies the uniform block into the current arena chunk and returns its binding. */
+  private uniformBinding(data: ArrayBufferView): GPUBufferBinding {
+    const size = Math.ceil(data.byteLength / 16) * 16;
+    if (size > 4096) throw new ArgumentError('dispatch', `uniform block of ${size} bytes is too large`);
+    if (this.uniformOffset + size > UNIFORM_CHUNK) this.uploadUniformChunk();
+    let buf = this.uniformChunks[this.uniformIndex];
+    if (!buf) {
+      buf = this.device.createBuffer({ size: UNIFORM_CHUNK, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      this.uniformChunks.push(buf);
+    }
+    const offset = this.uniformOffset;
+    this.uniformData.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
+    this.uniformOffset = Math.ceil((offset + size) / this.uniformAlign) * this.uniformAlign;
+    return { buffer: buf, offset, size };
+  }
+
+  private uploadUniformChunk(): void {
+    if (this.uniformOffset > 0) {
+      this.device.queue.writeBuffer(this.uniformChunks[this.uniformIndex]!, 0, this.uniformData.buffer, 0, this.uniformOffset);
+      this.uniformIndex++;
+      this.uniformOffset = 0;
+    }
+  }
+
+  /**
+   * Encodes one dispatch of `kernel` (specialised by `constants`) over `buffers` (in binding order,
+   * the uniform block last when the kernel declares one) and `groups` workgroups.
+   */
+  dispatch(
+    kernel: Kernel,
+    constants: Record<string, number>,
+    buffers: readonly GPUBuffer[],
+    uniforms: ArrayBufferView | null,
+    groups: readonly [number, number, number],
+  ): void {
+    this.checkAlive();
+    const { pipeline, layout } = this.pipelines.get(kernel, constants);
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    if (uniforms) entries.push({ binding: buffers.length, resource: this.uniformBinding(uniforms) });
+    const bindGroup = this.device.createBindGroup({ layout, entries });
+    const label = kernel.entry && kernel.entry !== 'main' ? `${kernel.shader}.${kernel.entry}` : kernel.shader;
+    if (this.profiler?.enabled) {
+      this.endPass();
+      const pass = this.getEncoder().beginComputePass({ timestampWrites: this.profiler.slot(label) });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+      pass.end();
+    } else {
+      this.pass ??= this.getEncoder().beginComputePass();
+      this.pass.setPipeline(pipeline);
+      this.pass.setBindGroup(0, bindGroup);
+      this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    }
+    this.dispatchCount++;
+    if (++this.batched >= this.maxBatch || this.profiler?.full) this.flush();
+  }
+
+  /** Encodes a buffer-to-buffer copy in stream order with the dispatches. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.checkAlive();
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits all pending work. Cheap when nothing is pending. */
+  flush(): void {
+    this.checkAlive();
+    if (this.encoder) {
+      this.endPass();
+      this.profiler?.resolve(this.encoder);
+      this.uploadUniformChunk();
+      this.device.queue.submit([this.encoder.finish()]);
+      this.submitCount++;
+      this.encoder = null;
+      this.batched = 0;
+      this.uniformIndex = 0;
+      this.uniformOffset = 0;
+      this.profiler?.submitted();
+    }
+    this.pool.submitted();
+    this.readPool.submitted();
+    this.raisePending();
+  }
+
+  /** Reads `bytes` bytes of `buf` from `offset` back to the host (submits pending work first). */
+  async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.readPool.acquire(size);
+    this.copy(buf, offset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (e) {
+      this.checkAlive();
+      this.raisePending();
+      throw new GpuError(`readback failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    this.readPool.release(staging);
+    this.raisePending();
+    return out;
+  }
+
+  /** Waits until the GPU has finished all submitted work (submits pending work first). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.raisePending();
+  }
+
+  /** Storage pool counters (live buffers, bytes, peak). */
+  memory(): PoolStats {
+    return this.pool.getStats();
+  }
+
+  /** Releases every GPU resource and destroys the device; the runtime is unusable afterwards. */
+  destroy(): void {
+    if (this.lost !== null) return;
+    try {
+      this.flush();
+    } catch {
+      // Errors from pending work no longer matter once we tear down.
+    }
+    this.pool.trim();
+    this.readPool.trim();
+    for (const b of this.uniformChunks) b.destroy();
+    this.profiler?.destroy();
+    this.lost = 'destroyed: the runtime was destroyed';
+    this.device.destroy();
+  }
+}

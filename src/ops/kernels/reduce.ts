@@ -1,0 +1,106 @@
+/**
+ * Raw reductions (shaders/reduce.wgsl). Axes are reduced one contiguous block at a time as an
+ * (outer, R, inner) view, so no transpose is needed; a long reduction with few outputs is split
+ * into chunks and finished by a second pass.
+ */
+import { ArgumentError, ShapeError } from '../../errors.js';
+import { grid } from '../../gpu/runtime.js';
+import { empty } from '../../tensor/creation.js';
+import { sizeOf, type Shape } from '../../tensor/shape.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { WG } from '../util.js';
+
+const CODES = { sum: 0, max: 1, min: 2, argmax: 3, argmin: 4 } as const;
+export type ReduceCode = keyof typeof CODES;
+
+const kernel = { shader: 'reduce', bindings: ['read', 'write', 'uniform'] } as const;
+
+/** Below this many outputs a long reduction is split into chunks. */
+const FEW_OUTPUTS = 4096;
+
+function pass(op: ReduceCode, x: Tensor, outer: number, r: number, inner: number, s: number, scale: number): Tensor {
+  const chunk = Math.ceil(r / s);
+  const y = empty([outer, s, inner], op === 'argmax' || op === 'argmin' ? 'i32' : 'f32');
+  const u = new ArrayBuffer(32);
+  new Uint32Array(u).set([outer, r, inner, s, chunk]);
+  new Float32Array(u, 20, 1)[0] = scale;
+  const n = outer * s * inner;
+  if (n > 0) y.runtime.dispatch(kernel, { OP: CODES[op], WG }, [x.bufferFor(op), y.bufferFor(op)], new Uint8Array(u), grid(Math.ceil(n / WG)));
+  return y;
+}
+
+/** Reduces the (outer, r, inner) view of x over r; returns shape [outer, inner]. */
+function reduceBlock(op: ReduceCode, x: Tensor, outer: number, r: number, inner: number, scale: number): Tensor {
+  const outputs = outer * inner;
+  const arg = op === 'argmax' || op === 'argmin';
+  if (!arg && outputs < FEW_OUTPUTS && r > 64) {
+    const s = Math.min(Math.ceil(r / 32), Math.ceil((2 * FEW_OUTPUTS) / Math.max(outputs, 1)));
+    const chunk = Math.ceil(r / s);
+    const parts = pass(op, x, outer, r, inner, Math.ceil(r / chunk), 1);
+    const out = reduceBlock(op, parts, outer, parts.shape[1]!, inner, scale);
+    parts.dispose();
+    return out;
+  }
+  const y = pass(op, x, outer, r, inner, 1, scale);
+  const out = y.view([outer, inner]);
+  y.dispose();
+  return out;
+}
+
+/**
+ * Reduces x over `axes` (normalised, sorted, unique) with `op`; the result has the reduced dims
+ * removed (callers reshape for keepdim). `scale` multiplies the final sum (1/n for mean).
+ * argmax/argmin take exactly one axis.
+ */
+export function reduce(op: ReduceCode, x: Tensor, axes: readonly number[], scale = 1): Tensor {
+  const arg = op === 'argmax' || op === 'argmin';
+  if (arg && axes.length !== 1) throw new ArgumentError(op, 'reduces exactly one axis (flatten first for a global index)');
+  if (op !== 'sum' && axes.some((a) => x.shape[a] === 0)) {
+    throw new ShapeError(op, [x.shape], 'cannot reduce over an empty dimension');
+  }
+  const outShape: number[] = x.shape.filter((_, i) => !axes.includes(i));
+  if (axes.length === 0) {
+    return scale === 1 ? x.view(x.shape) : (() => {
+      const y = pass(op, x, 1, 1, x.size, 1, scale);
+      const v = y.view(x.shape);
+      y.dispose();
+      return v;
+    })();
+  }
+  // Split the axes into maximal runs of consecutive dims and reduce the innermost run first.
+  const runs: number[][] = [];
+  for (const a of axes) {
+    const last = runs[runs.length - 1];
+    if (last && last[last.length - 1] === a - 1) last.push(a);
+    else runs.push([a]);
+  }
+  let cur = x;
+  let shape: Shape = x.shape;
+  for (let k = runs.length - 1; k >= 0; k--) {
+    const run = runs[k]!;
+    const first = run[0]!;
+    const lastAxis = run[run.length - 1]!;
+    const outer = sizeOf(shape.slice(0, first));
+    const r = sizeOf(shape.slice(first, lastAxis + 1));
+    const inner = sizeOf(shape.slice(lastAxis + 1));
+    const next = reduceBlock(op, cur, outer, r, inner, k === 0 ? scale : 1);
+    if (cur !== x) cur.dispose();
+    cur = next;
+    shape = [...shape.slice(0, first), ...shape.slice(lastAxis + 1)];
+  }
+  const out = cur.view(outShape);
+  cur.dispose();
+  return out;
+}
+
+/** Sums `g` down to `shape` (the inverse of broadcasting `shape` to g's shape). */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g.view(shape);
+  const off = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) if (i < off || (shape[i - off] === 1 && g.shape[i] !== 1)) axes.push(i);
+  const r = reduce('sum', g, axes);
+  const out = r.view(shape);
+  r.dispose();
+  return out;
+}

@@ -1,0 +1,25 @@
+/**
+ * Raw softmax, log-softmax and logsumexp along one axis (shaders/softmax.wgsl).
+ */
+import { grid } from '../../gpu/runtime.js';
+import { empty } from '../../tensor/creation.js';
+import { sizeOf } from '../../tensor/shape.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { WG } from '../util.js';
+
+const MODES = { softmax: 0, logSoftmax: 1, logsumexp: 2 } as const;
+const kernel = { shader: 'softmax', bindings: ['read', 'write', 'uniform'] } as const;
+
+/** Applies `mode` along normalised `axis`; logsumexp drops the axis from the shape. */
+export function softmaxFamily(mode: keyof typeof MODES, x: Tensor, axis: number): Tensor {
+  const outer = sizeOf(x.shape.slice(0, axis));
+  const len = x.shape[axis]!;
+  const inner = sizeOf(x.shape.slice(axis + 1));
+  const shape = mode === 'logsumexp' ? x.shape.filter((_, i) => i !== axis) : x.shape;
+  const y = empty(shape);
+  const rows = outer * inner;
+  if (rows > 0 && len > 0) {
+    y.runtime.dispatch(kernel, { MODE: MODES[mode], WG }, [x.bufferFor(mode), y.bufferFor(mode)], new Uint32Array([outer, len, inner, 0]), grid(Math.ceil(rows / WG)));
+  }
+  return y;
+}

@@ -1,0 +1,106 @@
+/**
+ * Memory scopes. Every tensor created inside `tidy(fn)` is disposed when fn returns, except the
+ * tensors fn returns, the tensors passed to `keep()`, and the tensors that the autograd graphs of
+ * returned tensors still need for a later backward().
+ */
+import { ArgumentError } from '../errors.js';
+import type { Tensor } from './tensor.js';
+
+const scopes: Set<Tensor>[] = [];
+const owner = new WeakMap<Tensor, Set<Tensor>>();
+
+/** Registers a new tensor with the innermost scope (called by the Tensor constructor). */
+export function track(t: Tensor): void {
+  const s = scopes[scopes.length - 1];
+  if (s) {
+    s.add(t);
+    owner.set(t, s);
+  }
+}
+
+/** Removes `t` from its scope so that no tidy() disposes it; the caller owns it now. Returns t. */
+export function keep<T extends Tensor>(t: T): T {
+  owner.get(t)?.delete(t);
+  owner.delete(t);
+  return t;
+}
+
+/** Something tidy() can return: tensors, arrays and plain objects of them, or any other value. */
+export type Tidyable = unknown;
+
+function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  const t = value as Tensor;
+  if (typeof t.bufferFor === 'function' && Array.isArray(t.shape)) {
+    out.add(t);
+    if (t.grad) out.add(t.grad);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
+  else if (value instanceof Map) for (const v of value.values()) collect(v, out, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, seen);
+}
+
+/** Adds every tensor the graphs behind `roots` reference (inputs and saved tensors). */
+function withGraphs(roots: Set<Tensor>): Set<Tensor> {
+  const out = new Set(roots);
+  const stack = [...roots];
+  const seenNodes = new Set<object>();
+  while (stack.length) {
+    const node = stack.pop()!.gradFn;
+    if (!node || seenNodes.has(node)) continue;
+    seenNodes.add(node);
+    for (const t of [...node.inputs, ...node.saved]) {
+      if (!out.has(t)) {
+        out.add(t);
+        stack.push(t);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs `fn` in a memory scope and disposes every tensor it created that does not escape. Tensors
+ * reachable from the result (arrays, Maps and plain objects are searched), and the graphs behind
+ * them, move to the enclosing scope. `fn` must be synchronous.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    for (const t of scope) t.dispose();
+    throw e;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    for (const t of scope) t.dispose();
+    throw new ArgumentError('tidy', 'the function returned a Promise; tidy() scopes synchronous code only');
+  }
+  const roots = new Set<Tensor>();
+  collect(result, roots, new Set());
+  const survivors = withGraphs(roots);
+  const parent = scopes[scopes.length - 1];
+  for (const t of scope) {
+    if (survivors.has(t)) {
+      if (parent) {
+        parent.add(t);
+        owner.set(t, parent);
+      } else owner.delete(t);
+    } else {
+      owner.delete(t);
+      t.dispose();
+    }
+  }
+  return result;
+}
+
+/** Depth of nested tidy() scopes (0 outside any). */
+export function scopeDepth(): number {
+  return scopes.length;
+}
