@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+// One worker, no isolation: every test file shares one WebGPU device (device creation and shader
+// compiles are the slow part on a software adapter, and the machine has two cores).
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
+    pool: 'forks',
+    maxWorkers: 1,
+    isolate: false,
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
