@@ -49,7 +49,8 @@ function withGraphs(roots: Set<Tensor>): Set<Tensor> {
   const seenNodes = new Set<object>();
   while (stack.length) {
     const node = stack.pop()!.gradFn;
-    if (!node || seenNodes.has(node)) continue;
+    // A node whose backward already ran (graph freed) needs nothing kept.
+    if (!node || !node.backward || seenNodes.has(node)) continue;
     seenNodes.add(node);
     for (const t of [...node.inputs, ...node.saved]) {
       if (!out.has(t)) {
