@@ -6,6 +6,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     pool: 'forks',
     maxWorkers: 1,
     isolate: false,
