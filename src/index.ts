@@ -21,3 +21,4 @@ export * from './ops/binary.js';
 export * from './ops/reduce.js';
 export * from './ops/shape-ops.js';
 export * from './ops/matmul.js';
+export * from './ops/conv.js';

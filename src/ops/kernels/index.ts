@@ -8,3 +8,4 @@ export * from './reduce.js';
 export * from './softmax.js';
 export * from './matmul.js';
 export * from './cast.js';
+export * from './conv.js';

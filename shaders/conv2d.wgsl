@@ -1,0 +1,150 @@
+// Convolution family as implicit GEMM over a pre-padded NCHW input, no im2col buffer.
+// A table koff[k] gives, for every reduction index k = (c, kh, kw) of one group, the element offset
+// c*Hp*Wp + kh*dil_h*Wp + kw*dil_w inside the padded input, so the inner loop is one table load plus
+// register-blocked loads and FMAs, with no bounds checks (padding was materialised by dilate_pad).
+//
+// main:      y[n, g*og + o, p] = act(sum_k w[g*og + o, k] * xp[base(n, p) + koff[k]] + bias + res)
+//            each invocation: 4 output channels x 4 output pixels; gid.z = group.
+// wgrad:     dw[split, g*og + o, k] = sum over the split's pixels of dy[n, g*og + o, p] * xp[base + koff[k]]
+//            each invocation: 4 output channels x 4 reduction indices; gid.z = group * splits + split.
+// dilate_pad: z[n, c, i, j] = x[n, c, (i - top)/sh, (j - left)/sw] where divisible and in range, else 0.
+override WGX: u32 = 8u;
+override WGY: u32 = 8u;
+override ACT: u32 = 0u;       // 0 none, 1 relu
+override HAS_BIAS: bool = false;
+override HAS_RES: bool = false;
+
+struct Params {
+  og: u32,        // output channels per group
+  kdim: u32,      // reduction size per group: cg * kh * kw
+  pix: u32,       // output pixels over the batch: n * oh * ow
+  ohw: u32,       // oh * ow
+  ow: u32,
+  sh: u32,
+  sw: u32,
+  wp: u32,        // padded input width
+  x_batch: u32,   // elements per image of the padded input
+  x_group: u32,   // elements per group of channels of the padded input
+  y_batch: u32,   // elements per image of the output (o * oh * ow)
+  groups: u32,
+  splits: u32,    // wgrad: number of pixel ranges
+  chunk: u32,     // wgrad: pixels per range
+  pad0: u32,
+  pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> xp: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> koff: array<u32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> res: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+fn pixel_base(pix: u32, g: u32) -> u32 {
+  let n = pix / p.ohw;
+  let r = pix % p.ohw;
+  return n * p.x_batch + g * p.x_group + (r / p.ow) * p.sh * p.wp + (r % p.ow) * p.sw;
+}
+
+@compute @workgroup_size(WGX, WGY, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let p0 = gid.x * 4u;
+  let o0 = gid.y * 4u;
+  let g = gid.z;
+  if (p0 >= p.pix || o0 >= p.og) { return; }
+  let last = p.pix - 1u;
+  let b0 = pixel_base(p0, g);
+  let b1 = pixel_base(min(p0 + 1u, last), g);
+  let b2 = pixel_base(min(p0 + 2u, last), g);
+  let b3 = pixel_base(min(p0 + 3u, last), g);
+  let olast = p.og - 1u;
+  let w0 = (g * p.og + o0) * p.kdim;
+  let w1 = (g * p.og + min(o0 + 1u, olast)) * p.kdim;
+  let w2 = (g * p.og + min(o0 + 2u, olast)) * p.kdim;
+  let w3 = (g * p.og + min(o0 + 3u, olast)) * p.kdim;
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0);
+  var a3 = vec4<f32>(0.0);
+  for (var k = 0u; k < p.kdim; k++) {
+    let off = koff[k];
+    let xv = vec4<f32>(xp[b0 + off], xp[b1 + off], xp[b2 + off], xp[b3 + off]);
+    a0 += w[w0 + k] * xv;
+    a1 += w[w1 + k] * xv;
+    a2 += w[w2 + k] * xv;
+    a3 += w[w3 + k] * xv;
+  }
+  let accs = array<vec4<f32>, 4>(a0, a1, a2, a3);
+  for (var i = 0u; i < 4u; i++) {
+    let o = o0 + i;
+    if (o >= p.og) { break; }
+    let oc = g * p.og + o;
+    for (var j = 0u; j < 4u; j++) {
+      let px = p0 + j;
+      if (px >= p.pix) { break; }
+      let at = (px / p.ohw) * p.y_batch + oc * p.ohw + px % p.ohw;
+      var v = accs[i][j];
+      if (HAS_BIAS) { v += bias[oc]; }
+      if (HAS_RES) { v += res[at]; }
+      if (ACT == 1u) { v = max(v, 0.0); }
+      y[at] = v;
+    }
+  }
+}
+
+// Weight gradient. Here `w` holds dy (the output gradient) and y receives partial dw sums.
+@compute @workgroup_size(WGX, WGY, 1)
+fn wgrad(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let k0 = gid.x * 4u;
+  let o0 = gid.y * 4u;
+  let g = gid.z / p.splits;
+  let split = gid.z % p.splits;
+  if (k0 >= p.kdim || o0 >= p.og) { return; }
+  let klast = p.kdim - 1u;
+  let offs = vec4<u32>(koff[k0], koff[min(k0 + 1u, klast)], koff[min(k0 + 2u, klast)], koff[min(k0 + 3u, klast)]);
+  let olast = p.og - 1u;
+  let c0 = (g * p.og + o0) * p.ohw;
+  let c1 = (g * p.og + min(o0 + 1u, olast)) * p.ohw;
+  let c2 = (g * p.og + min(o0 + 2u, olast)) * p.ohw;
+  let c3 = (g * p.og + min(o0 + 3u, olast)) * p.ohw;
+  let start = split * p.chunk;
+  let end = min(p.pix, start + p.chunk);
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0);
+  var a3 = vec4<f32>(0.0);
+  if (start < end) {
+    var n = start / p.ohw;
+    var r = start % p.ohw;
+    var oh = r / p.ow;
+    var ow = r % p.ow;
+    for (var px = start; px < end; px++) {
+      let base = n * p.x_batch + g * p.x_group + oh * p.sh * p.wp + ow * p.sw;
+      let xv = vec4<f32>(xp[base + offs.x], xp[base + offs.y], xp[base + offs.z], xp[base + offs.w]);
+      let yb = n * p.y_batch + r;
+      a0 += w[yb + c0] * xv;
+      a1 += w[yb + c1] * xv;
+      a2 += w[yb + c2] * xv;
+      a3 += w[yb + c3] * xv;
+      r++;
+      ow++;
+      if (ow == p.ow) {
+        ow = 0u;
+        oh++;
+        if (r == p.ohw) { r = 0u; oh = 0u; n++; }
+      }
+    }
+  }
+  let out_base = split * p.groups * p.og * p.kdim;
+  let accs = array<vec4<f32>, 4>(a0, a1, a2, a3);
+  for (var i = 0u; i < 4u; i++) {
+    let o = o0 + i;
+    if (o >= p.og) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let k = k0 + j;
+      if (k >= p.kdim) { break; }
+      y[out_base + (g * p.og + o) * p.kdim + k] = accs[i][j];
+    }
+  }
+}
