@@ -74,10 +74,11 @@ function run(
       if (!userOwned.has(g)) g.dispose();
     }
   };
-  const put = (t: Tensor, g: Tensor) => {
+  const put = (t: Tensor, g: Tensor, from: string) => {
     if (!sameShape(t.shape, g.shape)) {
-      throw new GradError(`backward of ${t.gradFn?.op ?? 'a leaf'}: gradient shape ${fmtShapes(g.shape, t.shape)} mismatch`);
+      throw new GradError(`${from}: gradient of shape ${fmtShapes(g.shape)} for a tensor of shape ${fmtShapes(t.shape)}`);
     }
+    if (g.dtype !== 'f32') throw new GradError(`${from}: gradients must be f32 (got ${g.dtype})`);
     hold(g);
     const old = slots.get(t);
     if (old) {
@@ -88,7 +89,7 @@ function run(
       drop(g);
     } else slots.set(t, g);
   };
-  roots.forEach((r, i) => put(r, seeds[i]!));
+  roots.forEach((r, i) => put(r, seeds[i]!, `output ${i}`));
 
   const body = () => {
     for (let k = order.length - 1; k >= 0; k--) {
@@ -96,31 +97,46 @@ function run(
       const node = t.gradFn;
       const gy = slots.get(t);
       if (!node || !gy || !needed.has(t)) continue;
-      if (!node.backward) {
-        throw new GradError(
-          `backward through ${node.op} a second time: its graph was freed; pass { retainGraph: true } to the first backward()`,
-        );
-      }
       const needs = node.inputs.map((i) => i.requiresGrad && needed.has(i));
+      // A target whose inputs are not wanted stops the walk: its rule does not run (nor is it freed).
       if (needs.some(Boolean)) {
+        if (!node.backward) {
+          throw new GradError(
+            `backward through ${node.op} a second time: its graph was freed; pass { retainGraph: true } to the first backward()`,
+          );
+        }
         const gins = node.backward(gy, needs);
-        gins.forEach((g, i) => {
-          if (g && needs[i]) put(node.inputs[i]!, g);
-          else if (g && g !== gy && !holds.has(g)) g.dispose();
-        });
+        // Slot the wanted gradients first (a rule may return one tensor for several inputs), then
+        // free what nobody holds: unwanted gradients, or all of them when a slot was refused.
+        const release = () => {
+          for (const g of gins) if (g && g !== gy && !holds.has(g) && !userOwned.has(g)) g.dispose();
+        };
+        try {
+          gins.forEach((g, i) => {
+            if (g && needs[i]) put(node.inputs[i]!, g, `backward of ${node.op} (input ${i})`);
+          });
+        } finally {
+          release();
+        }
+        if (!opts.retainGraph) {
+          node.backward = null;
+          node.saved = [];
+        }
       }
       if (!isTarget(t)) {
         slots.delete(t);
         drop(gy);
       }
-      if (!opts.retainGraph) {
-        node.backward = null;
-        node.saved = [];
-      }
     }
   };
   // Rules run raw kernels, so nothing is recorded while they run.
-  noGrad(body);
+  try {
+    noGrad(body);
+  } catch (e) {
+    // Free every gradient computed so far; the caller gets the error, not a leak.
+    for (const g of holds.keys()) if (!userOwned.has(g)) g.dispose();
+    throw e;
+  }
 
   const out = new Map<Tensor, Tensor>();
   for (const [t, g] of slots) {
@@ -142,7 +158,12 @@ export function backward(root: Tensor, gradient?: Tensor, opts: GradOptions = {}
     throw new GradError(`backward: output of shape ${fmtShapes(root.shape)} is not a scalar; pass a gradient of the same shape`);
   }
   const seed = gradient ?? onesLike(root);
-  const grads = run([root], [seed], null, opts);
+  let grads: Map<Tensor, Tensor>;
+  try {
+    grads = run([root], [seed], null, opts);
+  } finally {
+    if (!gradient) seed.dispose();
+  }
   for (const [leaf, g] of grads) {
     if (leaf.grad) {
       const sum = noGrad(() => add(leaf.grad!, g));
@@ -151,7 +172,6 @@ export function backward(root: Tensor, gradient?: Tensor, opts: GradOptions = {}
       leaf.grad = keep(sum);
     } else leaf.grad = keep(g);
   }
-  if (!gradient) seed.dispose();
 }
 
 /** Options for grad(). */
@@ -169,24 +189,35 @@ export interface GradFnOptions extends GradOptions {
  */
 export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], opts: GradFnOptions = {}): (Tensor | null)[] {
   const outs = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
-  const seeds = outs.map((o, i) => {
-    const g = opts.gradOutputs?.[i];
-    if (g) return g;
-    if (o.size !== 1) throw new GradError(`grad: output ${i} of shape ${fmtShapes(o.shape)} is not a scalar; pass gradOutputs`);
-    return onesLike(o);
-  });
-  for (const o of outs) {
-    if (!o.requiresGrad) throw new GradError('grad: an output does not require gradients');
-  }
-  const result = run(outs, seeds, new Set(inputs), opts);
-  seeds.forEach((s, i) => {
-    if (!opts.gradOutputs?.[i]) s.dispose();
-  });
-  return inputs.map((t, i) => {
-    const g = result.get(t) ?? null;
-    if (!g && !opts.allowUnused) {
-      throw new GradError(`grad: input ${i} (shape ${fmtShapes(t.shape)}) is not used by the outputs; pass { allowUnused: true }`);
+  // Check everything before allocating, so a rejected call leaks nothing.
+  outs.forEach((o, i) => {
+    if (!o.requiresGrad) throw new GradError(`grad: output ${i} does not require gradients`);
+    if (!opts.gradOutputs?.[i] && o.size !== 1) {
+      throw new GradError(`grad: output ${i} of shape ${fmtShapes(o.shape)} is not a scalar; pass gradOutputs`);
     }
+  });
+  const seeds = outs.map((o, i) => opts.gradOutputs?.[i] ?? onesLike(o));
+  let result: Map<Tensor, Tensor>;
+  try {
+    result = run(outs, seeds, new Set(inputs), opts);
+  } finally {
+    seeds.forEach((s, i) => {
+      if (!opts.gradOutputs?.[i]) s.dispose();
+    });
+  }
+  const unused = inputs.findIndex((t) => !result.has(t));
+  if (unused >= 0 && !opts.allowUnused) {
+    for (const g of result.values()) g.dispose();
+    const t = inputs[unused]!;
+    throw new GradError(`grad: input ${unused} (shape ${fmtShapes(t.shape)}) is not used by the outputs; pass { allowUnused: true }`);
+  }
+  // The same tensor listed twice gets its gradient twice, as separate tensors.
+  const given = new Set<Tensor>();
+  return inputs.map((t) => {
+    const g = result.get(t);
+    if (!g) return null;
+    if (given.has(g)) return clone(g);
+    given.add(g);
     return g;
   });
 }

@@ -5,6 +5,7 @@
 import { GradError } from '../errors.js';
 import { fromArray } from '../tensor/creation.js';
 import { Generator } from '../tensor/random.js';
+import { sizeOf } from '../tensor/shape.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { grad } from './backward.js';
@@ -40,16 +41,31 @@ export async function gradcheck(
   inputs: readonly { data: ArrayLike<number>; shape: readonly number[] }[],
   opts: GradcheckOptions = {},
 ): Promise<GradMismatch[]> {
-  const eps = opts.eps ?? 1e-2;
-  const atol = opts.atol ?? 2e-3;
-  const rtol = opts.rtol ?? 2e-2;
   const gen = new Generator(opts.seed ?? 7);
   const hosts = inputs.map((i) => Float64Array.from(i.data));
 
-  // Fixed projection weights, shaped like the output.
-  const probe = noGrad(() => fn(...hosts.map((h, i) => fromArray(h, inputs[i]!.shape))));
-  const w = fromArray(gen.uniform(probe.size, -1, 1), probe.shape);
-  probe.dispose();
+  // Fixed projection weights, shaped like the output (the probe run frees everything it made).
+  const outShape = noGrad(() => tidy(() => [...fn(...hosts.map((h, i) => fromArray(h, inputs[i]!.shape))).shape]));
+  const w = fromArray(gen.uniform(sizeOf(outShape), -1, 1), outShape);
+  try {
+    return await compare(fn, inputs, hosts, w, gen, opts);
+  } finally {
+    w.dispose();
+  }
+}
+
+/** Analytic gradients (one backward seeded with w) against central differences of sum(fn(x) * w). */
+async function compare(
+  fn: (...xs: Tensor[]) => Tensor,
+  inputs: readonly { data: ArrayLike<number>; shape: readonly number[] }[],
+  hosts: Float64Array[],
+  w: Tensor,
+  gen: Generator,
+  opts: GradcheckOptions,
+): Promise<GradMismatch[]> {
+  const eps = opts.eps ?? 1e-2;
+  const atol = opts.atol ?? 2e-3;
+  const rtol = opts.rtol ?? 2e-2;
 
   const objective = async (values: Float64Array[]): Promise<number> => {
     const t = noGrad(() =>
@@ -64,19 +80,20 @@ export async function gradcheck(
     return v;
   };
 
-  const leaves = hosts.map((h, i) => fromArray(h, inputs[i]!.shape, { requiresGrad: true }));
   const analytic = await (async () => {
     const gs = tidy(() => {
+      const leaves = hosts.map((h, i) => fromArray(h, inputs[i]!.shape, { requiresGrad: true }));
       const y = fn(...leaves);
       if (!y.requiresGrad) throw new GradError('gradcheck: the function output does not depend on its inputs');
       // d sum(y * w) / dx is the backward of y seeded with w.
       return grad(y, leaves, { gradOutputs: [w], allowUnused: true });
     });
-    const out = await Promise.all(gs.map(async (g) => (g ? Float64Array.from(await g.data()) : null)));
-    gs.forEach((g) => g?.dispose());
-    return out;
+    try {
+      return await Promise.all(gs.map(async (g) => (g ? Float64Array.from(await g.data()) : null)));
+    } finally {
+      gs.forEach((g) => g?.dispose());
+    }
   })();
-  for (const l of leaves) l.dispose();
 
   const bad: GradMismatch[] = [];
   for (let i = 0; i < hosts.length; i++) {
@@ -98,6 +115,5 @@ export async function gradcheck(
       if (!(Math.abs(a - numeric) <= atol + rtol * Math.abs(numeric))) bad.push({ input: i, index: j, analytic: a, numeric });
     }
   }
-  w.dispose();
   return bad;
 }

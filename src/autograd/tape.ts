@@ -3,7 +3,7 @@
  * any input requires them, the output gets a backward node. The engine itself never looks at this:
  * with gradients off (or no input requiring them) ops run exactly as without autograd.
  */
-import { DTypeError } from '../errors.js';
+import { DTypeError, GradError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 let enabled = true;
@@ -24,7 +24,10 @@ export function noGrad<T>(fn: () => T, on = false): T {
   }
 }
 
-/** Backward rule: input gradients from the output gradient; `needs[i]` false lets input i get null. */
+/**
+ * Backward rule: input gradients from the output gradient; `needs[i]` false lets input i get null.
+ * The engine owns (and disposes) what a rule returns: return new tensors, or `gy` itself.
+ */
 export type BackwardFn = (gy: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
 
 /**
@@ -42,7 +45,7 @@ export function record(op: string, inputs: readonly Tensor[], output: Tensor, sa
 /** Marks `t` as a leaf whose gradient backward() accumulates into `t.grad`. Returns t. */
 export function requireGrad<T extends Tensor>(t: T, flag = true): T {
   if (flag && t.dtype !== 'f32') throw new DTypeError('requireGrad', `only f32 tensors can require gradients (got ${t.dtype})`);
-  if (t.gradFn) throw new DTypeError('requireGrad', 'only leaf tensors (not results of tracked ops) can be marked; use detach() first');
+  if (t.gradFn) throw new GradError('requireGrad: only leaf tensors (not results of tracked ops) can be marked; use detach() first');
   t.requiresGrad = flag;
   return t;
 }

@@ -40,7 +40,8 @@ export class PipelineCache {
   get(kernel: Kernel, constants: Record<string, number> = {}): CachedPipeline {
     const entry = kernel.entry ?? 'main';
     const ckeys = Object.keys(constants).sort();
-    const key = `${kernel.shader}:${entry}:${ckeys.map((k) => `${k}=${constants[k]}`).join(',')}`;
+    // The bindings are part of the identity: the same entry point under another layout is another pipeline.
+    const key = `${kernel.shader}:${entry}[${kernel.bindings.join(',')}]:${ckeys.map((k) => `${k}=${constants[k]}`).join(',')}`;
     let cached = this.pipelines.get(key);
     if (cached) return cached;
     const t0 = performance.now();

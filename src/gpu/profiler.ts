@@ -21,7 +21,11 @@ export class Profiler {
   private pending: { buf: GPUBuffer; labels: string[] }[] = [];
   private totals = new Map<string, KernelTime>();
 
-  constructor(private readonly device: GPUDevice) {
+  /** `submit` submits the runtime's pending work, so that collect() also sees the current batch. */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly submit: () => void = () => {},
+  ) {
     this.querySet = device.createQuerySet({ type: 'timestamp', count: CAPACITY });
     this.resolveBuf = device.createBuffer({ size: CAPACITY * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   }
@@ -52,15 +56,17 @@ export class Profiler {
   /** Called after submit; nothing to do today, kept for symmetry with the pools. */
   submitted(): void {}
 
-  /** Reads every resolved batch and returns the accumulated time per kernel label. */
+  /** Submits pending work, reads every resolved batch and returns the accumulated time per kernel label. */
   async collect(): Promise<Map<string, KernelTime>> {
+    if (this.labels.length > 0) this.submit();
     const batches = this.pending;
     this.pending = [];
     for (const { buf, labels } of batches) {
       await buf.mapAsync(GPUMapMode.READ);
       const t = new BigUint64Array(buf.getMappedRange());
       labels.forEach((label, i) => {
-        const ns = Number(t[2 * i + 1]! - t[2 * i]!);
+        // Clamped: an implementation may quantise both stamps of a short pass differently.
+        const ns = Math.max(0, Number(t[2 * i + 1]! - t[2 * i]!));
         const acc = this.totals.get(label) ?? { count: 0, ms: 0 };
         acc.count++;
         acc.ms += ns / 1e6;

@@ -56,7 +56,7 @@ export class Runtime {
     this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 64 << 20);
     this.pipelines = new PipelineCache(device);
     this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
-    this.profiler = features.has('timestamp-query') ? new Profiler(device) : null;
+    this.profiler = features.has('timestamp-query') ? new Profiler(device, () => this.flush()) : null;
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       const e = ev.error;
       const err =

@@ -2,11 +2,16 @@
  * Differentiable layout ops: reshape (a view), and permute, transpose, expand, slice, pad, concat,
  * stack (copies through one strided-copy kernel), each beside its derivative.
  */
-import { ArgumentError, ShapeError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { record } from '../autograd/tape.js';
 import { broadcastShapes, normAxis, sizeOf, sameShape, checkShape, type Shape } from '../tensor/shape.js';
 import type { DType, Tensor } from '../tensor/tensor.js';
 import * as k from './kernels/index.js';
+
+/** Throws DisposedError naming `op` for a disposed input, before any output is allocated. */
+function alive(op: string, xs: readonly Tensor[]): void {
+  for (const x of xs) x.storageFor(op);
+}
 
 /** x with a new shape of the same size; one dim may be -1 (inferred). Shares memory with x. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -29,6 +34,7 @@ export function flatten(x: Tensor, start = 0, end = -1): Tensor {
   if (x.rank === 0) return reshape(x, [1]);
   const s = normAxis('flatten', start, x.shape);
   const e = normAxis('flatten', end, x.shape);
+  if (s > e) throw new ArgumentError('flatten', `start dim ${start} comes after end dim ${end} (shape [${x.shape.join(',')}])`);
   return reshape(x, [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
 }
 
@@ -47,6 +53,7 @@ export function squeeze(x: Tensor, axis?: number): Tensor {
 
 /** Dims reordered: output dim d is input dim perm[d]. */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  alive('permute', [x]);
   if (perm.length !== x.rank) throw new ShapeError('permute', [x.shape], `permutation [${perm.join(',')}] has the wrong length`);
   const p = perm.map((a) => normAxis('permute', a, x.shape));
   if (new Set(p).size !== p.length) throw new ArgumentError('permute', `[${perm.join(',')}] is not a permutation`);
@@ -67,9 +74,11 @@ export function transpose(x: Tensor, a = -2, b = -1): Tensor {
 
 /** x broadcast to `shape` and materialised (-1 keeps a dim). */
 export function expand(x: Tensor, shape: Shape): Tensor {
+  alive('expand', [x]);
   const off = shape.length - x.rank;
   const target = shape.map((d, i) => (d === -1 && i >= off ? x.shape[i - off]! : d));
-  if (off < 0 || !sameShape(broadcastShapes('expand', x.shape, target), target)) {
+  // -1 only keeps an existing dim; a new leading dim needs a size.
+  if (off < 0 || target.some((d) => !Number.isInteger(d) || d < 0) || !sameShape(broadcastShapes('expand', x.shape, target), target)) {
     throw new ShapeError('expand', [x.shape, shape], 'the tensor does not broadcast to the target shape');
   }
   const y = k.expand(x, target);
@@ -81,6 +90,7 @@ export type Range = readonly [number, number?, number?] | null;
 
 /** Elements x[start:end:step] along each dim (missing trailing dims are whole). Copies. */
 export function slice(x: Tensor, ranges: readonly Range[]): Tensor {
+  alive('slice', [x]);
   if (ranges.length > x.rank) throw new ShapeError('slice', [x.shape], `${ranges.length} ranges for rank ${x.rank}`);
   const start: number[] = [];
   const size: number[] = [];
@@ -114,6 +124,7 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
  * for the one before, and so on. Negative amounts crop.
  */
 export function pad(x: Tensor, amounts: readonly number[], value = 0): Tensor {
+  alive('pad', [x]);
   if (amounts.length % 2 !== 0 || amounts.length / 2 > x.rank) {
     throw new ArgumentError('pad', `needs an even number of amounts, at most 2 per dim (got ${amounts.length} for rank ${x.rank})`);
   }
@@ -123,6 +134,8 @@ export function pad(x: Tensor, amounts: readonly number[], value = 0): Tensor {
     before[x.rank - 1 - i] = amounts[2 * i]!;
     after[x.rank - 1 - i] = amounts[2 * i + 1]!;
   }
+  if (amounts.some((a) => !Number.isInteger(a))) throw new ArgumentError('pad', `amounts must be integers (got [${amounts.join(',')}])`);
+  if (x.dtype === 'i32' && !Number.isInteger(value)) throw new DTypeError('pad', `fill value ${value} is not an integer (dtype i32)`);
   const shape = x.shape.map((d, i) => d + before[i]! + after[i]!);
   if (shape.some((d) => d < 0)) throw new ShapeError('pad', [x.shape, shape], 'cropping more than the tensor holds');
   const y = k.pad(x, before, after, value);
@@ -133,6 +146,7 @@ export function pad(x: Tensor, amounts: readonly number[], value = 0): Tensor {
 /** Tensors joined along `axis`; all other dims must match. */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new ArgumentError('concat', 'needs at least one tensor');
+  alive('concat', xs);
   const first = xs[0]!;
   const a = normAxis('concat', axis, first.shape);
   for (const t of xs) {
@@ -166,11 +180,13 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** A copy of x in new memory (gradient passes through). */
 export function clone(x: Tensor): Tensor {
+  alive('clone', [x]);
   const y = k.clone(x);
   return record('clone', [x], y, [], (gy) => [k.clone(gy)]);
 }
 
 /** x converted to `dtype` (f32 -> i32 truncates toward zero); no gradient. */
 export function cast(x: Tensor, dtype: DType): Tensor {
+  alive('cast', [x]);
   return k.castRaw(x, dtype);
 }

@@ -45,14 +45,18 @@ export function fromArray(
   if (sizeOf(shape) !== data.length) {
     throw new ShapeError('fromArray', [shape], `${data.length} values do not fill the shape`);
   }
+  if (opts.requiresGrad && dtype !== 'f32') throw new DTypeError('requiresGrad', 'only f32 tensors can require gradients');
+  // Validate before allocating, so a rejected call leaks no GPU memory.
+  if (dtype === 'i32' && !(data instanceof Int32Array)) {
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (!Number.isInteger(v)) throw new DTypeError('fromArray', `value ${v} at ${i} is not an integer (dtype i32)`);
+      if (v < -2147483648 || v > 2147483647) throw new DTypeError('fromArray', `value ${v} at ${i} is outside the i32 range`);
+    }
+  }
   const t = empty(shape, dtype);
   if (data.length > 0) {
     const host = dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data);
-    if (dtype === 'i32' && !(data instanceof Int32Array)) {
-      for (let i = 0; i < data.length; i++) {
-        if (!Number.isInteger(data[i])) throw new DTypeError('fromArray', `value ${data[i]} at ${i} is not an integer (dtype i32)`);
-      }
-    }
     t.runtime.write(t.bufferFor('fromArray'), host);
   }
   return finish(t, opts);
@@ -66,7 +70,10 @@ export function scalar(value: number, opts: CreateOptions = {}): Tensor {
 /** A tensor of the given shape filled with `value` (written on the GPU). */
 export function full(shape: Shape, value: number, opts: CreateOptions = {}): Tensor {
   const dtype = opts.dtype ?? 'f32';
-  if (dtype === 'i32' && !Number.isInteger(value)) throw new DTypeError('full', `value ${value} is not an integer (dtype i32)`);
+  if (dtype === 'i32' && !(Number.isInteger(value) && value >= -2147483648 && value <= 2147483647)) {
+    throw new DTypeError('full', `value ${value} is not an integer in the i32 range (dtype i32)`);
+  }
+  if (opts.requiresGrad && dtype !== 'f32') throw new DTypeError('requiresGrad', 'only f32 tensors can require gradients');
   const t = empty(shape, dtype);
   const bits = new Uint32Array(1);
   if (dtype === 'f32') new Float32Array(bits.buffer)[0] = value;
@@ -102,6 +109,7 @@ export function onesLike(t: Tensor): Tensor {
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
   if (step === 0) throw new ArgumentError('arange', 'step must not be 0');
+  if (![start, end, step].every(Number.isFinite)) throw new ArgumentError('arange', `needs finite start, end and step (got ${start}, ${end}, ${step})`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const ints = [start, end, step].every(Number.isInteger);
   const dtype = opts.dtype ?? (ints ? 'i32' : 'f32');
@@ -135,6 +143,9 @@ export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?:
 /** Uniform integers in [low, high) as an i32 tensor (e.g. random labels). */
 export function randint(shape: Shape, low: number, high: number, opts: RandomOptions = {}): Tensor {
   checkShape('randint', shape);
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
+    throw new ArgumentError('randint', `needs integers low < high (got low ${low}, high ${high})`);
+  }
   const g = gen(opts);
   const host = new Int32Array(sizeOf(shape));
   for (let i = 0; i < host.length; i++) host[i] = low + Math.floor(g.next() * (high - low));

@@ -1,7 +1,8 @@
 /**
  * Memory scopes. Every tensor created inside `tidy(fn)` is disposed when fn returns, except the
  * tensors fn returns, the tensors passed to `keep()`, and the tensors that the autograd graphs of
- * returned tensors still need for a later backward().
+ * returned tensors still need for a later backward(). At the top level, those graph tensors are
+ * disposed with the last returned tensor that needs them.
  */
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from './tensor.js';
@@ -87,18 +88,63 @@ export function tidy<T>(fn: () => T): T {
   collect(result, roots, new Set());
   const survivors = withGraphs(roots);
   const parent = scopes[scopes.length - 1];
+  const graphOnly: Tensor[] = [];
   for (const t of scope) {
     if (survivors.has(t)) {
       if (parent) {
         parent.add(t);
         owner.set(t, parent);
-      } else owner.delete(t);
+      } else {
+        owner.delete(t);
+        if (!roots.has(t)) graphOnly.push(t);
+      }
     } else {
       owner.delete(t);
       t.dispose();
     }
   }
+  if (graphOnly.length > 0) holdGraphs(roots, graphOnly);
   return result;
+}
+
+/**
+ * Tensors that a top-level tidy() kept only for the graphs behind its results: no scope owns them,
+ * so they are disposed together with the last of those results (`roots`) to be disposed.
+ */
+interface GraphHold {
+  roots: Set<Tensor>;
+  tensors: readonly Tensor[];
+}
+const graphHolds = new WeakMap<Tensor, GraphHold[]>();
+
+function holdGraphs(roots: ReadonlySet<Tensor>, graphOnly: readonly Tensor[]): void {
+  const hold: GraphHold = { roots: new Set(), tensors: graphOnly };
+  const wanted = new Set(graphOnly);
+  for (const r of roots) {
+    if (!r.gradFn) continue;
+    for (const t of withGraphs(new Set([r]))) {
+      if (wanted.has(t)) {
+        hold.roots.add(r);
+        break;
+      }
+    }
+  }
+  for (const r of hold.roots) {
+    const list = graphHolds.get(r);
+    if (list) list.push(hold);
+    else graphHolds.set(r, [hold]);
+  }
+}
+
+/** Called by Tensor.dispose(): frees the graph-only tensors that no other live result needs. */
+export function released(t: Tensor): void {
+  const list = graphHolds.get(t);
+  if (!list) return;
+  graphHolds.delete(t);
+  for (const hold of list) {
+    hold.roots.delete(t);
+    if (hold.roots.size === 0) for (const g of hold.tensors) g.dispose();
+  }
 }
 
 /** Depth of nested tidy() scopes (0 outside any). */

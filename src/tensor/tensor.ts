@@ -6,7 +6,7 @@
 import { DisposedError, ShapeError } from '../errors.js';
 import type { Runtime } from '../gpu/runtime.js';
 import { sizeOf, type Shape } from './shape.js';
-import { track } from './scope.js';
+import { released, track } from './scope.js';
 
 export type DType = 'f32' | 'i32';
 
@@ -114,6 +114,7 @@ export class Tensor {
       this.grad = null;
     }
     this.gradFn = null;
+    released(this);
   }
 
   [Symbol.dispose](): void {
