@@ -20,33 +20,56 @@ fn mask(c: vec4<bool>) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(1.0), c);
 }
 
+// NaN tests by bit pattern: WGSL lets compilers assume no NaNs, so `v != v` and the builtins max,
+// min and != need not see them (on lavapipe `NaN != 1` is false).
+fn is_nan(v: vec4<f32>) -> vec4<bool> {
+  return (bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
+}
+
+// +infinity, built at run time: constant expressions may not be infinite or NaN in WGSL.
+fn inf4() -> vec4<f32> {
+  return bitcast<vec4<f32>>(vec4<u32>(0x7f800000u | (p.n & 0u)));
+}
+
+// x^e with PyTorch's (C's) conventions: x^0 = 1 and 1^e = 1 (even for NaN), 0^e is 0 for e > 0
+// and inf for e < 0, integer exponents allow negative bases (odd ones keep the sign, also of -0),
+// a finite negative base with a fractional exponent gives NaN. The builtin pow is only trusted
+// for 0 < |x| < inf (lavapipe's gives 0 for 0^-2).
+// (The same function as in unary.wgsl; each shader file is its own module.)
+fn pow_torch(x: vec4<f32>, e: vec4<f32>) -> vec4<f32> {
+  let a = abs(x);
+  var r = pow(a, e);
+  r = select(r, select(vec4<f32>(0.0), inf4(), e < vec4<f32>(0.0)), a == vec4<f32>(0.0));
+  r = select(r, select(inf4(), vec4<f32>(0.0), e < vec4<f32>(0.0)), a == inf4());
+  // An infinite exponent counts as even: (-2)^inf = inf, (-0.5)^inf = 0, as in C.
+  let einf = abs(e) == inf4();
+  let eint = (fract(e) == vec4<f32>(0.0)) | einf;
+  let odd = eint & (fract(e * 0.5) != vec4<f32>(0.0));
+  let signbit = (bitcast<vec4<u32>>(x) & vec4<u32>(0x80000000u)) != vec4<u32>(0u);
+  r = select(r, -r, signbit & odd);
+  let nan = is_nan(x) | is_nan(e) | ((x < vec4<f32>(0.0)) & (a != inf4()) & !eint);
+  r = select(r, bitcast<vec4<f32>>(vec4<u32>(0x7fc00000u | (p.n & 0u))), nan);
+  return select(r, vec4<f32>(1.0), (e == vec4<f32>(0.0)) | (x == vec4<f32>(1.0)) | ((x == vec4<f32>(-1.0)) & einf));
+}
+
 fn f(u: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
+  // Comparisons with a NaN operand are false, except != (true), as in IEEE and PyTorch.
+  let nan = is_nan(u) | is_nan(v);
   switch OP {
     case 0u: { return u + v; }
     case 1u: { return u - v; }
     case 2u: { return u * v; }
     case 3u: { return u / v; }
-    case 4u: {
-      // u^v: integer exponents allow negative bases, as in PyTorch.
-      let r = pow(abs(u), v);
-      let vi = fract(v) == vec4<f32>(0.0);
-      let odd = vi & (fract(v * 0.5) != vec4<f32>(0.0));
-      let neg = u < vec4<f32>(0.0);
-      // NaN must be built at run time: constant expressions may not be NaN in WGSL.
-      let nanv = bitcast<vec4<f32>>(vec4<u32>(0x7fc00000u | (p.n & 0u)));
-      var out = select(r, select(nanv, select(r, -r, odd), vi), neg);
-      out = select(out, vec4<f32>(1.0), v == vec4<f32>(0.0));
-      out = select(out, vec4<f32>(0.0), (u == vec4<f32>(0.0)) & (v > vec4<f32>(0.0)));
-      return out;
-    }
-    case 5u: { return max(u, v); }
-    case 6u: { return min(u, v); }
-    case 7u: { return mask(u == v); }
-    case 8u: { return mask(u != v); }
-    case 9u: { return mask(u < v); }
-    case 10u: { return mask(u <= v); }
-    case 11u: { return mask(u > v); }
-    case 12u: { return mask(u >= v); }
+    case 4u: { return pow_torch(u, v); }
+    // maximum and minimum propagate NaN (u + v is NaN then), as in PyTorch.
+    case 5u: { return select(max(u, v), u + v, nan); }
+    case 6u: { return select(min(u, v), u + v, nan); }
+    case 7u: { return mask((u == v) & !nan); }
+    case 8u: { return mask((u != v) | nan); }
+    case 9u: { return mask((u < v) & !nan); }
+    case 10u: { return mask((u <= v) & !nan); }
+    case 11u: { return mask((u > v) & !nan); }
+    case 12u: { return mask((u >= v) & !nan); }
     // Backward helpers: u is the output gradient, v the saved input or output.
     case 13u: { return select(vec4<f32>(0.0), u, v > vec4<f32>(0.0)); }
     case 14u: { return select(u * p.alpha, u, v > vec4<f32>(0.0)); }

@@ -12,6 +12,11 @@ struct Params { outer: u32, r: u32, inner: u32, s: u32, chunk: u32, scale: f32, 
 @group(0) @binding(1) var<storage, read_write> y: array<u32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
+// NaN test by bit pattern: WGSL lets compilers assume no NaNs (lavapipe folds `v != v` to false).
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = gid.x + gid.y * nwg.x * WG;
@@ -29,14 +34,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     y[idx] = bitcast<u32>(acc * p.scale);
     return;
   }
+  // The first NaN decides (value and index): NaN propagates through max/min as in PyTorch.
   var best = x[base + k0 * p.inner];
   var arg = k0;
-  for (var k = k0 + 1u; k < k1; k++) {
-    let v = x[base + k * p.inner];
-    let better = select((v < best), (v > best), OP == 1u || OP == 3u);
-    if ((v != v && best == best) || better) {
-      best = v;
-      arg = k;
+  if (!is_nan(best)) {
+    for (var k = k0 + 1u; k < k1; k++) {
+      let v = x[base + k * p.inner];
+      if (is_nan(v)) {
+        best = v;
+        arg = k;
+        break;
+      }
+      if (select((v < best), (v > best), OP == 1u || OP == 3u)) {
+        best = v;
+        arg = k;
+      }
     }
   }
   if (OP <= 2u) { y[idx] = bitcast<u32>(best); } else { y[idx] = arg; }

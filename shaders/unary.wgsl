@@ -10,9 +10,51 @@ struct Params { n4: u32, alpha: f32, beta: f32, pad: u32 }
 @group(0) @binding(2) var<uniform> p: Params;
 
 fn is_nonfinite(v: vec4<f32>) -> vec4<f32> {
-  // NaN fails v == v; infinities have an all-ones exponent.
+  // NaN and infinities have an all-ones exponent.
   let bits = bitcast<vec4<u32>>(v) & vec4<u32>(0x7f800000u);
   return select(vec4<f32>(0.0), vec4<f32>(1.0), bits == vec4<u32>(0x7f800000u));
+}
+
+// NaN tests by bit pattern: WGSL lets compilers assume no NaNs, and lavapipe folds `v != v` to false.
+fn is_nan(v: vec4<f32>) -> vec4<bool> {
+  return (bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
+}
+
+// +infinity, built at run time: constant expressions may not be infinite or NaN in WGSL.
+fn inf4() -> vec4<f32> {
+  return bitcast<vec4<f32>>(vec4<u32>(0x7f800000u | (p.n4 & 0u)));
+}
+
+// x^e with PyTorch's (C's) conventions: x^0 = 1 and 1^e = 1 (even for NaN), 0^e is 0 for e > 0
+// and inf for e < 0, integer exponents allow negative bases (odd ones keep the sign, also of -0),
+// a finite negative base with a fractional exponent gives NaN. The builtin pow is only trusted
+// for 0 < |x| < inf (lavapipe's gives 0 for 0^-2).
+fn pow_torch(x: vec4<f32>, e: vec4<f32>) -> vec4<f32> {
+  let a = abs(x);
+  var r = pow(a, e);
+  r = select(r, select(vec4<f32>(0.0), inf4(), e < vec4<f32>(0.0)), a == vec4<f32>(0.0));
+  r = select(r, select(inf4(), vec4<f32>(0.0), e < vec4<f32>(0.0)), a == inf4());
+  // An infinite exponent counts as even: (-2)^inf = inf, (-0.5)^inf = 0, as in C.
+  let einf = abs(e) == inf4();
+  let eint = (fract(e) == vec4<f32>(0.0)) | einf;
+  let odd = eint & (fract(e * 0.5) != vec4<f32>(0.0));
+  let signbit = (bitcast<vec4<u32>>(x) & vec4<u32>(0x80000000u)) != vec4<u32>(0u);
+  r = select(r, -r, signbit & odd);
+  // NaN: a NaN operand, or a finite negative base with a fractional exponent ((-inf)^e is inf or 0).
+  let nan = is_nan(x) | is_nan(e) | ((x < vec4<f32>(0.0)) & (a != inf4()) & !eint);
+  r = select(r, bitcast<vec4<f32>>(vec4<u32>(0x7fc00000u | (p.n4 & 0u))), nan);
+  return select(r, vec4<f32>(1.0), (e == vec4<f32>(0.0)) | (x == vec4<f32>(1.0)) | ((x == vec4<f32>(-1.0)) & einf));
+}
+
+// tanh accurate near 0 (an odd Taylor polynomial, error < 1e-12 for |v| < 0.125) and without
+// overflow for large |v| (e^2v of a clamped argument): the builtin turns NaN for |v| > ~44 on some drivers.
+fn tanh_stable(v: vec4<f32>) -> vec4<f32> {
+  let c = clamp(v, vec4<f32>(-15.0), vec4<f32>(15.0));
+  let e = exp(2.0 * c);
+  let big = (e - 1.0) / (e + 1.0);
+  let v2 = v * v;
+  let small = v * (1.0 + v2 * (-1.0 / 3.0 + v2 * (2.0 / 15.0 + v2 * (-17.0 / 315.0 + v2 * (62.0 / 2835.0)))));
+  return select(select(big, small, abs(v) < vec4<f32>(0.125)), v, is_nan(v));
 }
 
 fn f(v: vec4<f32>) -> vec4<f32> {
@@ -23,31 +65,16 @@ fn f(v: vec4<f32>) -> vec4<f32> {
     case 3u: { return sqrt(v); }
     case 4u: { return inverseSqrt(v); }
     case 5u: { return abs(v); }
-    case 6u: { return sign(v); }
-    case 7u: { return max(v, vec4<f32>(0.0)); }
+    // sign(NaN) is 0, as in PyTorch.
+    case 6u: { return select(sign(v), vec4<f32>(0.0), is_nan(v)); }
+    // relu and clamp propagate NaN, as in PyTorch (the builtins max and clamp need not).
+    case 7u: { return select(max(v, vec4<f32>(0.0)), v, is_nan(v)); }
     case 8u: { return select(v * p.alpha, v, v > vec4<f32>(0.0)); }
     case 9u: { return 1.0 / (1.0 + exp(-v)); }
-    case 10u: {
-      // tanh via exp of a clamped argument: the builtin overflows to NaN for |v| > ~44 on some drivers.
-      let c = clamp(v, vec4<f32>(-15.0), vec4<f32>(15.0));
-      let e = exp(2.0 * c);
-      return (e - 1.0) / (e + 1.0);
-    }
-    case 11u: { return clamp(v, vec4<f32>(p.alpha), vec4<f32>(p.beta)); }
-    case 12u: {
-      // x^alpha with PyTorch's conventions: integer exponents allow negative bases.
-      let a = abs(v);
-      var r = pow(a, vec4<f32>(p.alpha));
-      r = select(r, vec4<f32>(1.0), vec4<f32>(p.alpha) == vec4<f32>(0.0));
-      r = select(r, vec4<f32>(0.0), (a == vec4<f32>(0.0)) & (vec4<f32>(p.alpha) > vec4<f32>(0.0)));
-      let odd = fract(p.alpha * 0.5) != 0.0 && fract(p.alpha) == 0.0;
-      let neg = v < vec4<f32>(0.0);
-      // NaN must be built at run time: constant expressions may not be NaN in WGSL.
-      let nanv = bitcast<vec4<f32>>(vec4<u32>(0x7fc00000u | (p.n4 & 0u)));
-      if (fract(p.alpha) != 0.0) { r = select(r, nanv, neg); }
-      else if (odd) { r = select(r, -r, neg); }
-      return r;
-    }
+    case 10u: { return tanh_stable(v); }
+    // min(max(v, lo), hi) spelled out: the builtin clamp is unspecified for lo > hi (PyTorch gives hi).
+    case 11u: { return select(min(max(v, vec4<f32>(p.alpha)), vec4<f32>(p.beta)), v, is_nan(v)); }
+    case 12u: { return pow_torch(v, vec4<f32>(p.alpha)); }
     case 13u: { return v * p.alpha + p.beta; }
     case 14u: { return 1.0 / v; }
     case 15u: { return is_nonfinite(v); }

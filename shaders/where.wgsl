@@ -36,5 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     oa += k * dim(p.sa, ud);
     ob += k * dim(p.sb, ud);
   }
-  y[i] = select(b[ob], a[oa], c[oc] != 0.0);
+  // cond is true unless it is +-0 (so NaN is true, as bool(nan) in PyTorch); tested on the bits
+  // because compilers may assume no NaNs and fold a float comparison.
+  y[i] = select(b[ob], a[oa], (bitcast<u32>(c[oc]) & 0x7fffffffu) != 0u);
 }

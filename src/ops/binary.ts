@@ -40,12 +40,22 @@ const RULES: { [K in Arith]: BinaryGrad } = {
   // d(a / b) = da / b - (a / b) db / b
   div: (_a, b, y, gy, n) =>
     grads((tmp) => [n[0] ? k.div(gy, b) : null, n[1] ? k.affine(tmp(k.div(tmp(k.mul(gy, y)), b)), -1) : null]),
-  // d(a^b) = b a^(b-1) da + a^b log(a) db
+  // d(a^b) = b a^(b-1) da + a^b log(a) db; as PyTorch, the da term is 0 where b == 0 and the db
+  // term is 0 where a == 0 and b >= 0 (instead of the NaN that 0 * inf would give).
   pow: (a, b, y, gy, n) =>
-    grads((tmp) => [
-      n[0] ? k.mul(gy, tmp(k.mul(b, tmp(k.binary('pow', a, tmp(k.affine(b, 1, -1))))))) : null,
-      n[1] ? k.mul(gy, tmp(k.mul(y, tmp(k.unary('log', a))))) : null,
-    ]),
+    grads((tmp) => {
+      const zero = tmp(scalar(0));
+      const da = () => {
+        const t = tmp(k.mul(b, tmp(k.binary('pow', a, tmp(k.affine(b, 1, -1))))));
+        return k.mul(gy, tmp(k.where(tmp(k.binary('eq', b, zero)), zero, t)));
+      };
+      const db = () => {
+        const t = tmp(k.mul(y, tmp(k.unary('log', a))));
+        const mask = tmp(k.mul(tmp(k.binary('eq', a, zero)), tmp(k.binary('ge', b, zero))));
+        return k.mul(gy, tmp(k.where(mask, zero, t)));
+      };
+      return [n[0] ? da() : null, n[1] ? db() : null];
+    }),
   // d max(a, b) = [a > b] da + [b > a] db, ties split evenly (as PyTorch)
   maximum: (a, b, _y, gy) => tieSplit(a, b, gy, 'gt'),
   minimum: (a, b, _y, gy) => tieSplit(a, b, gy, 'lt'),
@@ -71,35 +81,39 @@ function arith(op: Arith, a: Tensor, b: Tensor): Tensor {
 
 /** a + b (broadcasting; b may be a number). */
 export function add(a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === 'number' ? affine(a, 1, b) : arith('add', a, b);
+  return typeof b === 'number' ? (requireF32('add', a), affine(a, 1, b)) : arith('add', a, b);
 }
 
 /** a - b (broadcasting; b may be a number). */
 export function sub(a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === 'number' ? affine(a, 1, -b) : arith('sub', a, b);
+  return typeof b === 'number' ? (requireF32('sub', a), affine(a, 1, -b)) : arith('sub', a, b);
 }
 
 /** a * b (broadcasting; b may be a number). */
 export function mul(a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === 'number' ? affine(a, b, 0) : arith('mul', a, b);
+  return typeof b === 'number' ? (requireF32('mul', a), affine(a, b, 0)) : arith('mul', a, b);
 }
 
-/** a / b (broadcasting; b may be a number). */
+/** a / b (broadcasting; b may be a number, then a is multiplied by 1 / b in one kernel). */
 export function div(a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === 'number' ? affine(a, 1 / b, 0) : arith('div', a, b);
+  return typeof b === 'number' ? (requireF32('div', a), affine(a, 1 / b, 0)) : arith('div', a, b);
 }
 
-/** a ^ b (broadcasting; b may be a number). Negative bases need integer exponents, as in PyTorch. */
+/**
+ * a ^ b (broadcasting; b may be a number), with C's and PyTorch's conventions: x^0 = 1, 0^b is 0
+ * for b > 0 and inf for b < 0, a finite negative base with a fractional exponent gives NaN.
+ * Unlike torch.pow, an exponent of 0.5 is not turned into sqrt (so (-inf)^0.5 is inf, as in C).
+ */
 export function pow(a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === 'number' ? unary('powScalar', a, b) : arith('pow', a, b);
+  return typeof b === 'number' ? (requireF32('pow', a), unary('powScalar', a, b)) : arith('pow', a, b);
 }
 
-/** Elementwise maximum; where a == b the gradient is split evenly. */
+/** Elementwise maximum; NaN propagates and where a == b the gradient is split evenly (as PyTorch). */
 export function maximum(a: Tensor, b: Tensor): Tensor {
   return arith('maximum', a, b);
 }
 
-/** Elementwise minimum; where a == b the gradient is split evenly. */
+/** Elementwise minimum; NaN propagates and where a == b the gradient is split evenly (as PyTorch). */
 export function minimum(a: Tensor, b: Tensor): Tensor {
   return arith('minimum', a, b);
 }
@@ -110,12 +124,14 @@ function compare(op: Compare, a: Tensor, b: Tensor | number): Tensor {
   if (typeof b !== 'number') return k.binary(op, a, b);
   requireF32(op, a);
   const s = scalar(b);
-  const y = k.binary(op, a, s);
-  s.dispose();
-  return y;
+  try {
+    return k.binary(op, a, s);
+  } finally {
+    s.dispose();
+  }
 }
 
-/** 1 where a == b else 0 (f32, no gradient). */
+/** 1 where a == b else 0 (f32, no gradient). Comparisons with NaN are false, except ne. */
 export const eq = (a: Tensor, b: Tensor | number) => compare('eq', a, b);
 /** 1 where a != b else 0 (f32, no gradient). */
 export const ne = (a: Tensor, b: Tensor | number) => compare('ne', a, b);
@@ -128,7 +144,10 @@ export const gt = (a: Tensor, b: Tensor | number) => compare('gt', a, b);
 /** 1 where a >= b else 0 (f32, no gradient). */
 export const ge = (a: Tensor, b: Tensor | number) => compare('ge', a, b);
 
-/** a where cond != 0, else b; all three broadcast. Gradients flow to the chosen side only. */
+/**
+ * a where cond != 0, else b; all three broadcast. cond is an f32 mask (NaN counts as true, as
+ * bool(nan) in PyTorch). Gradients flow to the chosen side only.
+ */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const y = k.where(cond, a, b);
   return record('where', [cond, a, b], y, [cond], (gy, needs) =>

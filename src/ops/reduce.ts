@@ -37,7 +37,10 @@ function finish(y: Tensor, x: Tensor, axes: readonly number[], keepdim: boolean)
   return v;
 }
 
-/** Sum over `axes` (default: all); keepdim keeps reduced axes as size 1. */
+/**
+ * Sum over `axes` (default: all); keepdim keeps reduced axes as size 1. An empty axes list
+ * reduces nothing (NumPy's convention; older PyTorch summed everything for dim=[]).
+ */
 export function sum(x: Tensor, axes?: Axes, keepdim = false): Tensor {
   requireF32('sum', x);
   const ax = normAxes('sum', axes, x.shape);
@@ -48,6 +51,7 @@ export function sum(x: Tensor, axes?: Axes, keepdim = false): Tensor {
 /** Mean over `axes` (default: all); the mean of no elements is NaN, as in PyTorch. */
 export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor {
   requireF32('mean', x);
+  x.storageFor('mean');
   const ax = normAxes('mean', axes, x.shape);
   const n = sizeOf(ax.map((a) => x.shape[a]!));
   const y = finish(k.reduce('sum', x, ax, 1 / n), x, ax, keepdim);
@@ -88,21 +92,31 @@ function argExtreme(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined
     const flat = x.view([x.size]);
     const r = k.reduce(op, flat, [0]);
     flat.dispose();
-    return r;
+    if (!keepdim) return r;
+    const v = r.view(x.shape.map(() => 1));
+    r.dispose();
+    return v;
   }
   const a = normAxis(op, axis, x.shape);
   return finish(k.reduce(op, x, [a]), x, [a], keepdim);
 }
 
-/** Index (i32) of the first maximum along `axis`, or in the flattened tensor when axis is omitted. */
+/**
+ * Index (i32) of the first maximum along `axis`, or in the flattened tensor when axis is omitted
+ * (then keepdim gives all dims size 1, as PyTorch). A NaN counts as the maximum (its first index).
+ */
 export const argmax = (x: Tensor, axis?: number, keepdim = false) => argExtreme('argmax', x, axis, keepdim);
-/** Index (i32) of the first minimum along `axis`, or in the flattened tensor when axis is omitted. */
+/** Index (i32) of the first minimum along `axis`, like {@link argmax}; a NaN counts as the minimum. */
 export const argmin = (x: Tensor, axis?: number, keepdim = false) => argExtreme('argmin', x, axis, keepdim);
 
-/** Variance over `axes` with Bessel's correction by default (correction 1), as torch.var. */
+/**
+ * Variance over `axes` (default all) with Bessel's correction by default (correction 1), as
+ * torch.var: sum((x - mean)^2) / max(n - correction, 0), so n <= correction gives NaN or inf.
+ */
 export function variance(x: Tensor, axes?: Axes, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-  requireF32('var', x);
-  const ax = normAxes('var', axes, x.shape);
+  requireF32('variance', x);
+  x.storageFor('variance');
+  const ax = normAxes('variance', axes, x.shape);
   const n = sizeOf(ax.map((a) => x.shape[a]!));
   const m = mean(x, ax, true);
   const d = sub(x, m);
@@ -153,9 +167,13 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   });
 }
 
-/** log(sum(exp(x))) over `axes` (default all), stable for large values. */
+/**
+ * log(sum(exp(x))) over `axes` (default all), stable for large values; as PyTorch, it is -inf
+ * over no elements or all -inf, and +inf when an element is +inf.
+ */
 export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor {
   requireF32('logsumexp', x);
+  x.storageFor('logsumexp');
   const ax = normAxes('logsumexp', axes, x.shape);
   if (ax.some((a) => x.shape[a] === 0)) return full(keepdim ? keptShape(x.shape, ax) : x.shape.filter((_, i) => !ax.includes(i)), -Infinity);
   let y: Tensor;
@@ -189,10 +207,11 @@ export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor {
 /**
  * Throws NonFiniteError naming `op` and x's shape when x holds NaN or infinity. This reads a single
  * number back, so call it where a check is wanted (it waits for the GPU), not inside every step.
+ * i32 tensors always pass; a disposed tensor throws DisposedError naming `op`.
  */
 export async function assertFinite(x: Tensor, op = 'assertFinite'): Promise<void> {
-  requireF32(op, x);
-  if (x.size === 0) return;
+  x.storageFor(op);
+  if (x.size === 0 || x.dtype === 'i32') return; // integers are always finite
   const bad = k.unary('nonFinite', x);
   const flat = bad.view([bad.size]);
   const count = k.reduce('sum', flat, [0]);

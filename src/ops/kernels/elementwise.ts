@@ -2,6 +2,7 @@
  * Raw elementwise launchers (shaders/unary.wgsl, binary.wgsl, where.wgsl): no autograd, no
  * recording. Differentiable ops and backward rules are both written with these.
  */
+import { ShapeError } from '../../errors.js';
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { broadcastShapes, broadcastStrides, sameShape } from '../../tensor/shape.js';
@@ -30,56 +31,100 @@ const whereKernel = { shader: 'where', bindings: ['read', 'read', 'read', 'write
 /** y = f(x) for unary op `op` with parameters a, b. */
 export function unary(op: UnaryCode, x: Tensor, a = 0, b = 0): Tensor {
   requireF32(op, x);
+  const xb = x.bufferFor(op); // before allocating, so a disposed input leaks no output buffer
   const y = empty(x.shape);
   const n4 = Math.ceil(x.size / 4);
   if (n4 > 0) {
     const u = new ArrayBuffer(16);
     new Uint32Array(u, 0, 1)[0] = n4;
     new Float32Array(u, 4, 2).set([a, b]);
-    y.runtime.dispatch(unaryKernel, { OP: UNARY_CODES[op], WG }, [x.bufferFor(op), y.bufferFor(op)], new Uint8Array(u), grid(Math.ceil(n4 / WG)));
+    y.runtime.dispatch(unaryKernel, { OP: UNARY_CODES[op], WG }, [xb, y.bufferFor(op)], new Uint8Array(u), grid(Math.ceil(n4 / WG)));
   }
   return y;
+}
+
+/** The kernels index at most this many dims. */
+const MAX_RANK = 8;
+
+/**
+ * The broadcast iteration over `shape` with fewer dims: size-1 dims are dropped and adjacent dims
+ * that every operand reads contiguously (or all with stride 0) are merged. That saves index
+ * arithmetic in the kernels and lets tensors of rank above 8 broadcast whenever their pattern
+ * collapses to 8 dims; otherwise a ShapeError names the op.
+ */
+function collapse(op: string, shape: readonly number[], inputs: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const full = inputs.map((s) => broadcastStrides(s, shape));
+  const dims: number[] = [];
+  const strides: number[][] = inputs.map(() => []);
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const n = dims.length;
+    if (n > 0 && full.every((st, k) => strides[k]![n - 1] === st[i]! * d)) {
+      dims[n - 1]! *= d;
+      full.forEach((st, k) => (strides[k]![n - 1] = st[i]!));
+    } else {
+      dims.push(d);
+      full.forEach((st, k) => strides[k]!.push(st[i]!));
+    }
+  });
+  if (dims.length === 0) {
+    dims.push(1);
+    strides.forEach((st) => st.push(0));
+  }
+  if (dims.length > MAX_RANK) {
+    throw new ShapeError(op, inputs, `broadcasting needs ${dims.length} dims after merging, more than the ${MAX_RANK} supported`);
+  }
+  return { shape: dims, strides };
 }
 
 /** y = f(a, b) with broadcasting; `p0`, `p1` are the op's scalar parameters. */
 export function binary(op: BinaryCode, a: Tensor, b: Tensor, p0 = 0, p1 = 0): Tensor {
   requireF32(op, a, b);
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(op, a.shape, b.shape);
+  const ab = a.bufferFor(op);
+  const bb = b.bufferFor(op);
+  const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
+  const m = same ? null : collapse(op, shape, [a.shape, b.shape]);
   const y = empty(shape);
   if (y.size === 0) return y;
   const u = new ArrayBuffer(16 + 3 * 32);
   const u32 = new Uint32Array(u);
   u32[0] = y.size;
-  u32[1] = shape.length;
   new Float32Array(u, 8, 2).set([p0, p1]);
-  const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
-  if (!same) {
-    putDims(u32, 4, shape);
-    putDims(u32, 12, broadcastStrides(a.shape, shape));
-    putDims(u32, 20, broadcastStrides(b.shape, shape));
+  if (m) {
+    u32[1] = m.shape.length;
+    putDims(u32, 4, m.shape);
+    putDims(u32, 12, m.strides[0]!);
+    putDims(u32, 20, m.strides[1]!);
   }
   const groups = grid(Math.ceil(y.size / 4 / WG));
-  y.runtime.dispatch(same ? binaryKernel : bcastKernel, { OP: BINARY_CODES[op], WG }, [a.bufferFor(op), b.bufferFor(op), y.bufferFor(op)], u32, groups);
+  y.runtime.dispatch(same ? binaryKernel : bcastKernel, { OP: BINARY_CODES[op], WG }, [ab, bb, y.bufferFor(op)], u32, groups);
   return y;
 }
 
-/** Picks a where cond != 0, else b, with broadcasting over all three. */
+/** Picks a where cond != 0 (NaN counts as true), else b, with broadcasting over all three. */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   requireF32('where', cond, a, b);
-  const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, a.shape), b.shape);
+  let shape: number[];
+  try {
+    shape = broadcastShapes('where', broadcastShapes('where', cond.shape, a.shape), b.shape);
+  } catch (e) {
+    if (!(e instanceof ShapeError)) throw e;
+    throw new ShapeError('where', [cond.shape, a.shape, b.shape], 'cond, a and b do not broadcast together');
+  }
+  const bufs = [cond.bufferFor('where'), a.bufferFor('where'), b.bufferFor('where')];
+  const m = collapse('where', shape, [cond.shape, a.shape, b.shape]);
   const y = empty(shape);
   if (y.size === 0) return y;
   const u32 = new Uint32Array(4 + 4 * 8);
   u32[0] = y.size;
-  u32[1] = shape.length;
-  putDims(u32, 4, shape);
-  putDims(u32, 12, broadcastStrides(cond.shape, shape));
-  putDims(u32, 20, broadcastStrides(a.shape, shape));
-  putDims(u32, 28, broadcastStrides(b.shape, shape));
+  u32[1] = m.shape.length;
+  putDims(u32, 4, m.shape);
+  m.strides.forEach((st, k) => putDims(u32, 12 + 8 * k, st));
   y.runtime.dispatch(
     whereKernel,
     { WG },
-    [cond.bufferFor('where'), a.bufferFor('where'), b.bufferFor('where'), y.bufferFor('where')],
+    [...bufs, y.bufferFor('where')],
     u32,
     grid(Math.ceil(y.size / WG)),
   );

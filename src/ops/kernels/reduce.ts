@@ -53,6 +53,7 @@ function reduceBlock(op: ReduceCode, x: Tensor, outer: number, r: number, inner:
  * argmax/argmin take exactly one axis.
  */
 export function reduce(op: ReduceCode, x: Tensor, axes: readonly number[], scale = 1): Tensor {
+  x.storageFor(op); // a disposed input throws here, before anything is allocated
   const arg = op === 'argmax' || op === 'argmin';
   if (arg && axes.length !== 1) throw new ArgumentError(op, 'reduces exactly one axis (flatten first for a global index)');
   if (op !== 'sum' && axes.some((a) => x.shape[a] === 0)) {

@@ -12,6 +12,7 @@ const kernel = { shader: 'softmax', bindings: ['read', 'write', 'uniform'] } as 
 
 /** Applies `mode` along normalised `axis`; logsumexp drops the axis from the shape. */
 export function softmaxFamily(mode: keyof typeof MODES, x: Tensor, axis: number): Tensor {
+  const xb = x.bufferFor(mode); // before allocating, so a disposed input leaks no output buffer
   const outer = sizeOf(x.shape.slice(0, axis));
   const len = x.shape[axis]!;
   const inner = sizeOf(x.shape.slice(axis + 1));
@@ -19,7 +20,7 @@ export function softmaxFamily(mode: keyof typeof MODES, x: Tensor, axis: number)
   const y = empty(shape);
   const rows = outer * inner;
   if (rows > 0 && len > 0) {
-    y.runtime.dispatch(kernel, { MODE: MODES[mode], WG }, [x.bufferFor(mode), y.bufferFor(mode)], new Uint32Array([outer, len, inner, 0]), grid(Math.ceil(rows / WG)));
+    y.runtime.dispatch(kernel, { MODE: MODES[mode], WG }, [xb, y.bufferFor(mode)], new Uint32Array([outer, len, inner, 0]), grid(Math.ceil(rows / WG)));
   }
   return y;
 }
