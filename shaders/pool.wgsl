@@ -1,0 +1,159 @@
+// Pooling over NCHW planes, one output (forward) or one input element (backward) per invocation.
+// Backward passes gather: each input element sums the output gradients that depend on it, so no
+// two invocations write the same address and no atomics are needed.
+//
+// max_fwd: y = max over the dilated window, idx = flat index iy*W + ix of the chosen element in its
+//          plane (the first maximum in row-major order; a NaN wins, the last NaN if several, as PyTorch).
+// max_bwd: gx[i] = sum of gy[o] over the outputs o whose window extent covers i and whose idx[o] == i.
+// avg_fwd: y = (sum over [y0, y1) x [x0, x1)) * ry * rx, windows and reciprocal divisors from tables.
+// avg_bwd: gx[i] = sum over the outputs o whose window holds i of gy[o] * ry[o] * rx[o].
+//
+// avg tables (`tab`, built on the host): per output row oy, tab[oy] = (y0, y1, bits(ry), 0); per
+// output column ox, tab[xf + ox] = (x0, x1, bits(rx), 0); per input row iy, tab[yb + iy] = the
+// output rows [oy0, oy1) whose window holds iy, and tab[xb + ix] likewise for columns.
+// avg_pool2d and adaptive_avg_pool2d differ only in these tables.
+//
+// Binding 1 is the table, the indices (max_bwd) or the index output (max_fwd): WGSL allows such
+// aliases because each entry point uses only one of these variables.
+override WG: u32 = 64u;
+
+struct Params {
+  total: u32,   // invocations: outputs (forward) or input elements (backward)
+  h: u32,
+  w: u32,
+  oh: u32,
+  ow: u32,
+  kh: u32,
+  kw: u32,
+  sh: u32,
+  sw: u32,
+  ph: u32,
+  pw: u32,
+  dh: u32,
+  dw: u32,
+  ext_h: u32,   // dilated kernel extent dh*(kh-1)+1
+  ext_w: u32,
+  xf: u32,      // table offsets (entries of `tab`)
+  yb: u32,
+  xb: u32,
+  pad0: u32,
+  pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> tab: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> idx_in: array<u32>;
+@group(0) @binding(1) var<storage, read_write> idx_out: array<i32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+// NaN test by bit pattern: WGSL lets compilers assume no NaNs (lavapipe folds `v != v` to false).
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn linear_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+// (column, row, plane) of position i in planes of `rows` x `cols`.
+fn split(i: u32, cols: u32, rows: u32) -> vec3<u32> {
+  let t = i / cols;
+  let plane = t / rows;
+  return vec3<u32>(i - t * cols, t - plane * rows, plane);
+}
+
+@compute @workgroup_size(WG)
+fn max_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg);
+  if (i >= p.total) { return; }
+  let o = split(i, p.ow, p.oh);
+  let ox = o.x;
+  let oy = o.y;
+  let base = i32(o.z * p.h * p.w);
+  let w = i32(p.w);
+  var y0 = i32(oy * p.sh) - i32(p.ph);
+  var x0 = i32(ox * p.sw) - i32(p.pw);
+  let y1 = min(y0 + i32(p.ext_h), i32(p.h));
+  let x1 = min(x0 + i32(p.ext_w), w);
+  // Skip the taps that fall in the padding (at most kernel/2 of them).
+  while (y0 < 0) { y0 += i32(p.dh); }
+  while (x0 < 0) { x0 += i32(p.dw); }
+  var best_i = y0 * w + x0;
+  var best = src[u32(base + best_i)];
+  for (var yy = y0; yy < y1; yy += i32(p.dh)) {
+    let row = yy * w;
+    for (var xx = x0; xx < x1; xx += i32(p.dw)) {
+      let v = src[u32(base + row + xx)];
+      if (is_nan(v) || (!is_nan(best) && v > best)) {
+        best = v;
+        best_i = row + xx;
+      }
+    }
+  }
+  dst[i] = best;
+  idx_out[i] = best_i;
+}
+
+@compute @workgroup_size(WG)
+fn max_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg);
+  if (i >= p.total) { return; }
+  let e = split(i, p.w, p.h);
+  let ix = e.x;
+  let iy = e.y;
+  let obase = e.z * p.oh * p.ow;
+  let target_idx = iy * p.w + ix;
+  // Outputs o whose window extent [o*s - pad, o*s - pad + ext) covers the padded coordinate a:
+  // ceil((a + 1 - ext) / s) <= o <= floor(a / s).
+  let ay = iy + p.ph;
+  let ax = ix + p.pw;
+  let oy0 = select(0u, (ay + 1u - p.ext_h + p.sh - 1u) / p.sh, ay + 1u > p.ext_h);
+  let ox0 = select(0u, (ax + 1u - p.ext_w + p.sw - 1u) / p.sw, ax + 1u > p.ext_w);
+  let oy1 = min(ay / p.sh + 1u, p.oh);
+  let ox1 = min(ax / p.sw + 1u, p.ow);
+  var acc = 0.0;
+  for (var oy = oy0; oy < oy1; oy++) {
+    let row = obase + oy * p.ow;
+    for (var ox = ox0; ox < ox1; ox++) {
+      acc += select(0.0, src[row + ox], idx_in[row + ox] == target_idx);
+    }
+  }
+  dst[i] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn avg_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg);
+  if (i >= p.total) { return; }
+  let o = split(i, p.ow, p.oh);
+  let base = o.z * p.h * p.w;
+  let ty = tab[o.y];
+  let tx = tab[p.xf + o.x];
+  var acc = 0.0;
+  for (var yy = ty.x; yy < ty.y; yy++) {
+    let row = base + yy * p.w;
+    for (var xx = tx.x; xx < tx.y; xx++) { acc += src[row + xx]; }
+  }
+  dst[i] = acc * (bitcast<f32>(ty.z) * bitcast<f32>(tx.z));
+}
+
+@compute @workgroup_size(WG)
+fn avg_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg);
+  if (i >= p.total) { return; }
+  let e = split(i, p.w, p.h);
+  let obase = e.z * p.oh * p.ow;
+  let ry = tab[p.yb + e.y];
+  let rx = tab[p.xb + e.x];
+  var acc = 0.0;
+  for (var oy = ry.x; oy < ry.y; oy++) {
+    let row = obase + oy * p.ow;
+    var r = 0.0;
+    for (var ox = rx.x; ox < rx.y; ox++) {
+      r += src[row + ox] * bitcast<f32>(tab[p.xf + ox].z);
+    }
+    acc += r * bitcast<f32>(tab[oy].z);
+  }
+  dst[i] = acc;
+}

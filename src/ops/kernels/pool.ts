@@ -1,0 +1,249 @@
+/**
+ * Raw pooling kernels (shaders/pool.wgsl) without autograd: max pooling with argmax indices and its
+ * gather backward, and "window" pooling (avg_pool2d and adaptive_avg_pool2d) driven by per-axis
+ * tables built here on the host. Also the per-axis table machinery shared with interpolation.
+ */
+import { grid, type Runtime } from '../../gpu/runtime.js';
+import { empty, fromArray } from '../../tensor/creation.js';
+import { keep } from '../../tensor/scope.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { WG } from '../util.js';
+
+const maxFwdKernel = { shader: 'pool', entry: 'max_fwd', bindings: ['read', 'write', 'write', 'uniform'] } as const;
+const maxBwdKernel = { shader: 'pool', entry: 'max_bwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+const avgFwdKernel = { shader: 'pool', entry: 'avg_fwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+const avgBwdKernel = { shader: 'pool', entry: 'avg_bwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+
+/** Geometry of one max pooling along both axes (kernel, stride, padding, dilation). */
+export interface PoolGeom {
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+}
+
+/**
+ * PyTorch's pooling output size along one axis: floor (or ceil) of
+ * (in + 2 pad - dilation (k - 1) - 1) / stride, plus 1; in ceil mode the last window must start
+ * inside the input or the left padding, else it is dropped.
+ */
+export function poolOutSize(inSize: number, k: number, s: number, p: number, d: number, ceil: boolean): number {
+  const ext = d * (k - 1) + 1;
+  let out = Math.floor((inSize + 2 * p - ext + (ceil ? s - 1 : 0)) / s) + 1;
+  if (ceil && (out - 1) * s >= inSize + p) out--;
+  return out;
+}
+
+type PoolKernel = typeof maxFwdKernel | typeof maxBwdKernel | typeof avgFwdKernel | typeof avgBwdKernel;
+
+function launch(kernel: PoolKernel, bufs: GPUBuffer[], u: Uint32Array, total: number, rt: Runtime): void {
+  rt.dispatch(kernel, { WG }, bufs, u, grid(Math.ceil(total / WG)));
+}
+
+/** The uniform block of shaders/pool.wgsl (20 u32 slots). */
+function params(total: number, h: number, w: number, oh: number, ow: number, g: PoolGeom | null, xf = 0, yb = 0, xb = 0): Uint32Array {
+  const u = new Uint32Array(20);
+  u.set([total, h, w, oh, ow]);
+  if (g) u.set([g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1], 5);
+  u.set([xf, yb, xb], 15);
+  return u;
+}
+
+/**
+ * Max pooling of x [n, c, h, w] into [n, c, oh, ow]: the values and, as i32, the flat index
+ * iy * w + ix of each chosen element within its (n, c) plane. Every window must hold at least one
+ * input element (the op validates padding <= kernel / 2 as PyTorch does).
+ */
+export function maxPoolForward(x: Tensor, g: PoolGeom, oh: number, ow: number): { y: Tensor; indices: Tensor } {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const xb = x.bufferFor('maxPool2d');
+  const y = empty([n, c, oh, ow]);
+  const indices = empty([n, c, oh, ow], 'i32');
+  const total = y.size;
+  if (total > 0) launch(maxFwdKernel, [xb, indices.bufferFor('maxPool2d'), y.bufferFor('maxPool2d')], params(total, h, w, oh, ow, g), total, y.runtime);
+  return { y, indices };
+}
+
+/**
+ * Gradient of max pooling: gx [n, c, h, w] where each element sums the gy of the outputs whose
+ * argmax (`indices`) it is. A gather over the outputs whose window extent covers the element.
+ */
+export function maxPoolBackward(gy: Tensor, indices: Tensor, g: PoolGeom, h: number, w: number): Tensor {
+  const [n, c, oh, ow] = gy.shape as [number, number, number, number];
+  const bufs = [gy.bufferFor('maxPool2d backward'), indices.bufferFor('maxPool2d backward')];
+  const gx = empty([n, c, h, w]);
+  const total = gx.size;
+  if (total > 0) launch(maxBwdKernel, [...bufs, gx.bufferFor('maxPool2d backward')], params(total, h, w, oh, ow, g), total, gx.runtime);
+  return gx;
+}
+
+/**
+ * One axis of a separable table: for every output index d, a vec4 entry (`fwd[4d .. 4d+3]`) for the
+ * forward kernel and the interval [lo[d], hi[d]) of input indices that d reads; the backward ranges
+ * (which outputs read input i) are derived from those intervals.
+ */
+export interface AxisTable {
+  inSize: number;
+  fwd: Uint32Array;
+  lo: ArrayLike<number>;
+  hi: ArrayLike<number>;
+}
+
+/**
+ * Packs the y and x axis tables as vec4 entries [y fwd: oh][x fwd: ow][y bwd: h][x bwd: w]; a bwd
+ * entry (oLo, oHi, 0, 0) lists the outputs whose interval holds that input. Intervals are
+ * non-decreasing in d (windows and interpolation taps move forward), so those outputs are contiguous.
+ */
+export function packAxisTables(y: AxisTable, x: AxisTable): Int32Array {
+  const oh = y.lo.length;
+  const ow = x.lo.length;
+  const out = new Uint32Array(4 * (oh + ow + y.inSize + x.inSize));
+  out.set(y.fwd, 0);
+  out.set(x.fwd, 4 * oh);
+  const ranges = (t: AxisTable, at: number) => {
+    const seen = new Uint8Array(t.inSize);
+    for (let d = 0; d < t.lo.length; d++) {
+      for (let i = t.lo[d]!; i < t.hi[d]!; i++) {
+        if (!seen[i]) {
+          seen[i] = 1;
+          out[4 * (at + i)] = d;
+        }
+        out[4 * (at + i) + 1] = d + 1;
+      }
+    }
+  };
+  ranges(y, oh + ow);
+  ranges(x, oh + ow + y.inSize);
+  return new Int32Array(out.buffer);
+}
+
+/** Layout facts of a packed table, for the uniform block. */
+export interface TableLayout {
+  table: Tensor;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+}
+
+// Tables are tiny and reused by every step of a training run: cache them per runtime and geometry.
+// Rules fetch them again at backward time, so an evicted table is rebuilt, never used after dispose.
+const tableCache = new WeakMap<Runtime, Map<string, Tensor>>();
+const MAX_TABLES = 256;
+
+/** The table cached under `key` for `rt`, built with `build` on a miss (least recently used evicted). */
+export function cachedTable(rt: Runtime, key: string, build: () => Int32Array): Tensor {
+  let cache = tableCache.get(rt);
+  if (!cache) tableCache.set(rt, (cache = new Map()));
+  let t = cache.get(key);
+  if (t && !t.disposed) {
+    cache.delete(key);
+    cache.set(key, t);
+    return t;
+  }
+  const data = build();
+  t = keep(fromArray(data, [data.length], { dtype: 'i32' }));
+  if (cache.size >= MAX_TABLES) {
+    const [oldKey, old] = cache.entries().next().value as [string, Tensor];
+    old.dispose();
+    cache.delete(oldKey);
+  }
+  cache.set(key, t);
+  return t;
+}
+
+/** The float32 bit pattern of v (rounded to float32), for table entries. */
+export const f32Bits = (v: number): number => new Uint32Array(Float32Array.of(v).buffer)[0]!;
+
+/** Windows [lo, hi) per output along one axis with reciprocal divisors `rcp` (1 when none). */
+function windowAxis(inSize: number, lo: number[], hi: number[], rcp: number[]): AxisTable {
+  const fwd = new Uint32Array(4 * lo.length);
+  lo.forEach((l, d) => fwd.set([l, hi[d]!, f32Bits(rcp[d]!), 0], 4 * d));
+  return { inSize, fwd, lo, hi };
+}
+
+/** avg_pool2d windows along one axis: PyTorch clips to the input and counts padding up to in + pad. */
+function avgAxis(inSize: number, out: number, k: number, s: number, p: number, includePad: boolean, divisor: number | null): AxisTable {
+  const lo: number[] = [];
+  const hi: number[] = [];
+  const rcp: number[] = [];
+  for (let d = 0; d < out; d++) {
+    const start = d * s - p;
+    const end = Math.min(start + k, inSize + p);
+    lo.push(Math.max(start, 0));
+    hi.push(Math.min(end, inSize));
+    // An empty window (impossible after the op's checks) averages to 0, as in PyTorch.
+    const count = includePad ? end - start : hi[d]! - lo[d]!;
+    rcp.push(hi[d]! <= lo[d]! ? 0 : divisor !== null ? 1 / divisor : 1 / count);
+  }
+  return windowAxis(inSize, lo, hi, rcp);
+}
+
+/** Packed avg_pool2d tables; the divisor of output (oy, ox) is ry[oy] * rx[ox] (it is separable). */
+export function avgPoolTables(
+  rt: Runtime,
+  h: number,
+  w: number,
+  oh: number,
+  ow: number,
+  g: PoolGeom,
+  countIncludePad: boolean,
+  divisorOverride: number | null,
+): TableLayout {
+  const key = `avg:${h},${w},${oh},${ow},${g.kh},${g.kw},${g.sh},${g.sw},${g.ph},${g.pw},${countIncludePad},${divisorOverride}`;
+  const table = cachedTable(rt, key, () =>
+    packAxisTables(
+      avgAxis(h, oh, g.kh, g.sh, g.ph, countIncludePad, divisorOverride),
+      // With an override the whole divisor goes on the y axis.
+      avgAxis(w, ow, g.kw, g.sw, g.pw, countIncludePad, divisorOverride === null ? null : 1),
+    ),
+  );
+  return { table, h, w, oh, ow };
+}
+
+/** adaptive_avg_pool2d windows along one axis: [floor(d in / out), ceil((d + 1) in / out)). */
+function adaptiveAxis(inSize: number, out: number): AxisTable {
+  const lo: number[] = [];
+  const hi: number[] = [];
+  const rcp: number[] = [];
+  for (let d = 0; d < out; d++) {
+    lo.push(Math.floor((d * inSize) / out));
+    hi.push(Math.ceil(((d + 1) * inSize) / out));
+    rcp.push(1 / (hi[d]! - lo[d]!));
+  }
+  return windowAxis(inSize, lo, hi, rcp);
+}
+
+/** Packed adaptive_avg_pool2d tables for h x w -> oh x ow. */
+export function adaptiveAvgPoolTables(rt: Runtime, h: number, w: number, oh: number, ow: number): TableLayout {
+  const table = cachedTable(rt, `adaptive:${h},${w},${oh},${ow}`, () => packAxisTables(adaptiveAxis(h, oh), adaptiveAxis(w, ow)));
+  return { table, h, w, oh, ow };
+}
+
+function tableParams(total: number, t: TableLayout): Uint32Array {
+  return params(total, t.h, t.w, t.oh, t.ow, null, t.oh, t.oh + t.ow, t.oh + t.ow + t.h);
+}
+
+/** Window (average) pooling of x [n, c, h, w] into [n, c, oh, ow] by the tables `t`. */
+export function windowPoolForward(x: Tensor, t: TableLayout, op: string): Tensor {
+  const [n, c] = x.shape as [number, number];
+  const xb = x.bufferFor(op);
+  const y = empty([n, c, t.oh, t.ow]);
+  const total = y.size;
+  if (total > 0) launch(avgFwdKernel, [xb, t.table.bufferFor(op), y.bufferFor(op)], tableParams(total, t), total, y.runtime);
+  return y;
+}
+
+/** Gradient of window pooling: gx [n, c, h, w] gathers gy over the windows that hold each element. */
+export function windowPoolBackward(gy: Tensor, t: TableLayout, op: string): Tensor {
+  const [n, c] = gy.shape as [number, number];
+  const gb = gy.bufferFor(op);
+  const gx = empty([n, c, t.h, t.w]);
+  const total = gx.size;
+  if (total > 0) launch(avgBwdKernel, [gb, t.table.bufferFor(op), gx.bufferFor(op)], tableParams(total, t), total, gx.runtime);
+  return gx;
+}
