@@ -22,3 +22,7 @@ export * from './ops/reduce.js';
 export * from './ops/shape-ops.js';
 export * from './ops/matmul.js';
 export * from './ops/conv.js';
+export * from './ops/pool.js';
+export * from './ops/interpolate.js';
+export * from './ops/norm.js';
+export * from './ops/losses.js';

@@ -1,7 +1,7 @@
 /**
  * Helpers shared by op implementations: dtype checks, output allocation and uniform packing.
  */
-import { DTypeError } from '../errors.js';
+import { DTypeError, ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** Invocations per workgroup for elementwise-style kernels. */
@@ -32,7 +32,7 @@ export function packUniforms(entries: readonly (readonly ['u' | 'i' | 'f', numbe
 }
 
 /** Writes `values` into `u32` slots [at, at + 8) (the `array<vec4<u32>, 2>` layout used for shapes). */
-export function putDims(u32: Uint32Array, at: number, values: readonly number[], max = 8): void {
-  if (values.length > max) throw new DTypeError('dims', `rank ${values.length} exceeds the supported maximum ${max}`);
+export function putDims(u32: Uint32Array, at: number, values: readonly number[], max = 8, op = 'copy'): void {
+  if (values.length > max) throw new ShapeError(op, [values], `rank ${values.length} exceeds the supported maximum ${max}`);
   values.forEach((v, k) => (u32[at + k] = v));
 }

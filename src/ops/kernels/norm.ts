@@ -1,0 +1,290 @@
+/**
+ * Raw normalisation kernels (shaders/norm.wgsl), no autograd. Batch, group and layer norm are the
+ * same three steps over different views: split statistics over an [A, M, B] view (each m reduced
+ * over all a and b), a fused normalise + affine pass over rows, and for the gradient a split
+ * reduction of (gy, gy * xhat), a tiny fold into per-group coefficients and weight/bias gradients,
+ * and one fused elementwise pass for dx. See src/ops/norm.ts for the views each op uses.
+ */
+import { grid } from '../../gpu/runtime.js';
+import { empty } from '../../tensor/creation.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { WG } from '../util.js';
+
+const statsPartialKernel = { shader: 'norm', entry: 'stats_partial', bindings: ['read', 'write', 'uniform'] } as const;
+const statsFinalKernel = { shader: 'norm', entry: 'stats_final', bindings: ['read', 'write', 'uniform'] } as const;
+const statsRunningKernel = {
+  shader: 'norm',
+  entry: 'stats_running',
+  bindings: ['read', 'write', 'write', 'write', 'uniform'],
+} as const;
+const evalStatsKernel = { shader: 'norm', entry: 'eval_stats', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+const applyKernel = { shader: 'norm', entry: 'apply', bindings: ['read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
+const gradPartialKernel = {
+  shader: 'norm',
+  entry: 'grad_partial',
+  bindings: ['read', 'read', 'read', 'read', 'write', 'uniform'],
+} as const;
+const gradFoldKernel = { shader: 'norm', entry: 'grad_fold', bindings: ['read', 'read', 'write', 'write', 'write', 'uniform'] } as const;
+const applyGradKernel = {
+  shader: 'norm',
+  entry: 'apply_grad',
+  bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
+} as const;
+const l2ForwardKernel = { shader: 'norm', entry: 'l2n_forward', bindings: ['read', 'write', 'write', 'uniform'] } as const;
+const l2BackwardKernel = { shader: 'norm', entry: 'l2n_backward', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
+
+/** Invocations a split reduction aims for (enough to keep both cores' SIMD lanes busy). */
+const TARGET_INVOCATIONS = 4096;
+/** Fewest elements one reduction invocation should handle before splitting further. */
+const MIN_PER_INVOCATION = 64;
+
+/** An [A, M, B] view reduced per m over every (a, b), and its split into P partials per m. */
+export interface RedView {
+  a: number;
+  m: number;
+  b: number;
+}
+
+interface Split extends RedView {
+  sb: number;
+  ach: number;
+  ac: number;
+  p: number;
+}
+
+/** Splits each m's A*B elements into interleaved column strides (sb) and row chunks (ac). */
+function split(v: RedView): Split {
+  const work = v.a * v.b;
+  const want = Math.max(1, Math.min(Math.ceil(TARGET_INVOCATIONS / Math.max(v.m, 1)), Math.ceil(work / MIN_PER_INVOCATION)));
+  const sb = Math.max(1, Math.min(want, Math.ceil(v.b / 16)));
+  const acWant = Math.max(1, Math.min(v.a, Math.ceil(want / sb)));
+  const ach = Math.max(1, Math.ceil(v.a / acWant));
+  const ac = Math.max(1, Math.ceil(v.a / ach));
+  return { ...v, sb, ach, ac, p: ac * sb };
+}
+
+function redUniform(s: Split, sa = 0, sm = 1, sdiv = 1): Uint32Array {
+  return new Uint32Array([s.a, s.m, s.b, s.sb, s.ach, s.ac, sa, sm, sdiv, 0, 0, 0]);
+}
+
+function finalUniform(m: number, p: number, eps: number, momentum: number): Uint8Array {
+  const u = new ArrayBuffer(16);
+  new Uint32Array(u, 0, 2).set([m, p]);
+  new Float32Array(u, 8, 2).set([eps, momentum]);
+  return new Uint8Array(u);
+}
+
+function groups(n: number): [number, number, number] {
+  return grid(Math.ceil(n / WG));
+}
+
+/** Running statistics updated in place by {@link normStats} (batch norm in training mode). */
+export interface RunningStats {
+  mean: Tensor;
+  variance: Tensor;
+  momentum: number;
+}
+
+/**
+ * Per-m statistics of x seen as [A, M, B]: a tensor [M, 2] of (mean, 1/sqrt(var + eps)) with the
+ * biased variance. With `running`, its mean and variance buffers are updated in place in the same
+ * pass: r = (1 - momentum) r + momentum * batch value, with the unbiased variance for `variance`.
+ */
+export function normStats(x: Tensor, v: RedView, eps: number, running: RunningStats | null = null): Tensor {
+  const s = split(v);
+  const xb = x.bufferFor('norm');
+  const part = empty([s.m, s.p, 3]);
+  const rt = part.runtime;
+  rt.dispatch(statsPartialKernel, { WG }, [xb, part.bufferFor('norm')], redUniform(s), groups(s.m * s.p));
+  const stats = empty([s.m, 2]);
+  if (running) {
+    rt.dispatch(
+      statsRunningKernel,
+      { WG },
+      [part.bufferFor('norm'), stats.bufferFor('norm'), running.mean.bufferFor('batchNorm2d'), running.variance.bufferFor('batchNorm2d')],
+      finalUniform(s.m, s.p, eps, running.momentum),
+      groups(s.m),
+    );
+  } else {
+    rt.dispatch(statsFinalKernel, { WG }, [part.bufferFor('norm'), stats.bufferFor('norm')], finalUniform(s.m, s.p, eps, 0), groups(s.m));
+  }
+  part.dispose();
+  return stats;
+}
+
+/** Statistics [C, 2] of (running mean, 1/sqrt(running var + eps)) for evaluation mode. */
+export function runningNormStats(mean: Tensor, variance: Tensor, eps: number): Tensor {
+  const c = mean.size;
+  const mb = mean.bufferFor('batchNorm2d');
+  const vb = variance.bufferFor('batchNorm2d');
+  const stats = empty([c, 2]);
+  if (c > 0) stats.runtime.dispatch(evalStatsKernel, { WG }, [mb, vb, stats.bufferFor('batchNorm2d')], finalUniform(c, 0, eps, 0), groups(c));
+  return stats;
+}
+
+/**
+ * How a normalised tensor maps to statistics and affine parameters: rows of length `l` (x has
+ * rows * l elements); row r uses statistics (r / sdiv) % smod and, unless `affCol`, weight and bias
+ * r % c; with `affCol` the weight and bias index is the column (layer norm).
+ */
+export interface RowGeom {
+  rows: number;
+  l: number;
+  sdiv: number;
+  smod: number;
+  c: number;
+  affCol: boolean;
+}
+
+/** Elements one apply invocation handles (every j-th of its row), amortising its divisions. */
+const APPLY_PER_INVOCATION = 16;
+
+/** Invocations per row of an apply pass. */
+function lanes(g: RowGeom): number {
+  return Math.ceil(g.l / APPLY_PER_INVOCATION);
+}
+
+function applyUniform(g: RowGeom): Uint32Array {
+  return new Uint32Array([g.rows, g.l, lanes(g), g.sdiv, g.smod, Math.max(g.c, 1), 0, 0]);
+}
+
+/** y = (x - mean) * invstd * w + b, with w and b optional, over the rows of `g`. */
+export function normApply(x: Tensor, stats: Tensor, w: Tensor | null, b: Tensor | null, g: RowGeom): Tensor {
+  const xb = x.bufferFor('norm');
+  const y = empty(x.shape);
+  const n = g.rows * lanes(g);
+  if (n === 0) return y;
+  const sb = stats.bufferFor('norm');
+  y.runtime.dispatch(
+    applyKernel,
+    { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, AFF_COL: g.affCol ? 1 : 0 },
+    [xb, sb, w ? w.bufferFor('norm') : sb, b ? b.bufferFor('norm') : sb, y.bufferFor('norm')],
+    applyUniform(g),
+    groups(n),
+  );
+  return y;
+}
+
+/** Partial sums [M, P, 2] of (g, g * xhat) per m of an [A, M, B] view, and P. */
+export interface GradSums {
+  part: Tensor;
+  p: number;
+}
+
+/**
+ * Split sums of (g, g * xhat) per m of x and gy seen as [A, M, B], where g = gy (times w[b] when
+ * `wCol` is given) and xhat uses statistics (a * sa + m * sm) / sdiv.
+ */
+export function normGradSums(x: Tensor, gy: Tensor, stats: Tensor, v: RedView, sa: number, sm: number, sdiv: number, wCol: Tensor | null): GradSums {
+  const s = split(v);
+  const part = empty([s.m, s.p, 2]);
+  const sb = stats.bufferFor('norm');
+  part.runtime.dispatch(
+    gradPartialKernel,
+    { WG, W_COL: wCol ? 1 : 0 },
+    [x.bufferFor('norm'), gy.bufferFor('norm'), sb, wCol ? wCol.bufferFor('norm') : sb, part.bufferFor('norm')],
+    redUniform(s, sa, sm, sdiv),
+    groups(s.m * s.p),
+  );
+  return { part, p: s.p };
+}
+
+/** What {@link normGradFold} computes. */
+export interface FoldGeom {
+  /** Groups: ks[s] sums the rows s*cg .. s*cg + cg - 1 (s = 0: no ks). */
+  s: number;
+  cg: number;
+  /** Channels: db[c], dw[c] sum the rows n*c + c for n < nrep (c = 0: none). */
+  c: number;
+  nrep: number;
+  /** Elements per group (ks are means over them). */
+  count: number;
+  /** Row r is weighted by w[r % wmod]. */
+  wmod: number;
+}
+
+/**
+ * From per-row partial sums: ks [S, 2] = per-group means of (w * g, w * g * xhat) (w[row % wmod]
+ * when given) and per-channel db [C] = sum g, dw [C] = sum g * xhat. Absent parts are null.
+ */
+export function normGradFold(
+  sums: GradSums,
+  w: Tensor | null,
+  g: FoldGeom,
+): { ks: Tensor | null; db: Tensor | null; dw: Tensor | null } {
+  const ks = g.s > 0 ? empty([g.s, 2]) : null;
+  const db = g.c > 0 ? empty([g.c]) : null;
+  const dw = g.c > 0 ? empty([g.c]) : null;
+  const n = Math.max(g.s, g.c);
+  if (n === 0) return { ks, db, dw };
+  // Unused outputs still need distinct buffers (a buffer may be written through one binding only).
+  const spare = [ks, db, dw].map((t) => (t ? null : empty([1])));
+  const pb = sums.part.bufferFor('norm');
+  const u = new ArrayBuffer(32);
+  new Uint32Array(u, 0, 5).set([g.s, g.cg, g.c, g.nrep, sums.p]);
+  new Float32Array(u, 20, 1)[0] = 1 / Math.max(g.count, 1);
+  new Uint32Array(u, 24, 1)[0] = Math.max(g.wmod, 1);
+  const outs = [ks, db, dw].map((t, i) => (t ?? spare[i]!).bufferFor('norm'));
+  sums.part.runtime.dispatch(gradFoldKernel, { WG, HAS_W: w ? 1 : 0 }, [pb, w ? w.bufferFor('norm') : pb, ...outs], new Uint8Array(u), groups(n));
+  for (const t of spare) t?.dispose();
+  return { ks, db, dw };
+}
+
+/**
+ * dx = invstd * (gy * w - k1 - xhat * k2) over the rows of `g`; with ks null (fixed statistics)
+ * dx = invstd * gy * w.
+ */
+export function normApplyGrad(x: Tensor, gy: Tensor, stats: Tensor, ks: Tensor | null, w: Tensor | null, g: RowGeom): Tensor {
+  const dx = empty(x.shape);
+  const n = g.rows * lanes(g);
+  if (n === 0) return dx;
+  const sb = stats.bufferFor('norm');
+  dx.runtime.dispatch(
+    applyGradKernel,
+    { WG, HAS_W: w ? 1 : 0, AFF_COL: g.affCol ? 1 : 0, BATCH: ks ? 1 : 0 },
+    [x.bufferFor('norm'), gy.bufferFor('norm'), sb, ks ? ks.bufferFor('norm') : sb, w ? w.bufferFor('norm') : sb, dx.bufferFor('norm')],
+    applyUniform(g),
+    groups(n),
+  );
+  return dx;
+}
+
+function l2Uniform(outer: number, l: number, inner: number, eps: number): Uint8Array {
+  const u = new ArrayBuffer(16);
+  new Uint32Array(u, 0, 3).set([outer, l, inner]);
+  new Float32Array(u, 12, 1)[0] = eps;
+  return new Uint8Array(u);
+}
+
+/** y = x / max(|x|, eps) along `axis` (normalised) and the norms |x| (shape without the axis). */
+export function l2NormalizeForward(x: Tensor, axis: number, eps: number): { y: Tensor; norm: Tensor } {
+  const xb = x.bufferFor('l2Normalize');
+  const outer = x.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const l = x.shape[axis]!;
+  const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const y = empty(x.shape);
+  const norm = empty(x.shape.filter((_, i) => i !== axis));
+  if (outer * inner > 0) {
+    const bufs = [xb, y.bufferFor('l2Normalize'), norm.bufferFor('l2Normalize')];
+    y.runtime.dispatch(l2ForwardKernel, { WG }, bufs, l2Uniform(outer, l, inner, eps), groups(outer * inner));
+  }
+  return { y, norm };
+}
+
+/** dx of y = x / max(|x|, eps) given gy, the saved y and norms. */
+export function l2NormalizeBackward(gy: Tensor, y: Tensor, norm: Tensor, axis: number, eps: number): Tensor {
+  const outer = y.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const l = y.shape[axis]!;
+  const inner = y.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const dx = empty(y.shape);
+  if (outer * inner > 0) {
+    dx.runtime.dispatch(
+      l2BackwardKernel,
+      { WG },
+      [gy.bufferFor('l2Normalize'), y.bufferFor('l2Normalize'), norm.bufferFor('l2Normalize'), dx.bufferFor('l2Normalize')],
+      l2Uniform(outer, l, inner, eps),
+      groups(outer * inner),
+    );
+  }
+  return dx;
+}
