@@ -13,6 +13,8 @@ override WGY: u32 = 8u;
 override ACT: u32 = 0u;       // 0 none, 1 relu
 override HAS_BIAS: bool = false;
 override HAS_RES: bool = false;
+override BO: u32 = 4u;        // output channels per invocation (4 or 8)
+override BP: u32 = 1u;        // groups of 4 output pixels per invocation (1 or 2)
 
 struct Params {
   og: u32,        // output channels per group
@@ -49,42 +51,38 @@ fn pixel_base(pix: u32, g: u32) -> u32 {
 
 @compute @workgroup_size(WGX, WGY, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let p0 = gid.x * 4u;
-  let o0 = gid.y * 4u;
+  // Each invocation: BO output channels x 4*BP output pixels (BO in {4, 8}, BP in {1, 2}).
+  let p0 = gid.x * 4u * BP;
+  let o0 = gid.y * BO;
   let g = gid.z;
   if (p0 >= p.pix || o0 >= p.og) { return; }
   let last = p.pix - 1u;
-  let b0 = pixel_base(p0, g);
-  let b1 = pixel_base(min(p0 + 1u, last), g);
-  let b2 = pixel_base(min(p0 + 2u, last), g);
-  let b3 = pixel_base(min(p0 + 3u, last), g);
+  var bases: array<u32, 8>;
+  for (var q = 0u; q < 4u * BP; q++) { bases[q] = pixel_base(min(p0 + q, last), g); }
   let olast = p.og - 1u;
-  let w0 = (g * p.og + o0) * p.kdim;
-  let w1 = (g * p.og + min(o0 + 1u, olast)) * p.kdim;
-  let w2 = (g * p.og + min(o0 + 2u, olast)) * p.kdim;
-  let w3 = (g * p.og + min(o0 + 3u, olast)) * p.kdim;
-  var a0 = vec4<f32>(0.0);
-  var a1 = vec4<f32>(0.0);
-  var a2 = vec4<f32>(0.0);
-  var a3 = vec4<f32>(0.0);
+  var wrow: array<u32, 8>;
+  for (var i = 0u; i < BO; i++) { wrow[i] = (g * p.og + min(o0 + i, olast)) * p.kdim; }
+  var acc: array<vec4<f32>, 16>;
   for (var k = 0u; k < p.kdim; k++) {
     let off = koff[k];
-    let xv = vec4<f32>(xp[b0 + off], xp[b1 + off], xp[b2 + off], xp[b3 + off]);
-    a0 += w[w0 + k] * xv;
-    a1 += w[w1 + k] * xv;
-    a2 += w[w2 + k] * xv;
-    a3 += w[w3 + k] * xv;
+    var xv: array<vec4<f32>, 2>;
+    for (var j = 0u; j < BP; j++) {
+      xv[j] = vec4<f32>(xp[bases[4u * j] + off], xp[bases[4u * j + 1u] + off], xp[bases[4u * j + 2u] + off], xp[bases[4u * j + 3u] + off]);
+    }
+    for (var i = 0u; i < BO; i++) {
+      let wv = w[wrow[i] + k];
+      for (var j = 0u; j < BP; j++) { acc[i * 2u + j] += wv * xv[j]; }
+    }
   }
-  let accs = array<vec4<f32>, 4>(a0, a1, a2, a3);
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < BO; i++) {
     let o = o0 + i;
     if (o >= p.og) { break; }
     let oc = g * p.og + o;
-    for (var j = 0u; j < 4u; j++) {
-      let px = p0 + j;
+    for (var q = 0u; q < 4u * BP; q++) {
+      let px = p0 + q;
       if (px >= p.pix) { break; }
       let at = (px / p.ohw) * p.y_batch + oc * p.ohw + px % p.ohw;
-      var v = accs[i][j];
+      var v = acc[i * 2u + q / 4u][q % 4u];
       if (HAS_BIAS) { v += bias[oc]; }
       if (HAS_RES) { v += res[at]; }
       if (ACT == 1u) { v = max(v, 0.0); }

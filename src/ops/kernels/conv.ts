@@ -18,6 +18,9 @@ const padKernel = { shader: 'dilate-pad', bindings: ['read', 'write', 'uniform']
 const WGX = 8;
 const WGY = 8;
 
+/** Register block of the forward kernel: bo output channels x 4*bp pixels per invocation. */
+export const fwdBlock = { bo: 4, bp: 1 };
+
 /**
  * z[n, c, i, j] = x[n, c, (i - top)/sh, (j - left)/sw] where that is an exact, in-range index, else 0;
  * z has spatial size zh x zw. Strides 1 give zero padding (or cropping for negative top/left).
@@ -102,11 +105,12 @@ export function convForward(xp: Tensor, w: Tensor, g: ConvGeom, bias: Tensor | n
   if (y.size === 0) return y;
   const koff = koffTable(xp.runtime, c / g.groups, g.kh, g.kw, g.dh, g.dw, hp, wp);
   const og = o / g.groups;
-  const groups: [number, number, number] = [Math.ceil((n * oh * ow) / 4 / WGX), Math.ceil(og / 4 / WGY), g.groups];
+  const { bo, bp } = fwdBlock;
+  const groups: [number, number, number] = [Math.ceil((n * oh * ow) / (4 * bp) / WGX), Math.ceil(og / bo / WGY), g.groups];
   const dummy = koff.bufferFor('conv2d');
   y.runtime.dispatch(
     fwdKernel,
-    { WGX, WGY, ACT: relu ? 1 : 0, HAS_BIAS: bias ? 1 : 0, HAS_RES: res ? 1 : 0 },
+    { WGX, WGY, ACT: relu ? 1 : 0, HAS_BIAS: bias ? 1 : 0, HAS_RES: res ? 1 : 0, BO: bo, BP: bp },
     [xp.bufferFor('conv2d'), w.bufferFor('conv2d'), dummy, bias ? bias.bufferFor('conv2d') : dummy, res ? res.bufferFor('conv2d') : dummy, y.bufferFor('conv2d')],
     u,
     groups,
