@@ -90,3 +90,24 @@ export class DeviceLostError extends WebmtlError {
 
 /** A validation or internal error reported by WebGPU (a bug in webmtl: please report it). */
 export class GpuError extends WebmtlError {}
+
+/**
+ * Labels outside [0, numClasses) that are not the ignore index, found by {@link validateLabels}.
+ * `count` is how many there are, `index` the multi-index of the first one and `value` its label.
+ */
+export class LabelError extends ArgumentError {
+  constructor(
+    op: string,
+    readonly count: number,
+    readonly index: readonly number[],
+    readonly value: number,
+    readonly numClasses: number,
+    readonly ignoreIndex: number,
+  ) {
+    super(
+      op,
+      `${count} label(s) outside [0, ${numClasses}) that are not ignoreIndex ${ignoreIndex}; the first is ${value} at ` +
+        `[${index.join(',')}]. Map unlabelled pixels to ignoreIndex, or check numClasses`,
+    );
+  }
+}

@@ -10,7 +10,7 @@
  * divides by the number of elements, except where a definition below says otherwise (class weights,
  * masks). Every mean is computed on the GPU: nothing here reads back.
  */
-import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { ArgumentError, DTypeError, LabelError, ShapeError } from '../errors.js';
 import { record } from '../autograd/tape.js';
 import { broadcastShapes, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -39,26 +39,6 @@ function checkReduction(op: string, r: Reduction): void {
   if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new ArgumentError(op, `reduction must be 'mean', 'sum' or 'none', got '${String(r)}'`);
 }
 
-/**
- * Labels outside [0, numClasses) that are not the ignore index, found by {@link validateLabels}.
- * `count` is how many there are, `index` the multi-index of the first one and `value` its label.
- */
-export class LabelError extends ArgumentError {
-  constructor(
-    op: string,
-    readonly count: number,
-    readonly index: readonly number[],
-    readonly value: number,
-    readonly numClasses: number,
-    readonly ignoreIndex: number,
-  ) {
-    super(
-      op,
-      `${count} label(s) outside [0, ${numClasses}) that are not ignoreIndex ${ignoreIndex}; the first is ${value} at ` +
-        `[${index.join(',')}]. Map unlabelled pixels to ignoreIndex, or check numClasses`,
-    );
-  }
-}
 
 /** Options of {@link crossEntropy}. */
 export interface CrossEntropyOptions {
