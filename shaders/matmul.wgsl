@@ -1,21 +1,53 @@
-// Batched matmul C[b] = op(A[b]) * op(B[b]) with op = transpose when TRANS_A / TRANS_B.
-// Register blocking: each invocation computes a 4x4 block of C, so every loaded value of A and B is
-// used four times. Out-of-range rows/cols read a clamped index and are not stored, which keeps the
-// inner loop free of branches. A batch stride of 0 broadcasts an operand over the batch.
+// Batched matmul C[b] = op(A[b]) * op(B[b]), op = transpose when TRANS_A / TRANS_B. A batch stride of 0
+// broadcasts an operand over the batch. Entry points (src/ops/kernels/matmul.ts picks by shape and adapter):
+//
+//   main   any layout and size: each invocation computes a 4x4 block of C from scalar loads.
+//   outer  fast path on CPU adapters: operands given k-major (A' = op(A)^T as [K][4 lda4],
+//          B' = op(B) as [K][4 ldb4]); each invocation computes a 16x16 block of C as a sum of outer
+//          products of vec4 loads.
+//   tiled  the same product shaped for GPUs: 64x64 tiles staged in workgroup memory, 4x4 per invocation.
+//   pack   makes a k-major, padded copy of an operand that is not already one; pack_rows4 does the same
+//          for a [P][K] source with K % 4 == 0, reading vec4s.
+//
+// Why `outer` is shaped this way (lavapipe, Mesa 25.0): every storage-buffer load compiles to a per-lane
+// scalar loop (about 13 instructions per lane and component, even when all lanes read the same
+// address), while arithmetic runs eight lanes at once. So the cost is loads per multiply-add. With both
+// operands k-major, one k step needs 4 + 4 vec4 loads for 256 multiply-adds; a vec4 load costs about half
+// of four scalar ones, and no k unrolling is needed (which keeps more values live; it measured 2.5x slower).
+// Measurements behind every choice are in bench/README.md.
+
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
+// pack: the source holds the operand as [P][K] (rows of the P x K view are contiguous) rather than [K][P].
+override P_MAJOR: bool = false;
+override WG: u32 = 64u;
 
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
-  stride_a: u32, stride_b: u32, stride_c: u32, pad: u32,
+  stride_a: u32, stride_b: u32, stride_c: u32,
+  // outer: row lengths of the k-major operands, in vec4s.
+  lda4: u32, ldb4: u32,
+  pad0: u32, pad1: u32, pad2: u32,
+}
+
+struct PackParams {
+  // The operand is a P x K view per batch entry (`stride` elements apart); the copy is [K][ld4 * 4].
+  p: u32, k: u32, ld4: u32, stride: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
+
+// The same buffers seen as vec4s (outer), and pack's bindings; no entry point uses two views of one binding.
+@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> c4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> packed: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> pp: PackParams;
 
 fn la(base: u32, row: u32, col: u32) -> f32 {
   // Element (row, col) of op(A), an M x K matrix.
@@ -29,6 +61,8 @@ fn lb(base: u32, row: u32, col: u32) -> f32 {
   return b[base + row * p.n + col];
 }
 
+// General kernel: a 4x4 block of C per invocation. Out-of-range rows/cols read a clamped index and are
+// not stored, which keeps the inner loop free of branches.
 @compute @workgroup_size(WGX, WGY, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let col0 = gid.x * 4u;
@@ -37,8 +71,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (col0 >= p.n || row0 >= p.m || bz >= p.batch) { return; }
   let ba = bz * p.stride_a;
   let bb = bz * p.stride_b;
-  let rows = vec4<u32>(min(row0, p.m - 1u), min(row0 + 1u, p.m - 1u), min(row0 + 2u, p.m - 1u), min(row0 + 3u, p.m - 1u));
-  let cols = vec4<u32>(min(col0, p.n - 1u), min(col0 + 1u, p.n - 1u), min(col0 + 2u, p.n - 1u), min(col0 + 3u, p.n - 1u));
+  let rows = min(vec4<u32>(row0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.m - 1u));
+  let cols = min(vec4<u32>(col0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u));
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
@@ -58,5 +92,147 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var j = 0u; j < 4u; j++) {
       if (col0 + j < p.n) { c[cb + r * p.n + col0 + j] = accs[i][j]; }
     }
+  }
+}
+
+// The 4x4 block of C from the values x of four of its rows and y of four of its columns: t[i] = x[i] * y.
+fn outer4(x: vec4<f32>, y: vec4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(y * x.x, y * x.y, y * x.z, y * x.w);
+}
+
+// Stores the 4x4 block t (t[i] = row `row + i`, columns `col`..`col + 3`) where it lies inside C.
+fn put4(t: mat4x4<f32>, cb: u32, row: u32, col: u32) {
+  if (col >= p.n) { return; }
+  let whole = (p.n & 3u) == 0u;
+  for (var i = 0u; i < 4u; i++) {
+    let r = row + i;
+    if (r >= p.m) { return; }
+    let o = cb + r * p.n + col;
+    if (whole) {
+      c4[o / 4u] = t[i];
+    } else {
+      // One entry point may not use two views of a binding, so single floats go through c4 too.
+      for (var j = 0u; j < 4u; j++) {
+        if (col + j < p.n) { c4[(o + j) / 4u][(o + j) % 4u] = t[i][j]; }
+      }
+    }
+  }
+}
+
+// Fast kernel: C[16x16 block] = sum over k of A'[k][16 rows] (x) B'[k][16 cols], accumulated in sixteen
+// 4x4 blocks. Strides (stride_a, stride_b, stride_c when N % 4 == 0) are multiples of 4.
+@compute @workgroup_size(WGX, WGY, 1)
+fn outer(@builtin(global_invocation_id) gid: vec3<u32>) {
+  // Invocations past the edge of the grid of blocks stop here; their lanes then skip every load.
+  if (gid.x * 16u >= p.n || gid.y * 16u >= p.m) { return; }
+  let ba = gid.z * (p.stride_a / 4u);
+  let bb = gid.z * (p.stride_b / 4u);
+  // Clamped vec4 indices: blocks past the edge recompute the last valid vec4 and are not stored.
+  let qa = min(vec4<u32>(gid.y * 4u) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.lda4 - 1u));
+  let qb = min(vec4<u32>(gid.x * 4u) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.ldb4 - 1u));
+  var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c02 = mat4x4<f32>(); var c03 = mat4x4<f32>();
+  var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>(); var c12 = mat4x4<f32>(); var c13 = mat4x4<f32>();
+  var c20 = mat4x4<f32>(); var c21 = mat4x4<f32>(); var c22 = mat4x4<f32>(); var c23 = mat4x4<f32>();
+  var c30 = mat4x4<f32>(); var c31 = mat4x4<f32>(); var c32 = mat4x4<f32>(); var c33 = mat4x4<f32>();
+  for (var k = 0u; k < p.k; k++) {
+    let oa = ba + k * p.lda4;
+    let ob = bb + k * p.ldb4;
+    let a0 = a4[oa + qa.x]; let a1 = a4[oa + qa.y]; let a2 = a4[oa + qa.z]; let a3 = a4[oa + qa.w];
+    let b0 = b4[ob + qb.x]; let b1 = b4[ob + qb.y]; let b2 = b4[ob + qb.z]; let b3 = b4[ob + qb.w];
+    c00 += outer4(a0, b0); c01 += outer4(a0, b1); c02 += outer4(a0, b2); c03 += outer4(a0, b3);
+    c10 += outer4(a1, b0); c11 += outer4(a1, b1); c12 += outer4(a1, b2); c13 += outer4(a1, b3);
+    c20 += outer4(a2, b0); c21 += outer4(a2, b1); c22 += outer4(a2, b2); c23 += outer4(a2, b3);
+    c30 += outer4(a3, b0); c31 += outer4(a3, b1); c32 += outer4(a3, b2); c33 += outer4(a3, b3);
+  }
+  // Stored from an array in a loop: the same code unrolled 16 times made the cold shader compile
+  // take 4.5 s instead of 0.8 s on lavapipe, and ran no faster.
+  let blocks = array<mat4x4<f32>, 16>(c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33);
+  let cb = gid.z * p.stride_c;
+  for (var t = 0u; t < 16u; t++) {
+    put4(blocks[t], cb, gid.y * 16u + (t / 4u) * 4u, gid.x * 16u + (t % 4u) * 4u);
+  }
+}
+
+// `tiled`: the usual shape for GPUs, where workgroup memory is fast and registers are few. A 16x16
+// workgroup computes a 64x64 tile of C, 4x4 per invocation; every TK k steps it first copies the
+// TK x 64 slices of A' and B' into workgroup memory (one vec4 of each per invocation), then reads them
+// there. Same operands and uniforms as `outer`. On lavapipe it runs ~6x slower than `outer` (4.4 vs
+// 26 GFLOP/s at 512^3: workgroup memory and barriers cost there), so only other adapters use it.
+const TK: u32 = 16u;
+var<workgroup> tile_a: array<vec4<f32>, 256>;
+var<workgroup> tile_b: array<vec4<f32>, 256>;
+
+@compute @workgroup_size(16, 16, 1)
+fn tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+         @builtin(local_invocation_index) li: u32) {
+  let ba = wid.z * (p.stride_a / 4u);
+  let bb = wid.z * (p.stride_b / 4u);
+  // This invocation's share of the copy: row li / 16 of the slice, vec4 column li % 16.
+  let load_k = li >> 4u;
+  let qa = min(wid.y * 16u + (li & 15u), p.lda4 - 1u);
+  let qb = min(wid.x * 16u + (li & 15u), p.ldb4 - 1u);
+  var acc = mat4x4<f32>();
+  for (var k0 = 0u; k0 < p.k; k0 += TK) {
+    let k = min(k0 + load_k, p.k - 1u);
+    tile_a[li] = a4[ba + k * p.lda4 + qa];
+    tile_b[li] = b4[bb + k * p.ldb4 + qb];
+    workgroupBarrier();
+    let steps = min(TK, p.k - k0);
+    for (var kk = 0u; kk < steps; kk++) {
+      acc += outer4(tile_a[kk * 16u + lid.y], tile_b[kk * 16u + lid.x]);
+    }
+    workgroupBarrier();
+  }
+  put4(acc, wid.z * p.stride_c, (wid.y * 16u + lid.y) * 4u, (wid.x * 16u + lid.x) * 4u);
+}
+
+// Element (j, k) of the P x K view of the source batch entry starting at `base` (j, k clamped in range;
+// what lands in the padding of the copy is never stored into C).
+fn src_at(base: u32, j: u32, k: u32) -> f32 {
+  let jj = min(j, pp.p - 1u);
+  let kk = min(k, pp.k - 1u);
+  if (P_MAJOR) { return a[base + jj * pp.k + kk]; }
+  return a[base + kk * pp.p + jj];
+}
+
+fn src_col(base: u32, j: u32, k: u32) -> vec4<f32> {
+  return vec4<f32>(src_at(base, j, k), src_at(base, j + 1u, k), src_at(base, j + 2u, k), src_at(base, j + 3u, k));
+}
+
+// Writes the 4x4 tile t (t[i] = packed row k + i, one vec4) of batch entry `out`, rows that exist only.
+fn put_tile(out: u32, k: u32, t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>, t3: vec4<f32>) {
+  packed[out + k * pp.ld4] = t0;
+  if (k + 1u < pp.k) { packed[out + (k + 1u) * pp.ld4] = t1; }
+  if (k + 2u < pp.k) { packed[out + (k + 2u) * pp.ld4] = t2; }
+  if (k + 3u < pp.k) { packed[out + (k + 3u) * pp.ld4] = t3; }
+}
+
+// packed[b][k][j] = element (j, k) of the P x K view, j < 4 * ld4. Each invocation moves a 4x4 tile:
+// x indexes vec4s of a packed row, y steps over k four at a time (a grid-stride loop, so any K fits in the
+// dispatch limits), z the batch. No integer division: lavapipe runs vector division one lane at a time.
+@compute @workgroup_size(WG, 1, 1)
+fn pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (gid.x >= pp.ld4) { return; }
+  let j = gid.x * 4u;
+  let base = gid.z * pp.stride;
+  let out = gid.z * pp.k * pp.ld4 + gid.x;
+  for (var k = gid.y * 4u; k < pp.k; k += nwg.y * 4u) {
+    put_tile(out, k, src_col(base, j, k), src_col(base, j, k + 1u), src_col(base, j, k + 2u), src_col(base, j, k + 3u));
+  }
+}
+
+// pack for a [P][K] source with K % 4 == 0: reads each source row's four values as one vec4 and
+// transposes the 4x4 tile in registers (a vec4 load costs far less than four scalar ones).
+@compute @workgroup_size(WG, 1, 1)
+fn pack_rows4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (gid.x >= pp.ld4) { return; }
+  let j = gid.x * 4u;
+  let base = gid.z * pp.stride / 4u;
+  let out = gid.z * pp.k * pp.ld4 + gid.x;
+  let k4 = pp.k / 4u;
+  let rows = min(vec4<u32>(j) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(pp.p - 1u)) * k4 + vec4<u32>(base);
+  for (var q = gid.y; q < k4; q += nwg.y) {
+    let m = transpose(mat4x4<f32>(a4[rows.x + q], a4[rows.y + q], a4[rows.z + q], a4[rows.w + q]));
+    put_tile(out, q * 4u, m[0], m[1], m[2], m[3]);
   }
 }

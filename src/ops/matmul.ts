@@ -1,6 +1,7 @@
 /**
  * Differentiable matrix products with PyTorch's rules: 1-D operands are promoted (and the added
- * dim removed afterwards), batch dims broadcast. Transposes in backward are kernel flags, not copies.
+ * dim removed afterwards), batch dims broadcast. Transposes in backward are kernel flags, not copies
+ * (the kernel layer decides whether its fast path needs a packed operand).
  */
 import { ShapeError } from '../errors.js';
 import { record } from '../autograd/tape.js';
@@ -73,13 +74,21 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     if (needs[1]) {
       // dB = A^T @ gy, then summed over the batch dims B was broadcast along
       const av = a.rank === 1 ? a.view([1, kk]) : a;
-      const Ab = asBatched(av, batchShape);
-      const db = k.matmulRaw(Ab.t, g, { batch, m: kk, n, k: m, transA: true, transB: false, strideA: Ab.stride, strideB: m * n }, bFull);
-      if (Ab.owned) Ab.t.dispose();
+      const bShared = b.rank <= 2 || sizeOf(b.shape.slice(0, -2)) === 1;
+      if (batch > 1 && bShared && sizeOf(av.shape.slice(0, -2)) === batch) {
+        // One B for every batch entry (a linear layer's weight): sum_b A_b^T G_b is a single product
+        // whose inner dimension runs over batch entries and rows together; no [batch, k, n] temporary.
+        const db = k.matmulRaw(av, g, { batch: 1, m: kk, n, k: batch * m, transA: true, transB: false, strideA: 0, strideB: 0 }, [kk, n]);
+        out[1] = reshapeOwned(db, b.shape);
+      } else {
+        const Ab = asBatched(av, batchShape);
+        const db = k.matmulRaw(Ab.t, g, { batch, m: kk, n, k: m, transA: true, transB: false, strideA: Ab.stride, strideB: m * n }, bFull);
+        if (Ab.owned) Ab.t.dispose();
+        out[1] = k.sumTo(db, b.rank === 1 ? [kk, 1] : b.shape);
+        db.dispose();
+        if (b.rank === 1) out[1] = reshapeOwned(out[1], b.shape);
+      }
       if (av !== a) av.dispose();
-      out[1] = k.sumTo(db, b.rank === 1 ? [kk, 1] : b.shape);
-      db.dispose();
-      if (b.rank === 1) out[1] = reshapeOwned(out[1], b.shape);
     }
     g.dispose();
     return out;

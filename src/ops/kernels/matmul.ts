@@ -1,13 +1,27 @@
 /**
  * Raw batched matmul (shaders/matmul.wgsl): C[b] = op(A[b]) op(B[b]) over 3-D views with batch
- * strides (0 broadcasts an operand), transposes handled in the kernel rather than by copies.
+ * strides (0 broadcasts an operand); callers pass transposes as flags, never as copies.
+ * `chooseMatmulVariant` picks the kernel by shape; the fast kernels read k-major operands, and an
+ * operand not already in that layout is packed into a temporary copy first (bench/README.md has the
+ * measurements behind every choice here).
  */
+import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
-const kernel = { shader: 'matmul', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const WGX = 8;
-const WGY = 8;
+const generalKernel = { shader: 'matmul', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+const outerKernel = { shader: 'matmul', entry: 'outer', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+const tiledKernel = { shader: 'matmul', entry: 'tiled', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+const packKernel = { shader: 'matmul', entry: 'pack', bindings: ['read', 'write', 'uniform'] } as const;
+const packRows4Kernel = { shader: 'matmul', entry: 'pack_rows4', bindings: ['read', 'write', 'uniform'] } as const;
+const fillKernel = { shader: 'fill', bindings: ['write', 'uniform'] } as const;
+const PACK_WG = 64;
+/** Rows and columns of C per `outer` invocation. */
+const OUTER_TILE = 16;
+/** Rows and columns of C per `tiled` workgroup (16x16 invocations, 4x4 each). */
+const TILED_TILE = 64;
+/** Adapters that run shaders on the CPU (lavapipe/llvmpipe, SwiftShader). */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
 
 /** Shape and layout of one batched product. */
 export interface MatmulPlan {
@@ -22,23 +36,134 @@ export interface MatmulPlan {
   strideB: number;
 }
 
-/** Runs the product into a new tensor of shape `outShape` (batch * m * n elements). */
-export function matmulRaw(a: Tensor, b: Tensor, plan: MatmulPlan, outShape: readonly number[]): Tensor {
+/**
+ * The kernel that runs a product: `general` (4x4 blocks, any layout), `outer` (16x16 blocks per
+ * invocation over k-major vec4 operands; for CPU adapters) or `tiled` (the same operands staged through
+ * workgroup memory in 64x64 tiles; for GPUs).
+ */
+export type MatmulVariant = 'general' | 'outer' | 'tiled';
+
+/**
+ * Picks the kernel for a product by its shape and adapter. `outer` does 3-5x more multiply-adds per
+ * second than `general` on lavapipe, but works in 16x16 blocks of C and may first pack an operand (one
+ * more dispatch), so small or skinny products stay on `general`. Measured crossovers (lavapipe,
+ * bench/README.md):
+ *
+ * | shape                       | kernel  | why                                                      |
+ * |-----------------------------|---------|----------------------------------------------------------|
+ * | m < 16 or n < 16            | general | 4x256x256: 125 vs 232 us; 1x1024x1024: 1.3 vs 10 ms       |
+ * | batch * m * n * k <= 64^3   | general | 48^3: 74-102 vs 135-170 us with a pack; 64^3 about even   |
+ * | anything larger             | outer   | 16x256x256: 201 vs 458 us; 256^3: 1.7 vs 4.6 ms           |
+ *
+ * On a GPU adapter the large case goes to `tiled` instead: workgroup memory is what GPUs are built for,
+ * and 256 accumulators per invocation would spill their registers. That choice is by convention, not
+ * measured here (no GPU at hand); `tiled` runs 4-5 GFLOP/s on lavapipe.
+ */
+export function chooseMatmulVariant(plan: MatmulPlan, adapterName = ''): MatmulVariant {
+  const { batch, m, n, k } = plan;
+  if (m < 16 || n < 16) return 'general';
+  if (batch * m * n * k <= 64 * 64 * 64) return 'general';
+  return SOFTWARE_ADAPTER.test(adapterName) ? 'outer' : 'tiled';
+}
+
+/**
+ * Runs the product into a new tensor of shape `outShape` (batch * m * n elements), with the kernel
+ * chosen by shape unless `variant` names one (tests run every variant on the same shapes).
+ */
+export function matmulRaw(
+  a: Tensor,
+  b: Tensor,
+  plan: MatmulPlan,
+  outShape: readonly number[],
+  variant?: MatmulVariant,
+): Tensor {
   const c = empty(outShape);
   const { batch, m, n, k } = plan;
   if (batch * m * n === 0) return c;
   if (k === 0) {
-    c.runtime.dispatch({ shader: 'fill', bindings: ['write', 'uniform'] }, { WG: 64 }, [c.bufferFor('matmul')], new Uint32Array([Math.ceil(c.size / 4), 0]), [Math.ceil(c.size / 256), 1, 1]);
+    const n4 = Math.ceil(c.size / 4);
+    c.runtime.dispatch(fillKernel, { WG: 64 }, [c.bufferFor('matmul')], new Uint32Array([n4, 0]), grid(Math.ceil(n4 / 64)));
     return c;
   }
-  const u = new Uint32Array([m, n, k, batch, plan.strideA, plan.strideB, m * n, 0]);
-  const groups: [number, number, number] = [Math.ceil(n / 4 / WGX), Math.ceil(m / 4 / WGY), batch];
+  const chosen = variant ?? chooseMatmulVariant(plan, c.runtime.adapterName);
+  if (chosen === 'general') runGeneral(a, b, c, plan);
+  else runKMajor(a, b, c, plan, chosen);
+  return c;
+}
+
+function runGeneral(a: Tensor, b: Tensor, c: Tensor, plan: MatmulPlan): void {
+  const { batch, m, n, k } = plan;
+  const WGX = 8;
+  const WGY = 8;
+  const u = new Uint32Array([m, n, k, batch, plan.strideA, plan.strideB, m * n, 0, 0, 0, 0, 0]);
   c.runtime.dispatch(
-    kernel,
+    generalKernel,
     { TRANS_A: plan.transA ? 1 : 0, TRANS_B: plan.transB ? 1 : 0, WGX, WGY },
     [a.bufferFor('matmul'), b.bufferFor('matmul'), c.bufferFor('matmul')],
     u,
-    groups,
+    [Math.ceil(n / 4 / WGX), Math.ceil(m / 4 / WGY), batch],
   );
-  return c;
+}
+
+/** An operand in the layout `outer` and `tiled` read: [batch][K][ld4 * 4], k-major. */
+interface KMajor {
+  buffer: GPUBuffer;
+  ld4: number;
+  stride: number;
+  /** A packed copy to dispose once its use is encoded. */
+  copy: Tensor | null;
+}
+
+/**
+ * op(A)^T and op(B) k-major. A transposed A (stored [K][M]) and a plain B (stored [K][N]) already are,
+ * and are used in place when their rows are whole vec4s; anything else is packed first.
+ */
+function kMajor(x: Tensor, rows: number, k: number, kMajorSource: boolean, stride: number, batch: number): KMajor {
+  if (kMajorSource && rows % 4 === 0) return { buffer: x.bufferFor('matmul'), ld4: rows / 4, stride, copy: null };
+  const ld4 = Math.ceil(rows / 4);
+  const count = stride === 0 ? 1 : batch;
+  const copy = empty([count, k, ld4 * 4]);
+  // A [P][K] source with whole vec4 rows is read as vec4s; anything else one float at a time.
+  const rows4 = !kMajorSource && k % 4 === 0 && stride % 4 === 0;
+  copy.runtime.dispatch(
+    rows4 ? packRows4Kernel : packKernel,
+    { P_MAJOR: kMajorSource ? 0 : 1, WG: PACK_WG },
+    [x.bufferFor('matmul'), copy.bufferFor('matmul')],
+    new Uint32Array([rows, k, ld4, stride]),
+    [Math.ceil(ld4 / PACK_WG), Math.min(Math.ceil(k / 4), 65535), count],
+  );
+  return { buffer: copy.bufferFor('matmul'), ld4, stride: stride === 0 ? 0 : k * ld4 * 4, copy };
+}
+
+/** The largest power of two <= x (x >= 1). */
+function floorPow2(x: number): number {
+  return 2 ** Math.floor(Math.log2(x));
+}
+
+/**
+ * Workgroup shape for `outer`: 8 invocations (one 8-lane SIMD batch on lavapipe), as wide as the grid of
+ * 16x16 blocks allows up to 8. Shapes from 8x8 to 1x8 measured alike on 128^2 to 1024^2; small
+ * workgroups leave more of them to share among threads, and at most four shapes means at most four
+ * pipelines to compile (~0.8 s each, cold).
+ */
+function outerWorkgroup(n: number): [number, number] {
+  const x = Math.min(8, floorPow2(Math.ceil(n / OUTER_TILE)));
+  return [x, 8 / x];
+}
+
+/** `outer` or `tiled`: k-major operands (packed when needed), then one dispatch. */
+function runKMajor(a: Tensor, b: Tensor, c: Tensor, plan: MatmulPlan, variant: 'outer' | 'tiled'): void {
+  const { batch, m, n, k } = plan;
+  const A = kMajor(a, m, k, plan.transA, plan.strideA, batch);
+  const B = kMajor(b, n, k, !plan.transB, plan.strideB, batch);
+  const u = new Uint32Array([m, n, k, batch, A.stride, B.stride, m * n, A.ld4, B.ld4, 0, 0, 0]);
+  const buffers = [A.buffer, B.buffer, c.bufferFor('matmul')];
+  if (variant === 'tiled') {
+    c.runtime.dispatch(tiledKernel, {}, buffers, u, [Math.ceil(n / TILED_TILE), Math.ceil(m / TILED_TILE), batch]);
+  } else {
+    const [WGX, WGY] = outerWorkgroup(n);
+    c.runtime.dispatch(outerKernel, { WGX, WGY }, buffers, u, [Math.ceil(n / OUTER_TILE / WGX), Math.ceil(m / OUTER_TILE / WGY), batch]);
+  }
+  A.copy?.dispose();
+  B.copy?.dispose();
 }
