@@ -26,3 +26,4 @@ export * from './ops/pool.js';
 export * from './ops/interpolate.js';
 export * from './ops/norm.js';
 export * from './ops/losses.js';
+export * from './nn/index.js';

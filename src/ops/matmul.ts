@@ -100,3 +100,49 @@ function reshapeOwned(t: Tensor, shape: readonly number[]): Tensor {
   t.dispose();
   return v;
 }
+
+/**
+ * A fully connected layer: y = x W^T + b for x [..., in], weight [out, in] (PyTorch's layout) and
+ * optional bias [out]. The transpose is a kernel flag, not a copy.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  requireF32('linear', x, weight);
+  if (weight.rank !== 2) throw new ShapeError('linear', [weight.shape], 'weight must be [out, in]');
+  const [out, inF] = weight.shape as [number, number];
+  if (x.rank < 1 || x.shape[x.rank - 1] !== inF) {
+    throw new ShapeError('linear', [x.shape, weight.shape], `the last dim of the input must be ${inF}`);
+  }
+  if (bias) {
+    requireF32('linear', bias);
+    if (bias.rank !== 1 || bias.shape[0] !== out) throw new ShapeError('linear', [bias.shape], `bias must have shape [${out}]`);
+  }
+  const rows = x.size / inF;
+  const x2 = x.view([rows, inF]);
+  const y0 = k.matmulRaw(x2, weight, { batch: 1, m: rows, n: out, k: inF, transA: false, transB: true, strideA: 0, strideB: 0 }, [rows, out]);
+  let y2 = y0;
+  if (bias) {
+    y2 = k.add(y0, bias);
+    y0.dispose();
+  }
+  const y = y2.view([...x.shape.slice(0, -1), out]);
+  y2.dispose();
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  const result = record('linear', inputs, y, [x2, weight], (gy, needs) => {
+    const g = gy.view([rows, out]);
+    const res: (Tensor | null)[] = inputs.map(() => null);
+    // dx = gy W
+    if (needs[0]) {
+      const dx = k.matmulRaw(g, weight, { batch: 1, m: rows, n: inF, k: out, transA: false, transB: false, strideA: 0, strideB: 0 }, [rows, inF]);
+      res[0] = dx.view(x.shape);
+      dx.dispose();
+    }
+    // dW = gy^T x
+    if (needs[1]) res[1] = k.matmulRaw(g, x2, { batch: 1, m: out, n: inF, k: rows, transA: true, transB: false, strideA: 0, strideB: 0 }, [out, inF]);
+    // db = sum of gy over rows
+    if (bias && needs[2]) res[2] = k.reduce('sum', g, [0]);
+    g.dispose();
+    return res;
+  });
+  if (!result.requiresGrad) x2.dispose();
+  return result;
+}

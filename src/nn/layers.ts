@@ -1,0 +1,148 @@
+/**
+ * Core layers: Conv2d, Linear, BatchNorm2d, ReLU, Identity and Sequential, with PyTorch's parameter
+ * names, shapes and default initialisation (kaiming-uniform with a = sqrt(5), bias U(+-1/sqrt(fan_in))).
+ */
+import { ArgumentError } from '../errors.js';
+import { conv2d, type Conv2dOptions } from '../ops/conv.js';
+import { linear } from '../ops/matmul.js';
+import { batchNorm2d } from '../ops/norm.js';
+import { relu } from '../ops/unary.js';
+import { ones, zeros } from '../tensor/creation.js';
+import type { Generator } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { defaultBias, kaimingUniform } from './init.js';
+import { Module, expectInput } from './module.js';
+
+/** A module whose forward maps one tensor to one tensor (what Sequential chains). */
+export abstract class Layer extends Module {
+  abstract forward(x: Tensor): Tensor;
+}
+
+type Pair = number | readonly [number, number];
+
+/** Options of {@link Conv2d}. */
+export interface Conv2dLayerOptions {
+  stride?: Pair;
+  padding?: Conv2dOptions['padding'];
+  dilation?: Pair;
+  groups?: number;
+  /** Learn a bias (default true). */
+  bias?: boolean;
+  /** Generator for the initial weights (default: the global seeded generator). */
+  generator?: Generator;
+}
+
+/** 2-D convolution layer: `weight` [out, in/groups, kh, kw], `bias` [out]. */
+export class Conv2d extends Layer {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly opts: Conv2dOptions;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    opts: Conv2dLayerOptions = {},
+  ) {
+    super();
+    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    const groups = opts.groups ?? 1;
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+      throw new ArgumentError('Conv2d', `channels ${inChannels} -> ${outChannels} must be divisible by groups=${groups}`);
+    }
+    const shape = [outChannels, inChannels / groups, kh, kw];
+    this.weight = this.param('weight', kaimingUniform(shape, { a: Math.sqrt(5), generator: opts.generator }));
+    this.bias = opts.bias === false ? null : this.param('bias', defaultBias(shape, outChannels, { generator: opts.generator }));
+    this.opts = { stride: opts.stride, padding: opts.padding, dilation: opts.dilation, groups };
+  }
+
+  forward(x: Tensor, extra: Pick<Conv2dOptions, 'activation' | 'residual'> = {}): Tensor {
+    expectInput('Conv2d', x, 4, this.inChannels);
+    return conv2d(x, this.weight, this.bias, { ...this.opts, ...extra });
+  }
+}
+
+/** Fully connected layer: `weight` [out, in], `bias` [out]. */
+export class Linear extends Layer {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean; generator?: Generator } = {},
+  ) {
+    super();
+    const shape = [outFeatures, inFeatures];
+    this.weight = this.param('weight', kaimingUniform(shape, { a: Math.sqrt(5), generator: opts.generator }));
+    this.bias = opts.bias === false ? null : this.param('bias', defaultBias(shape, outFeatures, { generator: opts.generator }));
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+/** Batch normalisation over NCHW channels with running statistics (PyTorch's BatchNorm2d). */
+export class BatchNorm2d extends Layer {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  readonly numBatchesTracked: Tensor;
+
+  constructor(
+    readonly numFeatures: number,
+    readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {},
+  ) {
+    super();
+    const affine = opts.affine ?? true;
+    this.weight = affine ? this.param('weight', ones([numFeatures])) : null;
+    this.bias = affine ? this.param('bias', zeros([numFeatures])) : null;
+    this.runningMean = this.buffer('running_mean', zeros([numFeatures]));
+    this.runningVar = this.buffer('running_var', ones([numFeatures]));
+    // Kept for state-dict compatibility with PyTorch (an i32 here; PyTorch stores int64).
+    this.numBatchesTracked = this.buffer('num_batches_tracked', zeros([1], { dtype: 'i32' }));
+  }
+
+  forward(x: Tensor): Tensor {
+    expectInput('BatchNorm2d', x, 4, this.numFeatures);
+    return batchNorm2d(x, this.weight, this.bias, {
+      runningMean: this.runningMean,
+      runningVar: this.runningVar,
+      training: this.training,
+      momentum: this.opts.momentum ?? 0.1,
+      eps: this.opts.eps ?? 1e-5,
+    });
+  }
+}
+
+/** max(x, 0). */
+export class ReLU extends Layer {
+  forward(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+/** Returns its input unchanged. */
+export class Identity extends Layer {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+
+/** Layers applied in order; children are named '0', '1', ... as in PyTorch. */
+export class Sequential extends Layer {
+  readonly layers: Layer[];
+
+  constructor(...layers: Layer[]) {
+    super();
+    this.layers = layers.map((l, i) => this.child(String(i), l));
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const l of this.layers) y = l.forward(y);
+    return y;
+  }
+}
