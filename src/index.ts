@@ -27,3 +27,4 @@ export * from './ops/interpolate.js';
 export * from './ops/norm.js';
 export * from './ops/losses.js';
 export * from './nn/index.js';
+export * from './ops/dropout.js';

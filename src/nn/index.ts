@@ -4,3 +4,6 @@
 export * from './module.js';
 export * from './init.js';
 export * from './layers.js';
+export * from './layers-extra.js';
+export * from './layers-pool.js';
+export * from './layers-dropout.js';

@@ -5,6 +5,7 @@
 import { ArgumentError } from '../errors.js';
 import { conv2d, type Conv2dOptions } from '../ops/conv.js';
 import { linear } from '../ops/matmul.js';
+import { incrementCounter } from '../ops/dropout.js';
 import { batchNorm2d } from '../ops/norm.js';
 import { relu } from '../ops/unary.js';
 import { ones, zeros } from '../tensor/creation.js';
@@ -101,19 +102,22 @@ export class BatchNorm2d extends Layer {
     this.bias = affine ? this.param('bias', zeros([numFeatures])) : null;
     this.runningMean = this.buffer('running_mean', zeros([numFeatures]));
     this.runningVar = this.buffer('running_var', ones([numFeatures]));
-    // Kept for state-dict compatibility with PyTorch (an i32 here; PyTorch stores int64).
+    // Training-mode forwards so far, as PyTorch (an i32 here; PyTorch stores int64).
     this.numBatchesTracked = this.buffer('num_batches_tracked', zeros([1], { dtype: 'i32' }));
   }
 
   forward(x: Tensor): Tensor {
     expectInput('BatchNorm2d', x, 4, this.numFeatures);
-    return batchNorm2d(x, this.weight, this.bias, {
+    const y = batchNorm2d(x, this.weight, this.bias, {
       runningMean: this.runningMean,
       runningVar: this.runningVar,
       training: this.training,
       momentum: this.opts.momentum ?? 0.1,
       eps: this.opts.eps ?? 1e-5,
     });
+    // As PyTorch, every training-mode forward counts; on the GPU, so a step never reads it back.
+    if (this.training) incrementCounter(this.numBatchesTracked);
+    return y;
   }
 }
 

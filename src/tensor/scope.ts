@@ -9,9 +9,13 @@ import type { Tensor } from './tensor.js';
 
 const scopes: Set<Tensor>[] = [];
 const owner = new WeakMap<Tensor, Set<Tensor>>();
+// Every tensor ever made, so tidy() recognises tensors without touching properties of other
+// values (a proxy, such as an assertion object, may throw on unknown property reads).
+const tensors = new WeakSet<object>();
 
 /** Registers a new tensor with the innermost scope (called by the Tensor constructor). */
 export function track(t: Tensor): void {
+  tensors.add(t);
   const s = scopes[scopes.length - 1];
   if (s) {
     s.add(t);
@@ -33,7 +37,7 @@ function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
   const t = value as Tensor;
-  if (typeof t.bufferFor === 'function' && Array.isArray(t.shape)) {
+  if (tensors.has(value)) {
     out.add(t);
     if (t.grad) out.add(t.grad);
     return;
