@@ -28,3 +28,4 @@ export * from './ops/norm.js';
 export * from './ops/losses.js';
 export * from './nn/index.js';
 export * from './ops/dropout.js';
+export * from './optim/index.js';

@@ -1,0 +1,122 @@
+/**
+ * Raw launchers of shaders/optim.wgsl: the fused SGD and Adam updates (one dispatch per parameter)
+ * and the three passes of gradient-norm clipping. No validation here beyond what the kernels need;
+ * the optimisers and clipGradNorm check their arguments before calling these.
+ */
+import { grid } from '../gpu/runtime.js';
+import type { Kernel } from '../gpu/pipeline-cache.js';
+import { packUniforms, WG } from '../ops/util.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+const KERNELS = {
+  sgd: { shader: 'optim', entry: 'sgd', bindings: ['write', 'read', 'uniform'] },
+  sgdMomentum: { shader: 'optim', entry: 'sgd_momentum', bindings: ['write', 'read', 'write', 'uniform'] },
+  adam: { shader: 'optim', entry: 'adam', bindings: ['write', 'read', 'write', 'write', 'uniform'] },
+  adamAmsgrad: { shader: 'optim', entry: 'adam_amsgrad', bindings: ['write', 'read', 'write', 'write', 'write', 'uniform'] },
+  clipPartial: { shader: 'optim', entry: 'clip_partial', bindings: ['read', 'write', 'uniform'] },
+  clipTotal: { shader: 'optim', entry: 'clip_total', bindings: ['read', 'write', 'uniform'] },
+  clipScale: { shader: 'optim', entry: 'clip_scale', bindings: ['write', 'read', 'uniform'] },
+} as const satisfies Record<string, Kernel>;
+
+/** Scalar coefficients of one SGD update, in the arithmetic of torch's single-tensor SGD. */
+export interface SgdCoefficients {
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  maximize: boolean;
+}
+
+/**
+ * One SGD step on `param` in place. With `buf` (momentum > 0) the momentum buffer is updated too;
+ * `first` means buf holds nothing yet and becomes d_p (torch's clone-on-first-use rule).
+ */
+export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor | null, first: boolean, c: SgdCoefficients): void {
+  const n4 = Math.ceil(param.size / 4);
+  if (n4 === 0) return;
+  const u = packUniforms([
+    ['u', n4], ['u', first ? 1 : 0], ['u', c.nesterov ? 1 : 0], ['u', c.weightDecay !== 0 ? 1 : 0],
+    ['f', c.lr], ['f', c.weightDecay], ['f', c.momentum], ['f', 1 - c.dampening],
+    ['f', c.maximize ? -1 : 1],
+  ], 12);
+  const buffers = [param.bufferFor('sgd'), grad.bufferFor('sgd')];
+  if (buf) buffers.push(buf.bufferFor('sgd'));
+  param.runtime.dispatch(buf ? KERNELS.sgdMomentum : KERNELS.sgd, { WG }, buffers, new Uint8Array(u), grid(Math.ceil(n4 / WG)));
+}
+
+/** Scalar coefficients of one Adam/AdamW update at a parameter's step `step` (1 on its first update). */
+export interface AdamCoefficients {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: weight decay scales the parameter by 1 - lr * wd; Adam: it is added to the gradient. */
+  decoupled: boolean;
+  maximize: boolean;
+  step: number;
+}
+
+/**
+ * One Adam or AdamW step on `param` in place, updating exp_avg `m`, exp_avg_sq `v` and, with
+ * AMSGrad, max_exp_avg_sq `vmax`. When `first`, the state buffers hold nothing yet and are treated
+ * as zeros (they need no initialising fill). The bias corrections are computed here, in float64,
+ * from the step count, exactly as torch computes its Python-float coefficients.
+ */
+export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, vmax: Tensor | null, first: boolean, c: AdamCoefficients): void {
+  const n4 = Math.ceil(param.size / 4);
+  if (n4 === 0) return;
+  const stepSize = c.lr / (1 - c.beta1 ** c.step);
+  const bc2Sqrt = Math.sqrt(1 - c.beta2 ** c.step);
+  const l2 = !c.decoupled && c.weightDecay !== 0;
+  const u = packUniforms([
+    ['u', n4], ['u', first ? 1 : 0], ['u', l2 ? 1 : 0], ['u', 0],
+    ['f', c.maximize ? -1 : 1], ['f', c.weightDecay], ['f', c.decoupled ? 1 - c.lr * c.weightDecay : 1], ['f', c.eps],
+    ['f', c.beta1], ['f', 1 - c.beta1], ['f', c.beta2], ['f', 1 - c.beta2],
+    ['f', stepSize], ['f', bc2Sqrt],
+  ], 16);
+  const op = vmax ? 'adam_amsgrad' : 'adam';
+  const buffers = [param.bufferFor(op), grad.bufferFor(op), m.bufferFor(op), v.bufferFor(op)];
+  if (vmax) buffers.push(vmax.bufferFor(op));
+  param.runtime.dispatch(vmax ? KERNELS.adamAmsgrad : KERNELS.adam, { WG }, buffers, new Uint8Array(u), grid(Math.ceil(n4 / WG)));
+}
+
+/** What the clip passes reduce: squares (2-norm), maxima of |g| (inf-norm) or |g|^p. */
+export type NormKind = { kind: 'two' } | { kind: 'inf' } | { kind: 'p'; p: number };
+
+const KIND_CODES = { two: 0, inf: 1, p: 2 } as const;
+
+/** vec4s each invocation of clip_partial reduces (1024 elements). */
+export const CLIP_CHUNK4 = 256;
+
+/** Number of partial results clip_partial writes for a gradient of `size` elements. */
+export function partialCount(size: number): number {
+  return Math.ceil(Math.ceil(size / 4) / CLIP_CHUNK4);
+}
+
+/** Writes the partial reductions of `grad` into parts[offset, offset + partialCount(grad.size)). */
+export function clipPartial(grad: Tensor, parts: Tensor, offset: number, norm: NormKind): void {
+  const n4 = Math.ceil(grad.size / 4);
+  const count = partialCount(grad.size);
+  if (count === 0) return;
+  const u = packUniforms([
+    ['u', grad.size], ['u', n4], ['u', CLIP_CHUNK4], ['u', offset], ['u', KIND_CODES[norm.kind]],
+    ['f', norm.kind === 'p' ? norm.p : 0],
+  ], 8);
+  grad.runtime.dispatch(KERNELS.clipPartial, { WG }, [grad.bufferFor('clipGradNorm'), parts.bufferFor('clipGradNorm')], new Uint8Array(u), grid(Math.ceil(count / WG)));
+}
+
+/** Folds `count` partials into the norm, written to total[0] (one workgroup). */
+export function clipTotal(parts: Tensor, count: number, total: Tensor, norm: NormKind): void {
+  const u = packUniforms([['u', count], ['u', KIND_CODES[norm.kind]], ['f', norm.kind === 'p' ? 1 / norm.p : 0]], 4);
+  total.runtime.dispatch(KERNELS.clipTotal, {}, [parts.bufferFor('clipGradNorm'), total.bufferFor('clipGradNorm')], new Uint8Array(u), [1, 1, 1]);
+}
+
+/** grad *= min(maxNorm / (total[0] + 1e-6), 1), in place, reading the norm on the GPU. */
+export function clipScale(grad: Tensor, total: Tensor, maxNorm: number): void {
+  const n4 = Math.ceil(grad.size / 4);
+  if (n4 === 0) return;
+  const u = packUniforms([['u', n4], ['f', maxNorm]], 4);
+  grad.runtime.dispatch(KERNELS.clipScale, { WG }, [grad.bufferFor('clipGradNorm'), total.bufferFor('clipGradNorm')], new Uint8Array(u), grid(Math.ceil(n4 / WG)));
+}
