@@ -28,4 +28,5 @@ export * from './ops/norm.js';
 export * from './ops/losses.js';
 export * from './nn/index.js';
 export * from './ops/dropout.js';
+export * from './io/index.js';
 export * from './optim/index.js';
