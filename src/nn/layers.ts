@@ -103,7 +103,7 @@ export class BatchNorm2d extends Layer {
     this.runningMean = this.buffer('running_mean', zeros([numFeatures]));
     this.runningVar = this.buffer('running_var', ones([numFeatures]));
     // Training-mode forwards so far, as PyTorch (an i32 here; PyTorch stores int64).
-    this.numBatchesTracked = this.buffer('num_batches_tracked', zeros([1], { dtype: 'i32' }));
+    this.numBatchesTracked = this.buffer('num_batches_tracked', zeros([], { dtype: 'i32' }));
   }
 
   forward(x: Tensor): Tensor {

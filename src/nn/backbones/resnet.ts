@@ -3,7 +3,7 @@
  * a Bottleneck) without avgpool and fc: `forward(x)` returns the stem and the four stage outputs.
  * Module and parameter names are torchvision's (`conv1`, `bn1`, `layer1.0.conv1`,
  * `layer2.0.downsample.0` / `.1`, ...) in torchvision's order, so its state dicts load by name
- * (minus `fc.*`; `num_batches_tracked` is an i32 [1] here, an int64 [] there).
+ * (minus `fc.*`; `num_batches_tracked` is an i32 scalar here, an int64 scalar there).
  *
  * Options beyond torchvision: a width multiplier (every channel count, stem included, becomes
  * max(1, round(c * m))), the input channel count, and the output stride, which replaces the stride
