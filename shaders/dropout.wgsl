@@ -56,13 +56,3 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let m = select(vec4<f32>(0.0), vec4<f32>(p.scale), h >= vec4<u32>(p.threshold));
   y[i] = x[i] * m;
 }
-
-// In-place counter: c[0] += 1 on an i32 buffer (BatchNorm2d's num_batches_tracked), so a training
-// step never reads the count back. It lives here, beside dropout's other per-step state, until a
-// shader file for small state updates exists.
-@group(0) @binding(0) var<storage, read_write> counter: array<i32>;
-
-@compute @workgroup_size(1)
-fn increment() {
-  counter[0] = counter[0] + 1;
-}

@@ -5,7 +5,7 @@
 import { ArgumentError } from '../errors.js';
 import { conv2d, type Conv2dOptions } from '../ops/conv.js';
 import { linear } from '../ops/matmul.js';
-import { incrementCounter } from '../ops/dropout.js';
+import { incrementCounter } from '../ops/kernels/counter.js';
 import { batchNorm2d } from '../ops/norm.js';
 import { relu } from '../ops/unary.js';
 import { ones, zeros } from '../tensor/creation.js';

@@ -1,6 +1,5 @@
 /**
- * Seeded, reproducible dropout (torch.nn.functional.dropout and dropout2d) and the in-place i32
- * counter that BatchNorm2d's num_batches_tracked uses.
+ * Seeded, reproducible dropout (torch.nn.functional.dropout and dropout2d).
  *
  * The mask is computed in WGSL (shaders/dropout.wgsl) from a counter-based hash of
  * (seed, offset, element index): no random numbers are uploaded and nothing is read back. A
@@ -13,7 +12,7 @@
  * what limits training batches), and the cost is a few integer ops per element in a kernel that is
  * memory-bound anyway.
  */
-import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { record } from '../autograd/tape.js';
 import { grid } from '../gpu/runtime.js';
 import { empty } from '../tensor/creation.js';
@@ -143,16 +142,4 @@ export function dropout2d(x: Tensor, p = 0.5, opts: DropoutOptions = {}): Tensor
   const op = 'dropout2d';
   if (x.rank !== 4) throw new ShapeError(op, [x.shape], 'input must be NCHW (rank 4)');
   return maskedDropout(op, x, p, Math.max(1, x.shape[2]! * x.shape[3]!), opts);
-}
-
-const incrementKernel = { shader: 'dropout', entry: 'increment', bindings: ['write'] } as const;
-
-/**
- * Adds 1 to the first element of an i32 tensor in place, on the GPU in stream order (no readback):
- * the step counter of BatchNorm2d's `num_batches_tracked`.
- */
-export function incrementCounter(t: Tensor): void {
-  if (t.dtype !== 'i32') throw new DTypeError('incrementCounter', `needs an i32 tensor, got ${t.dtype}`);
-  if (t.size < 1) throw new ShapeError('incrementCounter', [t.shape], 'needs at least one element');
-  t.runtime.dispatch(incrementKernel, {}, [t.bufferFor('incrementCounter')], null, [1, 1, 1]);
 }
