@@ -1,15 +1,18 @@
 /**
  * `npm run bench`: kernel microbenchmarks on the default adapter. Prints one table and writes it
  * as JSON to bench/results/latest.json. `npm run bench -- matmul` runs only rows whose op matches.
+ * Rows with a peer (conv2d: TF.js's WebGPU backend on the same adapter) also show its time and the
+ * ratio of our throughput to its.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { init, shutdown } from '../src/index.js';
+import { benchConv } from './conv.js';
 import { benchDispatch } from './dispatch.js';
 import { benchAdd } from './elementwise.js';
 import { benchMatmul, benchMatmulTransposed } from './matmul.js';
 import type { BenchRow } from './timing.js';
 
-const suite: { op: string; run: () => Promise<BenchRow> }[] = [
+const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
   { op: 'matmul', run: () => benchMatmul(256) },
   { op: 'matmul', run: () => benchMatmul(512) },
   { op: 'matmul', run: () => benchMatmul(1024) },
@@ -17,11 +20,21 @@ const suite: { op: string; run: () => Promise<BenchRow> }[] = [
   { op: 'matmul A B^T', run: () => benchMatmulTransposed(512, 'transB') },
   { op: 'add', run: () => benchAdd(4 << 20) },
   { op: 'tiny add', run: () => benchDispatch(1000) },
+  { op: 'conv2d', run: () => benchConv({ n: 8, c: 64, o: 64, hw: 64, k: 3, stride: 1, pad: 1 }) },
+  { op: 'conv2d', run: () => benchConv({ n: 8, c: 64, o: 64, hw: 64, k: 1, stride: 1, pad: 0 }) },
+  { op: 'conv2d', run: () => benchConv({ n: 8, c: 64, o: 128, hw: 64, k: 3, stride: 2, pad: 1 }) },
 ];
 
 function table(rows: readonly BenchRow[]): string {
-  const head = ['op', 'shape', 'median ms', 'throughput'];
-  const body = rows.map((r) => [r.op, r.shape, r.ms.toFixed(2), `${r.value.toFixed(r.value < 10 ? 2 : 1)} ${r.unit}`]);
+  const peers = rows.some((r) => r.peer);
+  const head = ['op', 'shape', 'median ms', 'throughput', ...(peers ? ['peer ms', 'vs peer'] : [])];
+  const body = rows.map((r) => [
+    r.op,
+    r.shape,
+    r.ms.toFixed(2),
+    `${r.value.toFixed(r.value < 10 ? 2 : 1)} ${r.unit}`,
+    ...(peers ? [r.peerMs != null ? r.peerMs.toFixed(2) : '-', r.ratio != null ? `${r.ratio.toFixed(2)}x` : '-'] : []),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   return [line(head), line(widths.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -32,9 +45,11 @@ const rt = await init();
 const rows: BenchRow[] = [];
 for (const s of suite) {
   if (filter && !s.op.includes(filter)) continue;
-  rows.push(await s.run());
+  rows.push(...[await s.run()].flat());
 }
 console.log(`adapter: ${rt.adapterName}`);
+const peerNames = [...new Set(rows.map((r) => r.peer).filter((p) => p))];
+if (peerNames.length) console.log(`peer: ${peerNames.join(', ')} (same adapter; vs peer = our throughput / its throughput)`);
 console.log(table(rows));
 if (!filter) {
   const out = { adapter: rt.adapterName, date: new Date().toISOString(), rows };

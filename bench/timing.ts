@@ -2,6 +2,8 @@
  * Timing helper for the benchmarks: warm-up runs (shader compiles, pool fills), then the median of
  * several timed runs, each ended by waiting for the GPU to finish, so a run's time covers its work.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { runtime } from '../src/index.js';
 
 /** Options for {@link timeRuns}. */
@@ -45,4 +47,49 @@ export interface BenchRow {
   /** Throughput: GFLOP/s, GB/s, or microseconds per dispatch, named by `unit`. */
   value: number;
   unit: 'GFLOP/s' | 'GB/s' | 'us/dispatch';
+  /** The library timed beside us on the same adapter and computation (rows that have one). */
+  peer?: string;
+  /** The peer's median milliseconds, null when it has no such computation or could not run. */
+  peerMs?: number | null;
+  /** Our throughput over the peer's (peer ms / our ms); above 1 means faster than the peer. */
+  ratio?: number | null;
+}
+
+let gc: (() => void) | null | undefined;
+
+/** A full garbage collection now (V8's gc(), exposed at run time), or nothing where that fails. */
+export function collectGarbage(): void {
+  if (gc === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as () => void;
+    } catch {
+      gc = null;
+    }
+  }
+  gc?.();
+}
+
+/**
+ * Medians of several computations timed round-robin (each timed run of one is followed by one of the
+ * next), so that load from other jobs on the machine hits all of them alike. Each function does its
+ * work and resolves when it is finished. Warm-up rounds first (shader compiles). The garbage is
+ * collected, untimed, before every timed run: a major collection after TF.js's forward+backward (about
+ * 60 ms) otherwise lands in whichever computation runs next (measured: our 13 ms 1x1 forward read 72 ms
+ * in 5 of 7 runs when it followed TF.js, and 15-20 ms with the collection moved out).
+ */
+export async function timeInterleaved(fns: Record<string, () => Promise<void>>, opts: TimingOptions = {}): Promise<Record<string, number>> {
+  const names = Object.keys(fns);
+  for (let i = 0; i < (opts.warmup ?? 2); i++) for (const k of names) await fns[k]!();
+  const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  for (let i = 0; i < (opts.runs ?? 7); i++) {
+    for (const k of names) {
+      collectGarbage();
+      await new Promise((r) => setTimeout(r, Number(process.env.SETTLE ?? 100)));
+      const t0 = performance.now();
+      await fns[k]!();
+      times[k]!.push(performance.now() - t0);
+    }
+  }
+  return Object.fromEntries(names.map((k) => [k, median(times[k]!)]));
 }

@@ -1,4 +1,6 @@
-// Convolution family as implicit GEMM over a pre-padded NCHW input, no im2col buffer.
+// The `direct` convolution variant (src/ops/kernels/conv.ts; small and grouped convolutions, and weight
+// gradients on GPUs): implicit GEMM over a pre-padded NCHW input, no im2col buffer. Larger ones run as
+// im2col chunks times matmul.wgsl's kernels (conv-gemm.wgsl), 3-4x faster on lavapipe.
 // A table koff[k] gives, for every reduction index k = (c, kh, kw) of one group, the element offset
 // c*Hp*Wp + kh*dil_h*Wp + kw*dil_w inside the padded input, so the inner loop is one table load plus
 // register-blocked loads and FMAs, with no bounds checks (padding was materialised by dilate_pad).

@@ -23,18 +23,31 @@ override WGY: u32 = 8u;
 // pack: the source holds the operand as [P][K] (rows of the P x K view are contiguous) rather than [K][P].
 override P_MAJOR: bool = false;
 override WG: u32 = 64u;
+// Epilogue of every store into C (convolutions use both): ACCUM adds the product to what C already holds
+// (a residual and bias written there first, or the previous chunk of a split reduction); RELU clamps
+// the result at zero afterwards.
+override ACCUM: bool = false;
+override RELU: bool = false;
 
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
   stride_a: u32, stride_b: u32, stride_c: u32,
   // outer: row lengths of the k-major operands, in vec4s.
   lda4: u32, ldb4: u32,
+  // Element offsets of the first batch entry of A, B and C (multiples of 4 for the vec4 kernels), so a
+  // product can read and write part of a larger buffer.
+  off_a: u32, off_b: u32, off_c: u32,
+  // Elements between rows of C (n for a dense C; more when C is a column range of a wider matrix).
+  ldc: u32,
   pad0: u32, pad1: u32, pad2: u32,
 }
 
 struct PackParams {
-  // The operand is a P x K view per batch entry (`stride` elements apart); the copy is [K][ld4 * 4].
+  // The operand is a P x K view per batch entry (`stride` elements apart, the first at element `off`)
+  // whose rows (along K for P_MAJOR, along P otherwise) are `ld` elements apart; the copy is
+  // [K][ld4 * 4].
   p: u32, k: u32, ld4: u32, stride: u32,
+  off: u32, ld: u32, pad0: u32, pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -51,14 +64,14 @@ struct PackParams {
 
 fn la(base: u32, row: u32, col: u32) -> f32 {
   // Element (row, col) of op(A), an M x K matrix.
-  if (TRANS_A) { return a[base + col * p.m + row]; }
-  return a[base + row * p.k + col];
+  if (TRANS_A) { return a[p.off_a + base + col * p.m + row]; }
+  return a[p.off_a + base + row * p.k + col];
 }
 
 fn lb(base: u32, row: u32, col: u32) -> f32 {
   // Element (row, col) of op(B), a K x N matrix.
-  if (TRANS_B) { return b[base + col * p.k + row]; }
-  return b[base + row * p.n + col];
+  if (TRANS_B) { return b[p.off_b + base + col * p.k + row]; }
+  return b[p.off_b + base + row * p.n + col];
 }
 
 // General kernel: a 4x4 block of C per invocation. Out-of-range rows/cols read a clamped index and are
@@ -84,13 +97,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     acc2 += la(ba, rows.z, k) * bv;
     acc3 += la(ba, rows.w, k) * bv;
   }
-  let cb = bz * p.stride_c;
+  let cb = p.off_c + bz * p.stride_c;
   let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var i = 0u; i < 4u; i++) {
     let r = row0 + i;
     if (r >= p.m) { break; }
     for (var j = 0u; j < 4u; j++) {
-      if (col0 + j < p.n) { c[cb + r * p.n + col0 + j] = accs[i][j]; }
+      if (col0 + j < p.n) {
+        let o = cb + r * p.ldc + col0 + j;
+        var v = accs[i][j];
+        if (ACCUM) { v += c[o]; }
+        if (RELU) { v = max(v, 0.0); }
+        c[o] = v;
+      }
     }
   }
 }
@@ -100,20 +119,29 @@ fn outer4(x: vec4<f32>, y: vec4<f32>) -> mat4x4<f32> {
   return mat4x4<f32>(y * x.x, y * x.y, y * x.z, y * x.w);
 }
 
-// Stores the 4x4 block t (t[i] = row `row + i`, columns `col`..`col + 3`) where it lies inside C.
+// Stores the 4x4 block t (t[i] = row `row + i`, columns `col`..`col + 3`) where it lies inside C, after
+// the ACCUM / RELU epilogue; cb is the element offset of the batch entry's C.
 fn put4(t: mat4x4<f32>, cb: u32, row: u32, col: u32) {
   if (col >= p.n) { return; }
-  let whole = (p.n & 3u) == 0u;
+  let whole = ((p.n | p.ldc | cb) & 3u) == 0u;
   for (var i = 0u; i < 4u; i++) {
     let r = row + i;
     if (r >= p.m) { return; }
-    let o = cb + r * p.n + col;
+    let o = cb + r * p.ldc + col;
     if (whole) {
-      c4[o / 4u] = t[i];
+      var v = t[i];
+      if (ACCUM) { v += c4[o / 4u]; }
+      if (RELU) { v = max(v, vec4<f32>(0.0)); }
+      c4[o / 4u] = v;
     } else {
       // One entry point may not use two views of a binding, so single floats go through c4 too.
       for (var j = 0u; j < 4u; j++) {
-        if (col + j < p.n) { c4[(o + j) / 4u][(o + j) % 4u] = t[i][j]; }
+        if (col + j < p.n) {
+          var v = t[i][j];
+          if (ACCUM) { v += c4[(o + j) / 4u][(o + j) % 4u]; }
+          if (RELU) { v = max(v, 0.0); }
+          c4[(o + j) / 4u][(o + j) % 4u] = v;
+        }
       }
     }
   }
@@ -125,8 +153,8 @@ fn put4(t: mat4x4<f32>, cb: u32, row: u32, col: u32) {
 fn outer(@builtin(global_invocation_id) gid: vec3<u32>) {
   // Invocations past the edge of the grid of blocks stop here; their lanes then skip every load.
   if (gid.x * 16u >= p.n || gid.y * 16u >= p.m) { return; }
-  let ba = gid.z * (p.stride_a / 4u);
-  let bb = gid.z * (p.stride_b / 4u);
+  let ba = (p.off_a + gid.z * p.stride_a) / 4u;
+  let bb = (p.off_b + gid.z * p.stride_b) / 4u;
   // Clamped vec4 indices: blocks past the edge recompute the last valid vec4 and are not stored.
   let qa = min(vec4<u32>(gid.y * 4u) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.lda4 - 1u));
   let qb = min(vec4<u32>(gid.x * 4u) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.ldb4 - 1u));
@@ -147,7 +175,7 @@ fn outer(@builtin(global_invocation_id) gid: vec3<u32>) {
   // Stored from an array in a loop: the same code unrolled 16 times made the cold shader compile
   // take 4.5 s instead of 0.8 s on lavapipe, and ran no faster.
   let blocks = array<mat4x4<f32>, 16>(c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33);
-  let cb = gid.z * p.stride_c;
+  let cb = p.off_c + gid.z * p.stride_c;
   for (var t = 0u; t < 16u; t++) {
     put4(blocks[t], cb, gid.y * 16u + (t / 4u) * 4u, gid.x * 16u + (t % 4u) * 4u);
   }
@@ -165,8 +193,8 @@ var<workgroup> tile_b: array<vec4<f32>, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
          @builtin(local_invocation_index) li: u32) {
-  let ba = wid.z * (p.stride_a / 4u);
-  let bb = wid.z * (p.stride_b / 4u);
+  let ba = (p.off_a + wid.z * p.stride_a) / 4u;
+  let bb = (p.off_b + wid.z * p.stride_b) / 4u;
   // This invocation's share of the copy: row li / 16 of the slice, vec4 column li % 16.
   let load_k = li >> 4u;
   let qa = min(wid.y * 16u + (li & 15u), p.lda4 - 1u);
@@ -183,7 +211,7 @@ fn tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) li
     }
     workgroupBarrier();
   }
-  put4(acc, wid.z * p.stride_c, (wid.y * 16u + lid.y) * 4u, (wid.x * 16u + lid.x) * 4u);
+  put4(acc, p.off_c + wid.z * p.stride_c, (wid.y * 16u + lid.y) * 4u, (wid.x * 16u + lid.x) * 4u);
 }
 
 // Element (j, k) of the P x K view of the source batch entry starting at `base` (j, k clamped in range;
@@ -191,8 +219,8 @@ fn tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) li
 fn src_at(base: u32, j: u32, k: u32) -> f32 {
   let jj = min(j, pp.p - 1u);
   let kk = min(k, pp.k - 1u);
-  if (P_MAJOR) { return a[base + jj * pp.k + kk]; }
-  return a[base + kk * pp.p + jj];
+  if (P_MAJOR) { return a[base + jj * pp.ld + kk]; }
+  return a[base + kk * pp.ld + jj];
 }
 
 fn src_col(base: u32, j: u32, k: u32) -> vec4<f32> {
@@ -214,7 +242,7 @@ fn put_tile(out: u32, k: u32, t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>, t3: v
 fn pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   if (gid.x >= pp.ld4) { return; }
   let j = gid.x * 4u;
-  let base = gid.z * pp.stride;
+  let base = pp.off + gid.z * pp.stride;
   let out = gid.z * pp.k * pp.ld4 + gid.x;
   for (var k = gid.y * 4u; k < pp.k; k += nwg.y * 4u) {
     put_tile(out, k, src_col(base, j, k), src_col(base, j, k + 1u), src_col(base, j, k + 2u), src_col(base, j, k + 3u));
@@ -227,10 +255,10 @@ fn pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn pack_rows4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   if (gid.x >= pp.ld4) { return; }
   let j = gid.x * 4u;
-  let base = gid.z * pp.stride / 4u;
+  let base = (pp.off + gid.z * pp.stride) / 4u;
   let out = gid.z * pp.k * pp.ld4 + gid.x;
   let k4 = pp.k / 4u;
-  let rows = min(vec4<u32>(j) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(pp.p - 1u)) * k4 + vec4<u32>(base);
+  let rows = min(vec4<u32>(j) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(pp.p - 1u)) * (pp.ld / 4u) + vec4<u32>(base);
   for (var q = gid.y; q < k4; q += nwg.y) {
     let m = transpose(mat4x4<f32>(a4[rows.x + q], a4[rows.y + q], a4[rows.z + q], a4[rows.w + q]));
     put_tile(out, q * 4u, m[0], m[1], m[2], m[3]);

@@ -2,17 +2,18 @@
  * Differentiable 2-D convolution and transposed convolution (NCHW input, OIHW weight, PyTorch
  * semantics), with a fused bias + residual + ReLU epilogue for conv2d.
  *
- * Every pass is the same implicit-GEMM kernel over a padded input:
- *   forward           conv(pad(x), w)
- *   input gradient    conv(dilate_pad(gy), flip_transpose(w))          (stride 1)
- *   weight gradient   split-K sum over pixels of gy x patches of pad(x)
+ * Each pass works on the padded input and runs as matmuls over im2col chunks, or as the direct kernel
+ * for small and grouped convolutions (src/ops/kernels/conv.ts chooses):
+ *   forward           y = w * im2col(pad(x))
+ *   input gradient    dx = col2im(w^T * gy)
+ *   weight gradient   dw = gy * im2col(pad(x))^T, the pixels as the reduction
  *   convTranspose2d   is conv2d's input gradient, and its gradients are conv2d forward / weight grad.
  */
 import { ShapeError, ArgumentError } from '../errors.js';
 import { record } from '../autograd/tape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as k from './kernels/index.js';
-import { convForward, convOut, convWeightGrad, dilatePad, flipTransposeWeight, type ConvGeom } from './kernels/conv.js';
+import { convForward, convInputGrad, convOut, convWeightGrad, dilatePad, type ConvGeom } from './kernels/conv.js';
 import { requireF32 } from './util.js';
 
 type Pair = number | readonly [number, number];
@@ -121,14 +122,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     // Through the fused ReLU first: d relu = [y > 0]
     const gy = relu ? k.binary('reluGrad', gyIn, y) : gyIn;
     const out: (Tensor | null)[] = inputs.map(() => null);
-    if (needs[0]) {
-      // dx = correlation of the dilated, padded gy with the flipped, transposed weight
-      const z = dilatePad(gy, ekh - 1 - pt, ekw - 1 - pl, sh, sw, h + ekh - 1, w + ekw - 1);
-      const wt = flipTransposeWeight(weight, groups);
-      out[0] = convForward(z, wt, { groups, kh, kw, sh: 1, sw: 1, dh, dw }, null, null, false);
-      z.dispose();
-      wt.dispose();
-    }
+    // dx = the adjoint of the correlation: w^T gy gathered back onto the input pixels
+    if (needs[0]) out[0] = convInputGrad(gy, weight, geom, pt, pl, h, w);
     // dw[o, c, i, j] = sum over n and pixels of gy * the matching input patch element
     if (needs[1]) out[1] = convWeightGrad(xp, gy, geom);
     let at = 2;
@@ -184,13 +179,10 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   const ow = (w - 1) * sw - 2 * pw + ekw + opw;
   if (oh <= 0 || ow <= 0) throw new ShapeError(op, [x.shape, weight.shape], `the output size ${oh}x${ow} is not positive`);
   void n;
-  const z = dilatePad(x, ekh - 1 - ph, ekw - 1 - pw, sh, sw, oh + ekh - 1, ow + ekw - 1);
-  const wt = flipTransposeWeight(weight, groups);
-  const y = convForward(z, wt, { groups, kh, kw, sh: 1, sw: 1, dh, dw }, bias ?? null, null, false);
-  z.dispose();
-  wt.dispose();
-  const inputs = [x, weight, ...(bias ? [bias] : [])];
   const geom: ConvGeom = { groups, kh, kw, sh, sw, dh, dw };
+  // conv2d's input gradient, with x in the place of the output gradient
+  const y = convInputGrad(x, weight, geom, ph, pw, oh, ow, bias ?? null);
+  const inputs = [x, weight, ...(bias ? [bias] : [])];
   return record(op, inputs, y, [x, weight], (gy, needs) => {
     const out: (Tensor | null)[] = inputs.map(() => null);
     const gp = ph + pw > 0 ? dilatePad(gy, ph, pw, 1, 1, oh + 2 * ph, ow + 2 * pw) : gy;

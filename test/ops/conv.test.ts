@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
-import { checkOp } from '../helpers/check-op.js';
+import { forceConvVariant, setConvChunkBytes, type ConvVariant } from '../../src/ops/kernels/conv.js';
+import { checkOp, expectClose, makeInputs } from '../helpers/check-op.js';
 import { devices } from '../helpers/devices.js';
+import { FIXTURE_TOLERANCE, loadFixtures, relErr } from '../helpers/fixtures.js';
 import * as RC from '../reference/conv.js';
 import { ND, map } from '../reference/ndarray.js';
 
@@ -96,5 +98,157 @@ describe.each(devices())('convTranspose2d on %s', () => {
       ref: (x, wt, b) => RC.convTranspose2d(x!, wt!, b ?? null, o),
       gradOpts: { maxProbes: 12 },
     });
+  });
+});
+
+/**
+ * Every pass again with each variant forced (`direct`; im2col chunks through `outer`, the CPU kernel,
+ * and `tiled`, the GPU one), so whatever the adapter picks by shape, all of them are covered here.
+ * Chunks are kept tiny, so the products run over several pieces of the batch and of single images.
+ */
+const VARIANTS: ConvVariant[] = ['direct', 'outer', 'tiled'];
+
+describe.each(VARIANTS)('conv2d with the %s variant', (variant) => {
+  let oldChunk = 0;
+  beforeAll(() => {
+    forceConvVariant(variant);
+    oldChunk = setConvChunkBytes(4096);
+  });
+  afterAll(() => {
+    forceConvVariant(null);
+    setConvChunkBytes(oldChunk);
+  });
+
+  it.each(cases)('matches the float64 reference and finite differences: %j', async (c) => {
+    const g = c.groups ?? 1;
+    await checkOp({
+      inputs: [c.x, [c.o, c.x[1] / g, c.k[0], c.k[1]], ...(c.bias ? [[c.o]] : [])],
+      fn: (x, wt, b) => w.conv2d(x!, wt!, b ?? null, opts(c)),
+      ref: (x, wt, b) => RC.conv2d(x!, wt!, b ?? null, { stride: c.stride, pad: c.pad, dilation: c.dilation, groups: c.groups }),
+      gradOpts: { maxProbes: 12 },
+    });
+  });
+
+  it('fuses bias, residual and ReLU', async () => {
+    await checkOp({
+      inputs: [[2, 3, 6, 5], [4, 3, 3, 3], [4], [2, 4, 6, 5]],
+      fn: (x, wt, b, r) => w.conv2d(x!, wt!, b!, { padding: 1, residual: r!, activation: 'relu' }),
+      ref: (x, wt, b, r) => {
+        const y = RC.conv2d(x!, wt!, b!, { pad: [1, 1, 1, 1] });
+        return map(new ND(y.shape, y.data.map((v, i) => v + r!.data[i]!)), (v) => Math.max(v, 0));
+      },
+      gradOpts: { maxProbes: 12, eps: 1e-3, atol: 5e-3 },
+    });
+  });
+
+  it('fuses a residual without bias', async () => {
+    await checkOp({
+      inputs: [[2, 5, 7, 6], [16, 5, 3, 3], [2, 16, 4, 3]],
+      fn: (x, wt, r) => w.conv2d(x!, wt!, null, { stride: 2, padding: 1, residual: r!, activation: 'relu' }),
+      ref: (x, wt, r) => {
+        const y = RC.conv2d(x!, wt!, null, { stride: [2, 2], pad: [1, 1, 1, 1] });
+        return map(new ND(y.shape, y.data.map((v, i) => v + r!.data[i]!)), (v) => Math.max(v, 0));
+      },
+      gradOpts: { maxProbes: 12, eps: 1e-3, atol: 5e-3 },
+    });
+  });
+
+  it.each(tcases)('convTranspose2d matches the reference and finite differences: %j', async (c) => {
+    const g = c.groups ?? 1;
+    const o = { stride: c.stride, padding: c.padding, outputPadding: c.outputPadding, dilation: c.dilation, groups: c.groups };
+    await checkOp({
+      inputs: [c.x, [c.x[1], c.cout / g, c.k[0], c.k[1]], ...(c.bias ? [[c.cout]] : [])],
+      fn: (x, wt, b) => w.convTranspose2d(x!, wt!, b ?? null, o),
+      ref: (x, wt, b) => RC.convTranspose2d(x!, wt!, b ?? null, o),
+      gradOpts: { maxProbes: 12 },
+    });
+  });
+
+  it('matches the PyTorch fixtures', async () => {
+    type P = number | [number, number];
+    const pair = (p: unknown): P => (Array.isArray(p) ? [p[0] as number, p[1] as number] : (p as number));
+    for (const c of loadFixtures('conv2d')) {
+      const p = c.params;
+      const padding = p.pad ? (p.pad as [number, number, number, number]) : (pair(p.padding) as number | [number, number]);
+      const t = (name: string) => {
+        const f = c.inputs[name];
+        return f ? w.requireGrad(w.fromArray(f.data, f.shape)) : null;
+      };
+      const leaves = [t('x')!, t('weight')!, ...(c.inputs.bias ? [t('bias')!] : [])];
+      const y = w.conv2d(leaves[0]!, leaves[1]!, leaves[2] ?? null, { stride: pair(p.stride), padding, dilation: pair(p.dilation), groups: p.groups as number });
+      expect(relErr(await y.data(), c.output.data), `${c.name} output`).toBeLessThan(FIXTURE_TOLERANCE);
+      const gs = w.grad(y, leaves, { gradOutputs: [w.fromArray(c.grad_output.data, c.grad_output.shape)] });
+      const names = ['x', 'weight', 'bias'];
+      for (let i = 0; i < leaves.length; i++) {
+        expect(relErr(await gs[i]!.data(), c.grads[names[i]!]!.data), `${c.name} grad ${names[i]}`).toBeLessThan(FIXTURE_TOLERANCE);
+      }
+      for (const x of [...leaves, y, ...gs]) x?.dispose();
+    }
+  });
+});
+
+/** Float64 gradients of sum(conv2d(x, w) * gy) for x and w (groups 1), as scatter loops. */
+function refConvGrads(x: ND, wt: ND, gy: ND, stride: number, pad: number): [ND, ND] {
+  const [n, c, h, wd] = x.shape as [number, number, number, number];
+  const [o, , kh, kw] = wt.shape as [number, number, number, number];
+  const [, , oh, ow] = gy.shape as [number, number, number, number];
+  const dx = new Float64Array(x.size);
+  const dw = new Float64Array(wt.size);
+  for (let b = 0; b < n; b++)
+    for (let co = 0; co < o; co++)
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++) {
+          const g = gy.data[((b * o + co) * oh + i) * ow + j]!;
+          for (let ci = 0; ci < c; ci++)
+            for (let u = 0; u < kh; u++)
+              for (let v = 0; v < kw; v++) {
+                const yy = i * stride - pad + u;
+                const xx = j * stride - pad + v;
+                if (yy < 0 || yy >= h || xx < 0 || xx >= wd) continue;
+                const xi = ((b * c + ci) * h + yy) * wd + xx;
+                const wi = ((co * c + ci) * kh + u) * kw + v;
+                dx[xi] += g * wt.data[wi]!;
+                dw[wi] += g * x.data[xi]!;
+              }
+        }
+  return [new ND(x.shape, dx), new ND(wt.shape, dw)];
+}
+
+// Shapes large enough for the im2col path to be chosen on its own, checked whole (forward, input and
+// weight gradients) against float64 with f32 tolerances, with chunk budgets that split the batch into
+// groups of images, single images into pixel ranges, or not at all.
+const big: { x: [number, number, number, number]; o: number; k: number; stride: number; pad: number; chunk: number }[] = [
+  { x: [3, 16, 12, 12], o: 32, k: 3, stride: 1, pad: 1, chunk: 32 << 20 },
+  { x: [3, 16, 12, 12], o: 32, k: 3, stride: 1, pad: 1, chunk: 2 * 144 * 144 * 4 },
+  { x: [2, 12, 9, 11], o: 20, k: 3, stride: 1, pad: 1, chunk: 5000 },
+  { x: [2, 16, 15, 15], o: 24, k: 3, stride: 2, pad: 1, chunk: 3000 },
+  { x: [3, 32, 10, 10], o: 32, k: 1, stride: 1, pad: 0, chunk: 2000 },
+  { x: [4, 32, 15, 15], o: 32, k: 1, stride: 2, pad: 1, chunk: 32 << 20 },
+  { x: [2, 16, 16, 16], o: 32, k: 5, stride: 1, pad: 2, chunk: 32 << 20 },
+];
+
+describe.each(devices())('conv2d on larger shapes on %s', () => {
+  it.each(big)('forward and both gradients match float64: %j', async (c) => {
+    const old = setConvChunkBytes(c.chunk);
+    try {
+      const [hx, hw, hg] = makeInputs([c.x, [c.o, c.x[1], c.k, c.k]], 7);
+      const want = RC.conv2d(hx!, hw!, null, { stride: [c.stride, c.stride], pad: [c.pad, c.pad, c.pad, c.pad] });
+      const [gyh] = makeInputs([want.shape], 8);
+      void hg;
+      const x = w.requireGrad(w.fromArray(hx!.data, hx!.shape));
+      const wt = w.requireGrad(w.fromArray(hw!.data, hw!.shape));
+      const y = w.conv2d(x, wt, null, { stride: c.stride, padding: c.pad });
+      const [dx, dw] = w.grad(y, [x, wt], { gradOutputs: [w.fromArray(gyh!.data, gyh!.shape)] });
+      const [wantDx, wantDw] = refConvGrads(hx!, hw!, gyh!, c.stride, c.pad);
+      // Sums of k products of values in [-2, 2]: f32 rounding grows like sqrt(k).
+      const tol = (k: number) => 2e-5 * Math.sqrt(k) * 4;
+      const kdim = c.x[1] * c.k * c.k;
+      expectClose(await y.data(), want.data, tol(kdim), 1e-4, 'forward');
+      expectClose(await dx!.data(), wantDx.data, tol(c.o * c.k * c.k) * 4, 1e-4, 'dx');
+      expectClose(await dw!.data(), wantDw.data, tol(want.size / c.o) * 4, 1e-4, 'dw');
+      for (const t of [x, wt, y, dx!, dw!]) t.dispose();
+    } finally {
+      setConvChunkBytes(old);
+    }
   });
 });

@@ -1,8 +1,10 @@
 /**
- * Raw convolution kernels (shaders/conv2d.wgsl, shaders/dilate-pad.wgsl): padding/dilation of
- * the input, implicit-GEMM forward with fused bias/residual/ReLU, and the split-K weight gradient.
- * The input gradient and transposed convolution are forward passes over a dilated, padded input
- * with a flipped, transposed weight (see src/ops/conv.ts).
+ * Raw convolution kernels over a padded input: padding/dilation (shaders/dilate-pad.wgsl), the forward
+ * with fused bias/residual/ReLU, the input gradient (also convTranspose2d's forward) and the weight
+ * gradient. Each pass has variants, chosen by {@link chooseConvVariant}: im2col chunks multiplied by
+ * matmul's k-major `outer` (CPU adapters) or `tiled` (GPUs) kernel (conv-gemm.ts), and `direct`
+ * (implicit GEMM in shaders/conv2d.wgsl, no im2col buffer; small and grouped convolutions), whose
+ * input gradient is a forward pass over a dilated, padded gy with a flipped, transposed weight.
  */
 import { grid, type Runtime } from '../../gpu/runtime.js';
 import { empty, fromArray } from '../../tensor/creation.js';
@@ -10,6 +12,8 @@ import { keep } from '../../tensor/scope.js';
 import { stridesOf } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { stridedCopy } from './copy.js';
+import { gemmForward, gemmInputGrad, gemmWeightGrad } from './conv-gemm.js';
+import { chooseMatmulVariant, isSoftwareAdapter } from './matmul.js';
 import { reduce } from './reduce.js';
 
 const fwdKernel = { shader: 'conv2d', bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
@@ -38,7 +42,8 @@ export function dilatePad(x: Tensor, top: number, left: number, sh: number, sw: 
   i32[6] = left;
   u32[7] = sh;
   u32[8] = sw;
-  z.runtime.dispatch(padKernel, { WG: 64 }, [x.bufferFor('conv2d'), z.bufferFor('conv2d')], u32, grid(Math.ceil(total / 64)));
+  // Each invocation writes 16 consecutive elements (SPAN in the shader).
+  z.runtime.dispatch(padKernel, { WG: 64 }, [x.bufferFor('conv2d'), z.bufferFor('conv2d')], u32, grid(Math.ceil(total / 16 / 64)));
   return z;
 }
 
@@ -100,6 +105,16 @@ function params(xp: Tensor, o: number, g: ConvGeom, splits = 1, chunk = 0): { u:
 export function convForward(xp: Tensor, w: Tensor, g: ConvGeom, bias: Tensor | null, res: Tensor | null, relu: boolean): Tensor {
   const [n, c, hp, wp] = xp.shape as [number, number, number, number];
   const o = w.shape[0]!;
+  const pix = n * convOut(hp, g.kh, g.sh, g.dh) * convOut(wp, g.kw, g.sw, g.dw);
+  const v = convVariant(xp.runtime, 'forward', g, o, c * g.kh * g.kw, pix);
+  if (v === 'direct') return directForward(xp, w, g, bias, res, relu);
+  const koff = () => koffTable(xp.runtime, c, g.kh, g.kw, g.dh, g.dw, hp, wp).bufferFor('conv2d');
+  return gemmForward(xp, w, g, convOut(hp, g.kh, g.sh, g.dh), convOut(wp, g.kw, g.sw, g.dw), koff, bias, res, relu, v);
+}
+
+function directForward(xp: Tensor, w: Tensor, g: ConvGeom, bias: Tensor | null, res: Tensor | null, relu: boolean): Tensor {
+  const [n, c, hp, wp] = xp.shape as [number, number, number, number];
+  const o = w.shape[0]!;
   const { u, oh, ow } = params(xp, o, g);
   const y = empty([n, o, oh, ow]);
   if (y.size === 0) return y;
@@ -123,6 +138,16 @@ const WGRAD_TARGET_INVOCATIONS = 4096;
 
 /** dw [o, c/groups, kh, kw] = sum over pixels of dy x patches of xp (padded input). */
 export function convWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom): Tensor {
+  const [n, c, hp, wp] = xp.shape as [number, number, number, number];
+  const o = dy.shape[1]!;
+  const pix = n * convOut(hp, g.kh, g.sh, g.dh) * convOut(wp, g.kw, g.sw, g.dw);
+  // The product here is o x kdim with the pixels as its reduction (M and N swap roles with forward's).
+  const v = convVariant(xp.runtime, 'weight', g, o, c * g.kh * g.kw, pix);
+  if (v === 'direct') return directWeightGrad(xp, dy, g);
+  return gemmWeightGrad(xp, dy, g, () => koffTable(xp.runtime, c, g.kh, g.kw, g.dh, g.dw, hp, wp).bufferFor('conv2d'), v);
+}
+
+function directWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const [, c, hp, wp] = xp.shape as [number, number, number, number];
   const o = dy.shape[1]!;
   const cg = c / g.groups;
@@ -172,4 +197,79 @@ export function flipTransposeWeight(w: Tensor, groups: number): Tensor {
     dstStride: stridesOf([groups, b, a, kh, kw]),
   });
   return out;
+}
+
+/**
+ * How a convolution pass runs: `direct` (shaders/conv2d.wgsl) or im2col chunks multiplied by matmul's
+ * `outer` (CPU adapters) or `tiled` (GPUs) kernel.
+ */
+export type ConvVariant = 'direct' | 'outer' | 'tiled';
+
+let forcedVariant: ConvVariant | null = null;
+
+/** Makes every convolution pass use `v` (null restores the choice by shape); for tests and benchmarks. */
+export function forceConvVariant(v: ConvVariant | null): void {
+  forcedVariant = v;
+}
+
+/** The three passes of a convolution: they choose their variants apart. */
+export type ConvPass = 'forward' | 'input' | 'weight';
+
+/**
+ * Picks the variant of one pass of a convolution with o output channels, kdim = c/groups * kh * kw
+ * patch elements and pix output pixels over the batch. Grouped convolutions stay `direct` (each group's
+ * product is as small as the group). Otherwise, measured on lavapipe (bench/README.md):
+ *
+ * | pass    | product (m x n, reduction)  | rule                                                        |
+ * |---------|-----------------------------|-------------------------------------------------------------|
+ * | forward | o x pix, kdim               | as a matmul of that shape ({@link chooseMatmulVariant}):     |
+ * |         |                             | `general` there (small, skinny) means `direct` here          |
+ * | input   | kdim x pix, o               | always im2col's adjoint (product + col2im): 1.5-10x faster   |
+ * |         |                             | than `direct` at every size tried, even 1x4x8x8              |
+ * | weight  | o x kdim, pix               | as forward; on GPUs `direct`, whose split-K spreads the long |
+ * |         |                             | reduction over many workgroups (a convention, unmeasured)    |
+ *
+ * The im2col variants use matmul's `outer` on CPU adapters and `tiled` on others.
+ */
+export function chooseConvVariant(pass: ConvPass, g: ConvGeom, o: number, kdim: number, pix: number, adapterName: string): ConvVariant {
+  if (g.groups !== 1) return 'direct';
+  const software = isSoftwareAdapter(adapterName);
+  const gemm = software ? 'outer' : 'tiled';
+  if (pass === 'input') return gemm;
+  if (pass === 'weight' && !software) return 'direct';
+  const [m, n, k] = pass === 'forward' ? [o, pix, kdim] : [o, kdim, pix];
+  const mv = chooseMatmulVariant({ batch: 1, m, n, k, transA: false, transB: false, strideA: 0, strideB: 0 }, adapterName);
+  return mv === 'general' ? 'direct' : gemm;
+}
+
+function convVariant(rt: Runtime, pass: ConvPass, g: ConvGeom, o: number, kdim: number, pix: number): ConvVariant {
+  if (forcedVariant) return g.groups === 1 ? forcedVariant : 'direct';
+  return chooseConvVariant(pass, g, o, kdim, pix, rt.adapterName);
+}
+
+export { setConvChunkBytes } from './conv-gemm.js';
+
+/**
+ * The input gradient dx [n, c, h, w] of a convolution (weight w [o, c/groups, kh, kw], geometry g,
+ * forward padding pt on top and pl on the left) from its output gradient gy [n, o, oh, ow], plus a
+ * per-channel bias when given: this is also convTranspose2d's forward.
+ *
+ * im2col variants: w^T gy, then col2im (conv-gemm.ts). `direct`, and single images too large for one
+ * im2col chunk: the correlation of gy, dilated by the stride and padded, with the flipped, transposed
+ * weight (at stride s that multiplies s^2 - 1 zeros for each useful product).
+ */
+export function convInputGrad(gy: Tensor, w: Tensor, g: ConvGeom, pt: number, pl: number, h: number, wd: number, bias: Tensor | null = null): Tensor {
+  const [n, o, oh, ow] = gy.shape as [number, number, number, number];
+  const [, cg, kh, kw] = w.shape as [number, number, number, number];
+  const v = convVariant(gy.runtime, 'input', g, o, cg * kh * kw, n * oh * ow);
+  const dx = v === 'direct' ? null : gemmInputGrad(gy, w, g, pt, pl, h, wd, bias, v);
+  if (dx) return dx;
+  const ekh = g.dh * (kh - 1) + 1;
+  const ekw = g.dw * (kw - 1) + 1;
+  const z = dilatePad(gy, ekh - 1 - pt, ekw - 1 - pl, g.sh, g.sw, h + ekh - 1, wd + ekw - 1);
+  const wt = flipTransposeWeight(w, g.groups);
+  const y = convForward(z, wt, { groups: g.groups, kh, kw, sh: 1, sw: 1, dh: g.dh, dw: g.dw }, bias, null, false);
+  z.dispose();
+  wt.dispose();
+  return y;
 }

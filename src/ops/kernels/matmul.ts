@@ -23,6 +23,11 @@ const TILED_TILE = 64;
 /** Adapters that run shaders on the CPU (lavapipe/llvmpipe, SwiftShader). */
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
 
+/** True for adapters that run shaders on the CPU, where kernels are shaped for SIMD lanes, not GPUs. */
+export function isSoftwareAdapter(adapterName: string): boolean {
+  return SOFTWARE_ADAPTER.test(adapterName);
+}
+
 /** Shape and layout of one batched product. */
 export interface MatmulPlan {
   batch: number;
@@ -91,11 +96,26 @@ export function matmulRaw(
   return c;
 }
 
+/** The kernels' uniform block (struct Params in shaders/matmul.wgsl). */
+function params(
+  plan: { batch: number; m: number; n: number; k: number; strideA: number; strideB: number },
+  strideC: number,
+  lda4: number,
+  ldb4: number,
+  offA: number,
+  offB: number,
+  offC: number,
+  ldc: number,
+): Uint32Array {
+  const { batch, m, n, k } = plan;
+  return new Uint32Array([m, n, k, batch, plan.strideA, plan.strideB, strideC, lda4, ldb4, offA, offB, offC, ldc, 0, 0, 0]);
+}
+
 function runGeneral(a: Tensor, b: Tensor, c: Tensor, plan: MatmulPlan): void {
   const { batch, m, n, k } = plan;
   const WGX = 8;
   const WGY = 8;
-  const u = new Uint32Array([m, n, k, batch, plan.strideA, plan.strideB, m * n, 0, 0, 0, 0, 0]);
+  const u = params(plan, m * n, 0, 0, 0, 0, 0, n);
   c.runtime.dispatch(
     generalKernel,
     { TRANS_A: plan.transA ? 1 : 0, TRANS_B: plan.transB ? 1 : 0, WGX, WGY },
@@ -105,34 +125,72 @@ function runGeneral(a: Tensor, b: Tensor, c: Tensor, plan: MatmulPlan): void {
   );
 }
 
-/** An operand in the layout `outer` and `tiled` read: [batch][K][ld4 * 4], k-major. */
-interface KMajor {
+/**
+ * An operand in the layout `outer` and `tiled` read: [batch][K][ld4 * 4], k-major, the first batch entry
+ * at element `offset` of `buffer` (a multiple of 4).
+ */
+export interface KMajor {
   buffer: GPUBuffer;
   ld4: number;
   stride: number;
+  offset: number;
   /** A packed copy to dispose once its use is encoded. */
   copy: Tensor | null;
 }
 
+/** Where one operand lies in its tensor, for {@link packKMajor}. */
+export interface OperandView {
+  /** Length of the operand's non-reduction dimension (M for A, N for B). */
+  rows: number;
+  /** Reduction length K. */
+  k: number;
+  /** True when the source stores the operand as [K][rows] (already k-major), false for [rows][K]. */
+  kMajorSource: boolean;
+  /** Elements between batch entries (0 = one entry shared by all). */
+  stride: number;
+  batch: number;
+  /** Element of the first batch entry (default 0). */
+  offset?: number;
+  /** Elements between the source's rows (default: their length, rows or K). */
+  ld?: number;
+  /**
+   * Where to pack (at least count * K * ld4 * 4 elements); the result's `copy` is then null and the
+   * caller keeps ownership (loops over chunks reuse one buffer).
+   */
+  into?: Tensor;
+}
+
 /**
- * op(A)^T and op(B) k-major. A transposed A (stored [K][M]) and a plain B (stored [K][N]) already are,
- * and are used in place when their rows are whole vec4s; anything else is packed first.
+ * An operand k-major. One stored [K][rows] with whole vec4 rows (and aligned offset and strides) is used
+ * in place; anything else is packed first into a dense [count][K][ld4 * 4] copy, whose batch entries
+ * follow each other, so a batch of them also reads as one operand with batch * K rows.
  */
-function kMajor(x: Tensor, rows: number, k: number, kMajorSource: boolean, stride: number, batch: number): KMajor {
-  if (kMajorSource && rows % 4 === 0) return { buffer: x.bufferFor('matmul'), ld4: rows / 4, stride, copy: null };
+export function packKMajor(x: Tensor, v: OperandView): KMajor {
+  const { rows, k, kMajorSource, stride, batch } = v;
+  const offset = v.offset ?? 0;
+  const ld = v.ld ?? (kMajorSource ? rows : k);
+  if (kMajorSource && rows % 4 === 0 && ld === rows && offset % 4 === 0 && stride % 4 === 0) {
+    return { buffer: x.bufferFor('matmul'), ld4: rows / 4, stride, offset, copy: null };
+  }
   const ld4 = Math.ceil(rows / 4);
   const count = stride === 0 ? 1 : batch;
-  const copy = empty([count, k, ld4 * 4]);
+  const copy = v.into ?? empty([count, k, ld4 * 4]);
   // A [P][K] source with whole vec4 rows is read as vec4s; anything else one float at a time.
-  const rows4 = !kMajorSource && k % 4 === 0 && stride % 4 === 0;
+  const rows4 = !kMajorSource && k % 4 === 0 && ld % 4 === 0 && stride % 4 === 0 && offset % 4 === 0;
+  // Workgroups along the packed row, no wider than it: a 64-wide one over 16 vec4s idles 3/4 of its lanes.
+  const wg = Math.min(PACK_WG, Math.max(8, 2 ** Math.ceil(Math.log2(ld4))));
   copy.runtime.dispatch(
     rows4 ? packRows4Kernel : packKernel,
-    { P_MAJOR: kMajorSource ? 0 : 1, WG: PACK_WG },
+    { P_MAJOR: kMajorSource ? 0 : 1, WG: wg },
     [x.bufferFor('matmul'), copy.bufferFor('matmul')],
-    new Uint32Array([rows, k, ld4, stride]),
-    [Math.ceil(ld4 / PACK_WG), Math.min(Math.ceil(k / 4), 65535), count],
+    new Uint32Array([rows, k, ld4, stride, offset, ld, 0, 0]),
+    [Math.ceil(ld4 / wg), Math.min(Math.ceil(k / 4), 65535), count],
   );
-  return { buffer: copy.bufferFor('matmul'), ld4, stride: stride === 0 ? 0 : k * ld4 * 4, copy };
+  return { buffer: copy.bufferFor('matmul'), ld4, stride: stride === 0 ? 0 : k * ld4 * 4, offset: 0, copy: v.into ? null : copy };
+}
+
+function kMajor(x: Tensor, rows: number, k: number, kMajorSource: boolean, stride: number, batch: number): KMajor {
+  return packKMajor(x, { rows, k, kMajorSource, stride, batch });
 }
 
 /** The largest power of two <= x (x >= 1). */
@@ -156,14 +214,40 @@ function runKMajor(a: Tensor, b: Tensor, c: Tensor, plan: MatmulPlan, variant: '
   const { batch, m, n, k } = plan;
   const A = kMajor(a, m, k, plan.transA, plan.strideA, batch);
   const B = kMajor(b, n, k, !plan.transB, plan.strideB, batch);
-  const u = new Uint32Array([m, n, k, batch, A.stride, B.stride, m * n, A.ld4, B.ld4, 0, 0, 0]);
-  const buffers = [A.buffer, B.buffer, c.bufferFor('matmul')];
-  if (variant === 'tiled') {
-    c.runtime.dispatch(tiledKernel, {}, buffers, u, [Math.ceil(n / TILED_TILE), Math.ceil(m / TILED_TILE), batch]);
-  } else {
-    const [WGX, WGY] = outerWorkgroup(n);
-    c.runtime.dispatch(outerKernel, { WGX, WGY }, buffers, u, [Math.ceil(n / OUTER_TILE / WGX), Math.ceil(m / OUTER_TILE / WGY), batch]);
-  }
+  productKMajor(A, B, c, { batch, m, n, k, strideC: m * n, offC: 0, ldc: n }, variant);
   A.copy?.dispose();
   B.copy?.dispose();
+}
+
+/** Shape and output placement of {@link productKMajor}: C[b] (m x n) at offC + b * strideC, rows ldc apart. */
+export interface KMajorProduct {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  strideC: number;
+  offC: number;
+  ldc: number;
+  /** C += product instead of C = product (what C held: a residual, a bias, an earlier partial sum). */
+  accumulate?: boolean;
+  /** Clamp the stored result at zero (after the accumulation). */
+  relu?: boolean;
+}
+
+/**
+ * Encodes C[b] = A'[b]^T B'[b] (+ C[b] when accumulating, then ReLU when asked) with `outer` or
+ * `tiled`, for k-major operands from {@link packKMajor}, into part of `c`'s buffer. Convolutions use it
+ * to run im2col products chunk by chunk into one output.
+ */
+export function productKMajor(A: KMajor, B: KMajor, c: Tensor, plan: KMajorProduct, variant: 'outer' | 'tiled'): void {
+  const { batch, m, n } = plan;
+  const u = params({ ...plan, strideA: A.stride, strideB: B.stride }, plan.strideC, A.ld4, B.ld4, A.offset, B.offset, plan.offC, plan.ldc);
+  const buffers = [A.buffer, B.buffer, c.bufferFor('matmul')];
+  const epilogue = { ACCUM: plan.accumulate ? 1 : 0, RELU: plan.relu ? 1 : 0 };
+  if (variant === 'tiled') {
+    c.runtime.dispatch(tiledKernel, epilogue, buffers, u, [Math.ceil(n / TILED_TILE), Math.ceil(m / TILED_TILE), batch]);
+  } else {
+    const [WGX, WGY] = outerWorkgroup(n);
+    c.runtime.dispatch(outerKernel, { WGX, WGY, ...epilogue }, buffers, u, [Math.ceil(n / OUTER_TILE / WGX), Math.ceil(m / OUTER_TILE / WGY), batch]);
+  }
 }
