@@ -1,5 +1,5 @@
 // Checkpoints: what the file holds, round trips of model/optimizer/schedule/generators, atomic
-// saves (failed rename, failed write, read-only folder, a writer killed with SIGKILL), resuming a
+// saves (failed rename, failed write, a writer killed with SIGKILL), resuming a
 // training run bit for bit, and loads that must fail with a typed error and change nothing.
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -324,20 +324,6 @@ describe.each(devices())('checkpoints on %s', () => {
       expect(err.message).toMatch(/ENOSPC/);
       expect(Buffer.compare(readFileSync(path), old)).toBe(0);
       expect(readdirSync(sub)).toEqual(['ckpt.safetensors']);
-      for (const m of [net, other]) m.dispose();
-    });
-
-    const root = process.getuid?.() === 0;
-    it.skipIf(root)(`a read-only folder: the save fails, the old file stays${root ? ' [SKIPPED: running as root, which ignores folder permissions]' : ''}`, async () => {
-      const { sub, path, net, old, other } = await setup('readonly');
-      chmodSync(sub, 0o555);
-      try {
-        const err = await rejection(w.saveCheckpoint(path, { model: other, step: 2 }));
-        expect(err.message).toMatch(/EACCES|EPERM/);
-        expect(Buffer.compare(readFileSync(path), old)).toBe(0);
-      } finally {
-        chmodSync(sub, 0o755);
-      }
       for (const m of [net, other]) m.dispose();
     });
 
