@@ -2,8 +2,6 @@
  * Timing helper for the benchmarks: warm-up runs (shader compiles, pool fills), then the median of
  * several timed runs, each ended by waiting for the GPU to finish, so a run's time covers its work.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { runtime } from '../src/index.js';
 
 /** Options for {@link timeRuns}. */
@@ -55,37 +53,29 @@ export interface BenchRow {
   ratio?: number | null;
 }
 
-let gc: (() => void) | null | undefined;
-
-/** A full garbage collection now (V8's gc(), exposed at run time), or nothing where that fails. */
-export function collectGarbage(): void {
-  if (gc === undefined) {
-    try {
-      setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as () => void;
-    } catch {
-      gc = null;
-    }
-  }
-  gc?.();
-}
-
 /**
- * Medians of several computations timed round-robin (each timed run of one is followed by one of the
- * next), so that load from other jobs on the machine hits all of them alike. Each function does its
- * work and resolves when it is finished. Warm-up rounds first (shader compiles). The garbage is
- * collected, untimed, before every timed run: a major collection after TF.js's forward+backward (about
- * 60 ms) otherwise lands in whichever computation runs next (measured: our 13 ms 1x1 forward read 72 ms
- * in 5 of 7 runs when it followed TF.js, and 15-20 ms with the collection moved out).
+ * Medians of several computations timed round-robin, so that load from other jobs on the machine hits
+ * all of them alike. Each function does its work and resolves when it is finished. Warm-up rounds first
+ * (shader compiles). Every round runs the computations in a new (seeded) random order: JavaScript's
+ * garbage collections land in whatever runs next, and a fixed order put the major collection after
+ * TF.js's forward+backward (~60 ms) into the same computation every round (our 13 ms 1x1 forward read
+ * 72 ms in 5 of 7 rounds). Forcing a collection before each timed run did not help: the runs after it
+ * were slower still (finalizers and background sweeping).
  */
 export async function timeInterleaved(fns: Record<string, () => Promise<void>>, opts: TimingOptions = {}): Promise<Record<string, number>> {
   const names = Object.keys(fns);
   for (let i = 0; i < (opts.warmup ?? 2); i++) for (const k of names) await fns[k]!();
   const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  let seed = 12345;
+  const order = [...names];
   for (let i = 0; i < (opts.runs ?? 7); i++) {
-    for (const k of names) {
-      collectGarbage();
-      await new Promise((r) => setTimeout(r, Number(process.env.SETTLE ?? 100)));
+    // Fisher-Yates with a small LCG: the same orders every time the suite runs.
+    for (let j = order.length - 1; j > 0; j--) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const r = seed % (j + 1);
+      [order[j], order[r]] = [order[r]!, order[j]!];
+    }
+    for (const k of order) {
       const t0 = performance.now();
       await fns[k]!();
       times[k]!.push(performance.now() - t0);

@@ -2,7 +2,7 @@
 // saves (failed rename, failed write, a writer killed with SIGKILL), resuming a
 // training run bit for bit, and loads that must fail with a typed error and change nothing.
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
