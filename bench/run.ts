@@ -10,6 +10,7 @@ import { benchConv } from './conv.js';
 import { benchDispatch } from './dispatch.js';
 import { benchAdd } from './elementwise.js';
 import { benchMatmul, benchMatmulTransposed } from './matmul.js';
+import { benchResnet } from './resnet.js';
 import type { BenchRow } from './timing.js';
 
 const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
@@ -23,6 +24,7 @@ const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
   { op: 'conv2d', run: () => benchConv({ n: 8, c: 64, o: 64, hw: 64, k: 3, stride: 1, pad: 1 }) },
   { op: 'conv2d', run: () => benchConv({ n: 8, c: 64, o: 64, hw: 64, k: 1, stride: 1, pad: 0 }) },
   { op: 'conv2d', run: () => benchConv({ n: 8, c: 64, o: 128, hw: 64, k: 3, stride: 2, pad: 1 }) },
+  { op: 'resnet18', run: () => benchResnet() },
 ];
 
 function table(rows: readonly BenchRow[]): string {
@@ -35,9 +37,10 @@ function table(rows: readonly BenchRow[]): string {
     `${r.value.toFixed(r.value < 10 ? 2 : 1)} ${r.unit}`,
     ...(peers ? [r.peerMs != null ? r.peerMs.toFixed(2) : '-', r.ratio != null ? `${r.ratio.toFixed(2)}x` : '-'] : []),
   ]);
+  const notes = rows.filter((r) => r.note).map((r) => `${r.op} ${r.shape}: ${r.note}`);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  return [line(head), line(widths.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
+  return [line(head), line(widths.map((n) => '-'.repeat(n))), ...body.map(line), ...notes].join('\n');
 }
 
 const filter = process.argv[2];

@@ -42,9 +42,11 @@ export interface BenchRow {
   shape: string;
   /** Median milliseconds per run. */
   ms: number;
-  /** Throughput: GFLOP/s, GB/s, or microseconds per dispatch, named by `unit`. */
+  /** Throughput: GFLOP/s, GB/s, images/s, or microseconds per dispatch, named by `unit`. */
   value: number;
-  unit: 'GFLOP/s' | 'GB/s' | 'us/dispatch';
+  unit: 'GFLOP/s' | 'GB/s' | 'us/dispatch' | 'images/s';
+  /** Extra facts about the row (e.g. peak GPU memory, dispatches per step). */
+  note?: string;
   /** The library timed beside us on the same adapter and computation (rows that have one). */
   peer?: string;
   /** The peer's median milliseconds, null when it has no such computation or could not run. */
@@ -60,7 +62,7 @@ export interface BenchRow {
  * garbage collections land in whatever runs next, and a fixed order put the major collection after
  * TF.js's forward+backward (~60 ms) into the same computation every round (our 13 ms 1x1 forward read
  * 72 ms in 5 of 7 rounds). Forcing a collection before each timed run did not help: the runs after it
- * were slower still (finalizers and background sweeping).
+ * were slower still (probably finalizers and background sweeping).
  */
 export async function timeInterleaved(fns: Record<string, () => Promise<void>>, opts: TimingOptions = {}): Promise<Record<string, number>> {
   const names = Object.keys(fns);
