@@ -55,8 +55,20 @@ export interface CheckpointOptimizer {
 export type CheckpointSchedule = { stateDict(): unknown; loadStateDict(state: unknown): void } | { state: unknown };
 
 /** A random generator: its whole state is one unsigned 32-bit integer (see src/tensor/random.ts). */
-export interface GeneratorLike {
-  state: number;
+export type GeneratorLike =
+  | { state: number }
+  /** A generator whose state is a JSON-able object, e.g. DropoutRng ({seed, offset}). */
+  | { getState(): unknown; setState(state: never): void };
+
+type Stateful = { getState(): unknown; setState(state: unknown): void };
+
+function isStateful(g: GeneratorLike): boolean {
+  return typeof (g as { getState?: unknown }).getState === 'function';
+}
+
+/** A generator's state as saved: its integer, or its JSON-able getState() value. */
+function savedState(g: GeneratorLike): unknown {
+  return isStateful(g) ? (g as unknown as Stateful).getState() : (g as { state: number }).state;
 }
 
 /** Generators to save and restore, as a list or by name. */
@@ -151,11 +163,13 @@ export async function encodeCheckpoint(state: CheckpointState): Promise<Uint8Arr
   if (state.rng) {
     const entries = generatorEntries(state.rng);
     for (const [k, g] of entries) {
-      if (!Number.isInteger(g.state) || g.state < 0 || g.state > 0xffffffff) {
-        throw new ArgumentError(op, `generator '${k}' has state ${g.state}; expected an integer in [0, 2^32)`);
+      const v = (g as { state?: number }).state;
+      if (!isStateful(g) && (!Number.isInteger(v) || v! < 0 || v! > 0xffffffff)) {
+        throw new ArgumentError(op, `generator '${k}' has state ${v}; expected an integer in [0, 2^32)`);
       }
     }
-    meta.rng = JSON.stringify(Array.isArray(state.rng) ? entries.map(([, g]) => g.state) : Object.fromEntries(entries.map(([k, g]) => [k, g.state])));
+    const states = entries.map(([k, g]) => [k, savedState(g)] as const);
+    meta.rng = jsonText(Array.isArray(state.rng) ? states.map(([, v]) => v) : Object.fromEntries(states), 'generator states');
   }
   if (state.extra !== undefined) meta.extra = jsonText(state.extra, 'extra');
   return encodeSafetensorsHost(await readTensors(tensors), meta);
@@ -267,7 +281,7 @@ export function restoreCheckpoint(bytes: Uint8Array, targets: CheckpointTargets,
     }
   }
   const useSchedule = !!targets.schedule && section('schedule', ck.schedule !== undefined);
-  const rngRestore: [GeneratorLike, number][] = [];
+  const rngRestore: (() => void)[] = [];
   if (targets.rng && section('rng', ck.rng !== undefined)) {
     const want = generatorEntries(targets.rng);
     const isList = Array.isArray(targets.rng);
@@ -289,10 +303,24 @@ export function restoreCheckpoint(bytes: Uint8Array, targets: CheckpointTargets,
         const byName = new Map(savedEntries);
         for (const [k, g] of want) {
           const v = byName.get(k);
+          if (isStateful(g)) {
+            const sg = g as unknown as Stateful;
+            // Validate by a trial setState, undone at once, so a bad state is refused before any
+            // part of the checkpoint is written.
+            const current = sg.getState();
+            try {
+              sg.setState(v);
+            } catch (e) {
+              ck.fail(`generator '${k}' has invalid state ${JSON.stringify(v)} (${(e as Error).message})`);
+            }
+            sg.setState(current);
+            rngRestore.push(() => sg.setState(v));
+            continue;
+          }
           if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
             ck.fail(`generator '${k}' has invalid state ${JSON.stringify(v)}`);
           }
-          rngRestore.push([g, v as number]);
+          rngRestore.push(() => ((g as { state: number }).state = v as number));
         }
       }
     }
@@ -338,7 +366,7 @@ export function restoreCheckpoint(bytes: Uint8Array, targets: CheckpointTargets,
     for (const t of modelTensors.values()) t.dispose();
     for (const t of optimTensors?.values() ?? []) t.dispose();
   }
-  for (const [g, v] of rngRestore) g.state = v;
+  for (const restore of rngRestore) restore();
   return { step: ck.step, extra: ck.extra, missing: strict ? [] : missing, unexpected: strict ? [] : unexpected, skipped, metadata: ck.metadata };
 }
 

@@ -168,6 +168,34 @@ describe.each(devices())('checkpoints on %s', () => {
   });
 
   describe('round trips', () => {
+    it('saves and restores a dropout generator ({seed, offset} state) beside integer generators', async () => {
+      const net = new Net(1);
+      const drop = new w.DropoutRng(123, 0);
+      drop.next();
+      drop.next();
+      const data = new w.Generator(42);
+      const path = join(dir, 'dropout-rng.safetensors');
+      await w.saveCheckpoint(path, { model: net, step: 2, rng: { data, dropout: drop } });
+      const drop2 = new w.DropoutRng(1, 0);
+      const data2 = new w.Generator(1);
+      await w.loadCheckpoint(path, { model: new Net(2), rng: { data: data2, dropout: drop2 } });
+      expect(drop2.getState()).toEqual({ seed: 123, offset: 2 });
+      expect(data2.state).toBe(data.state);
+      // A damaged dropout state is refused before anything is restored.
+      // Same length, so the file stays well-formed: only the seed becomes invalid.
+      const text = readFileSync(path).toString('latin1');
+      const bytes = text.replace('"seed\\":123', '"seed\\":-12');
+      expect(bytes).not.toBe(text);
+      writeFileSync(path, Buffer.from(bytes, 'latin1'));
+      const fresh = new Net(3);
+      const before = await snapshot(fresh);
+      const drop3 = new w.DropoutRng(7, 1);
+      await expect(w.loadCheckpoint(path, { model: fresh, rng: { data: new w.Generator(5), dropout: drop3 } })).rejects.toThrow(/generator 'dropout' has invalid state/);
+      expect(drop3.getState()).toEqual({ seed: 7, offset: 1 });
+      expect(await snapshot(fresh)).toEqual(before);
+      for (const m of [net, fresh]) m.dispose();
+    });
+
     it('model, structural optimizer, {state} schedule, generator list, step and extra restore exactly', async () => {
       const a = new Net(1);
       a.bn.loadStateDict({ ...Object.fromEntries(a.bn.stateDict()), num_batches_tracked: w.fromArray([41], [], { dtype: 'i32' }) });
