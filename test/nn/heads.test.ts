@@ -2,32 +2,26 @@
 // built on torchvision's FeaturePyramidNetwork (test/fixtures/backbones.json, written by
 // scripts/fixtures/make_backbone_fixtures.py), output shapes on ResNet features, gradient flow
 // through backbone + heads, and input handling.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import { devices } from '../helpers/devices.js';
-import { FIXTURE_TOLERANCE, relErr, type FixtureTensor } from '../helpers/fixtures.js';
+import { backboneFixtures, checkNumericCase, type NumericCase } from './torch-cases.js';
 
-interface NumericCase {
-  name: string;
-  kind: string;
-  config: { in_channels: number | number[]; num_classes: number; channels?: number; rates?: number[] };
-  training: boolean;
-  state: Record<string, FixtureTensor>;
-  inputs: Record<string, FixtureTensor>;
-  output: FixtureTensor;
-  grad_output: FixtureTensor;
-  grads: Record<string, FixtureTensor>;
-  state_after?: Record<string, FixtureTensor>;
+
+/** The configuration of a head case, as the generator writes it. */
+interface HeadConfig {
+  in_channels: number | number[];
+  num_classes: number;
+  channels?: number;
+  rates?: number[];
 }
 
-const CASES = (JSON.parse(readFileSync(new URL('../fixtures/backbones.json', import.meta.url), 'utf8')) as { cases: NumericCase[] }).cases.filter(
+const CASES = backboneFixtures<{ cases: NumericCase<HeadConfig>[] }>().cases.filter(
   (c) => c.kind.endsWith('_head'),
 );
 
-const tensorOf = (f: FixtureTensor, requiresGrad = false) => w.fromArray(Float32Array.from(f.data), f.shape, { requiresGrad });
 
-function build(c: NumericCase): { m: w.Module; forward: (xs: Record<string, w.Tensor>) => w.Tensor } {
+function build(c: NumericCase<HeadConfig>): { m: w.Module; forward: (xs: Record<string, w.Tensor>) => w.Tensor } {
   const cfg = c.config;
   if (c.kind === 'conv_head') {
     const m = new w.ConvHead(cfg.in_channels as number, cfg.num_classes);
@@ -46,32 +40,9 @@ describe.each(devices())('dense-prediction heads on %s', () => {
     '%s: names load from the torch state dict; output, gradients and running statistics match',
     async (_, c) => {
       const { m, forward } = build(c);
-      // Every torch parameter and buffer has its counterpart (only num_batches_tracked is skipped).
-      const tensors = new Map(Object.entries(c.state).map(([k, v]) => [k, tensorOf(v)]));
-      const res = m.loadStateDict(tensors, { strict: false });
-      for (const t of tensors.values()) t.dispose();
-      expect(res.unexpected).toEqual([]);
-      expect(res.missing.filter((k) => !k.endsWith('num_batches_tracked'))).toEqual([]);
-      m.train(c.training);
-      const xs = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, tensorOf(v, true)]));
-      const y = forward(xs);
-      expect(y.shape).toEqual(c.output.shape);
-      expect(relErr(await y.data(), c.output.data), 'output').toBeLessThan(FIXTURE_TOLERANCE);
-      const gy = tensorOf(c.grad_output);
-      w.backward(y, gy);
-      const params = new Map(m.namedParameters());
-      expect(params.size).toBe(Object.keys(c.grads).length - Object.keys(c.inputs).length);
-      for (const [k, g] of Object.entries(c.grads)) {
-        const t = xs[k] ?? params.get(k);
-        expect(t?.grad, `grad of ${k}`).toBeTruthy();
-        expect(relErr(await t!.grad!.data(), g.data), `grad of ${k}`).toBeLessThan(FIXTURE_TOLERANCE);
-      }
-      const buffers = new Map(m.namedBuffers());
-      for (const [k, v] of Object.entries(c.state_after ?? {})) {
-        expect(relErr(await buffers.get(k)!.data(), v.data), `${k} after`).toBeLessThan(FIXTURE_TOLERANCE);
-      }
-      for (const t of [...Object.values(xs), y, gy]) t.dispose();
-      m.dispose();
+      // Every torch parameter and buffer has its counterpart (only num_batches_tracked is skipped),
+      // and every parameter has a gradient in the case.
+      await checkNumericCase(c, m, forward, { everyParam: true });
     },
   );
 

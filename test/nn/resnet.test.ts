@@ -2,27 +2,15 @@
 // written by scripts/fixtures/make_backbone_fixtures.py), feature shapes and strides per output
 // stride, width multipliers, init, block numerics against torchvision's BasicBlock / Bottleneck, the
 // atrous property of the dilated variants, and a forward + backward pass.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import { devices } from '../helpers/devices.js';
-import { FIXTURE_TOLERANCE, relErr, type FixtureTensor } from '../helpers/fixtures.js';
+import { relErr } from '../helpers/fixtures.js';
+import { backboneFixtures, checkNumericCase, type NumericCase } from './torch-cases.js';
 
 type Arch = 'resnet18' | 'resnet34' | 'resnet50';
 type Shape = number[];
 
-interface NumericCase {
-  name: string;
-  kind: string;
-  config: Record<string, number | number[]>;
-  training: boolean;
-  state: Record<string, FixtureTensor>;
-  inputs: Record<string, FixtureTensor>;
-  output: FixtureTensor;
-  grad_output: FixtureTensor;
-  grads: Record<string, FixtureTensor>;
-  state_after?: Record<string, FixtureTensor>;
-}
 
 interface BackboneFixtures {
   models: Record<Arch, { params: [string, Shape][]; state: [string, Shape][]; num_parameters: number }>;
@@ -30,45 +18,9 @@ interface BackboneFixtures {
   cases: NumericCase[];
 }
 
-const FIX = JSON.parse(readFileSync(new URL('../fixtures/backbones.json', import.meta.url), 'utf8')) as BackboneFixtures;
+const FIX = backboneFixtures<BackboneFixtures>();
 const BUILD = { resnet18: w.resnet18, resnet34: w.resnet34, resnet50: w.resnet50 } as const;
 const LEVELS = w.FEATURE_LEVELS;
-
-const tensorOf = (f: FixtureTensor, requiresGrad = false) => w.fromArray(Float32Array.from(f.data), f.shape, { requiresGrad });
-
-/** Loads a fixture state (torchvision names) into m; only num_batches_tracked may be missing. */
-function loadCaseState(m: w.Module, state: Record<string, FixtureTensor>): void {
-  const tensors = new Map(Object.entries(state).map(([k, v]) => [k, tensorOf(v)]));
-  const res = m.loadStateDict(tensors, { strict: false });
-  for (const t of tensors.values()) t.dispose();
-  expect(res.unexpected).toEqual([]);
-  expect(res.missing.filter((k) => !k.endsWith('num_batches_tracked'))).toEqual([]);
-}
-
-/** Runs a fixture case through `m`: output, input and parameter gradients, running statistics. */
-async function checkNumericCase(c: NumericCase, m: w.Module, forward: (xs: Record<string, w.Tensor>) => w.Tensor): Promise<void> {
-  loadCaseState(m, c.state);
-  m.train(c.training);
-  const xs = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, tensorOf(v, true)]));
-  const y = forward(xs);
-  expect(y.shape).toEqual(c.output.shape);
-  expect(relErr(await y.data(), c.output.data), 'output').toBeLessThan(FIXTURE_TOLERANCE);
-  const gy = tensorOf(c.grad_output);
-  w.backward(y, gy);
-  const params = new Map(m.namedParameters());
-  for (const [k, g] of Object.entries(c.grads)) {
-    const t = xs[k] ?? params.get(k);
-    expect(t, k).toBeDefined();
-    expect(t!.grad, `grad of ${k}`).not.toBeNull();
-    expect(relErr(await t!.grad!.data(), g.data), `grad of ${k}`).toBeLessThan(FIXTURE_TOLERANCE);
-  }
-  const buffers = new Map(m.namedBuffers());
-  for (const [k, v] of Object.entries(c.state_after ?? {})) {
-    expect(relErr(await buffers.get(k)!.data(), v.data), `${k} after`).toBeLessThan(FIXTURE_TOLERANCE);
-  }
-  for (const t of [...Object.values(xs), y, gy]) t.dispose();
-  m.dispose();
-}
 
 /** x[:, :, ::s, ::s] of an NCHW array, on the host. */
 function subsample(data: ArrayLike<number>, shape: readonly number[], s: number): number[] {
