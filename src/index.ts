@@ -30,4 +30,4 @@ export * from './nn/index.js';
 export * from './ops/dropout.js';
 export * from './io/index.js';
 export * from './optim/index.js';
-export * from './mtl/metrics/index.js';
+export * from './mtl/index.js';

@@ -35,8 +35,12 @@ describe.each(devices())('metrics on %s', () => {
       expect(Object.keys(m.higherIsBetter).sort()).toEqual(['mIoU', 'pixelAcc']);
     });
 
-    it('leaves classes absent from target and prediction out of the mean', async () => {
-      const m = new w.SegmentationMetric(5, -1);
+    it('classes absent from target and prediction: IoU 0 by default (survey), or left out of the mean', async () => {
+      const z = new w.SegmentationMetric(5, -1);
+      await z.update(i32([0, 1, 1, 2], [1, 1, 2, 2]), i32([0, 1, 2, -1], [1, 1, 2, 2]));
+      expectClose(z.compute(), { mIoU: 1.5 / 5, pixelAcc: 2 / 3 });
+      expect(() => new w.SegmentationMetric(5, 255, { absentClasses: 'skip' as 'zero' })).toThrow(/absentClasses/);
+      const m = new w.SegmentationMetric(5, -1, { absentClasses: 'exclude' });
       await m.update(i32([0, 1, 1, 2], [1, 1, 2, 2]), i32([0, 1, 2, -1], [1, 1, 2, 2]));
       expectClose(m.compute(), { mIoU: 0.5, pixelAcc: 2 / 3 });
       expect(Array.from(m.classIoU()).map((v) => (Number.isNaN(v) ? 'nan' : v))).toEqual([1, 0.5, 0, 'nan', 'nan']);

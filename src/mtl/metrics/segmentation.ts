@@ -2,10 +2,17 @@
  * Semantic segmentation: a confusion matrix accumulated over the dataset, from which mIoU and
  * pixel accuracy are read. Pixels whose target is `ignoreIndex`, or whose mask is zero, are skipped.
  */
-import { LabelError } from '../../errors.js';
+import { ArgumentError, LabelError } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { channelDims, checkMask, mapDims, readAll, requireDType, sameDims } from './common.js';
 import type { Metric } from './metric.js';
+
+/**
+ * How mIoU treats a class absent from both the target and the prediction of everything evaluated
+ * (its IoU is 0/0): 'zero' counts it as IoU 0, as the MTL survey's evaluation code does
+ * (tp / max(tp + fp + fn, 1e-8) averaged over all classes); 'exclude' leaves it out of the mean.
+ */
+export type AbsentClasses = 'zero' | 'exclude';
 
 /** Results of {@link SegmentationMetric}; both are fractions in [0, 1]. */
 export type SegmentationResult = { mIoU: number; pixelAcc: number };
@@ -14,22 +21,28 @@ export type SegmentationResult = { mIoU: number; pixelAcc: number };
  * Confusion-matrix segmentation metric. `pred` is either logits [N,C,H,W] f32 (C = numClasses,
  * argmax over C, the first maximum wins ties) or labels [N,H,W] / [N,1,H,W] i32; `target` is i32
  * labels [N,H,W] or [N,1,H,W]. Labels outside [0, numClasses) other than `ignoreIndex` raise a
- * LabelError (in the prediction as well). mIoU is the mean of TP/(TP+FP+FN) over the classes whose
- * union TP+FP+FN is non-zero, i.e. classes that occur in the target or the prediction of the
- * evaluated set; a class absent from both has an undefined IoU and is left out of the mean rather
- * than counted as 0 (on a full benchmark split every class occurs, and both conventions agree).
+ * LabelError (in the prediction as well). mIoU is the mean of TP/(TP+FP+FN) over the classes; a
+ * class absent from both target and prediction has an undefined IoU, counted as 0 by default (the
+ * survey's convention, so numbers compare with its tables) or left out with
+ * `absentClasses: 'exclude'`. On a full benchmark split every class occurs and both agree.
  */
 export class SegmentationMetric implements Metric<SegmentationResult> {
   readonly name = 'SegmentationMetric';
   readonly higherIsBetter = { mIoU: true, pixelAcc: true };
   /** confusion[t * numClasses + p] counts pixels of target class t predicted as p. */
   readonly confusion: Float64Array;
+  readonly absentClasses: AbsentClasses;
 
   constructor(
     readonly numClasses: number,
     readonly ignoreIndex = 255,
+    opts: { absentClasses?: AbsentClasses } = {},
   ) {
     this.confusion = new Float64Array(numClasses * numClasses);
+    this.absentClasses = opts.absentClasses ?? 'zero';
+    if (this.absentClasses !== 'zero' && this.absentClasses !== 'exclude') {
+      throw new ArgumentError(this.name, `absentClasses must be 'zero' or 'exclude', got '${String(this.absentClasses)}'`);
+    }
   }
 
   async update(pred: Tensor, target: Tensor, mask?: Tensor): Promise<void> {
@@ -104,14 +117,14 @@ export class SegmentationMetric implements Metric<SegmentationResult> {
       if (!Number.isNaN(v)) {
         sum += v;
         n++;
-      }
+      } else if (this.absentClasses === 'zero') n++;
     }
     let total = 0;
     let correct = 0;
     const C = this.numClasses;
     for (let i = 0; i < C * C; i++) total += this.confusion[i]!;
     for (let c = 0; c < C; c++) correct += this.confusion[c * C + c]!;
-    return { mIoU: n > 0 ? sum / n : NaN, pixelAcc: total > 0 ? correct / total : NaN };
+    return { mIoU: n > 0 && total > 0 ? sum / n : NaN, pixelAcc: total > 0 ? correct / total : NaN };
   }
 
   reset(): void {
