@@ -15,6 +15,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import * as k from './kernels/index.js';
 import { convForward, convInputGrad, convOut, convWeightGrad, dilatePad, type ConvGeom } from './kernels/conv.js';
 import { requireF32 } from './util.js';
+import { addFlops } from './flops.js';
 
 type Pair = number | readonly [number, number];
 
@@ -112,6 +113,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     }
   }
   const relu = opts.activation === 'relu';
+  addFlops(op, 2 * n * oh * ow * weight.size); // multiply-adds x 2: every output pixel meets the whole filter
   const geom: ConvGeom = { groups, kh, kw, sh, sw, dh, dw };
   const padded = pl + pr + pt + pb > 0;
   const xp = padded ? dilatePad(x, pt, pl, 1, 1, hp, wp) : x;
@@ -178,7 +180,7 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   const oh = (h - 1) * sh - 2 * ph + ekh + oph;
   const ow = (w - 1) * sw - 2 * pw + ekw + opw;
   if (oh <= 0 || ow <= 0) throw new ShapeError(op, [x.shape, weight.shape], `the output size ${oh}x${ow} is not positive`);
-  void n;
+  addFlops(op, 2 * n * h * w * weight.size); // multiply-adds x 2: every input pixel meets the whole filter
   const geom: ConvGeom = { groups, kh, kw, sh, sw, dh, dw };
   // conv2d's input gradient, with x in the place of the output gradient
   const y = convInputGrad(x, weight, geom, ph, pw, oh, ow, bias ?? null);

@@ -9,6 +9,7 @@ import { broadcastShapes, sizeOf, sameShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as k from './kernels/index.js';
 import { requireF32 } from './util.js';
+import { addFlops } from './flops.js';
 
 /** An operand as a 3-D (batch, rows, cols) view; materialised when its batch dims need broadcasting. */
 function asBatched(t: Tensor, batchShape: readonly number[]): { t: Tensor; stride: number; owned: boolean } {
@@ -41,6 +42,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const A = asBatched(a2, batchShape);
   const B = asBatched(b2, batchShape);
   const full = [...batchShape, m, n];
+  addFlops('matmul', 2 * batch * m * n * kk);
   const y0 = k.matmulRaw(A.t, B.t, { batch, m, n, k: kk, transA: false, transB: false, strideA: A.stride, strideB: B.stride }, full);
   if (A.owned) A.t.dispose();
   if (B.owned) B.t.dispose();
@@ -117,6 +119,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     if (bias.rank !== 1 || bias.shape[0] !== out) throw new ShapeError('linear', [bias.shape], `bias must have shape [${out}]`);
   }
   const rows = x.size / inF;
+  addFlops('linear', 2 * rows * out * inF);
   const x2 = x.view([rows, inF]);
   const y0 = k.matmulRaw(x2, weight, { batch: 1, m: rows, n: out, k: inF, transA: false, transB: true, strideA: 0, strideB: 0 }, [rows, out]);
   let y2 = y0;

@@ -1,0 +1,89 @@
+/**
+ * How the encoder-focused architectures build and step through their ResNet encoders: a typed table
+ * of the ResNet depths, the survey's defaults (dilated, output stride 8), and the stage-wise
+ * forward pieces that Cross-Stitch, NDDR-CNN and MTAN interleave with their fusion layers.
+ */
+import { ArgumentError } from '../../errors.js';
+import { resnet18, resnet34, resnet50, type ResNet, type ResNetOptions } from '../../nn/backbones/resnet.js';
+import { Conv2d, type Layer, type Sequential } from '../../nn/layers.js';
+import { maxPool2d } from '../../ops/pool.js';
+import { relu } from '../../ops/unary.js';
+import type { Generator } from '../../tensor/random.js';
+import type { Tensor } from '../../tensor/tensor.js';
+
+/** The ResNet encoders an architecture can be built on. */
+export type ResNetName = 'resnet18' | 'resnet34' | 'resnet50';
+
+/** ResNet name -> factory (typed, so a name without a factory does not compile). */
+export const RESNETS: { readonly [K in ResNetName]: (opts: ResNetOptions) => ResNet } = { resnet18, resnet34, resnet50 };
+
+/** Options of the encoder that {@link buildBackbone} makes. */
+export interface BackboneOptions {
+  /** Which ResNet (default 'resnet18'). */
+  name?: ResNetName;
+  /** Channel width multiplier (default 1; e.g. 0.25 for CPU-sized models). */
+  widthMultiplier?: number;
+  /** Output stride of c4 (default 8: the survey's dilated ResNet). */
+  outputStride?: 8 | 16 | 32;
+  /** Image channels (default 3). */
+  inChannels?: number;
+  /** Generator for the initial weights (default: the model's generator, else the global one). */
+  generator?: Generator;
+}
+
+/** An encoder: options for {@link buildBackbone}, or a factory returning a fresh ResNet per call. */
+export type BackboneSpec = BackboneOptions | (() => ResNet);
+
+/**
+ * A fresh ResNet encoder from `spec` (a factory is called once per encoder, so per-task encoders get
+ * their own weights). `generator` is used when the options name none. Unknown names are rejected
+ * with the list of valid ones.
+ */
+export function buildBackbone(spec: BackboneSpec = {}, generator?: Generator): ResNet {
+  if (typeof spec === 'function') return spec();
+  const name = spec.name ?? 'resnet18';
+  if (!Object.hasOwn(RESNETS, name)) {
+    throw new ArgumentError('buildBackbone', `unknown backbone '${String(name)}' (valid: ${Object.keys(RESNETS).join(', ')})`);
+  }
+  return RESNETS[name]({
+    widthMultiplier: spec.widthMultiplier,
+    outputStride: spec.outputStride ?? 8,
+    inChannels: spec.inChannels,
+    generator: spec.generator ?? generator,
+  });
+}
+
+/**
+ * The last convolution of the encoder: the last block of layer4, its last conv (conv2 of a
+ * BasicBlock, conv3 of a Bottleneck). Its weight is GradNorm's default shared layer.
+ */
+export function lastConv(backbone: ResNet): Conv2d {
+  const block = backbone.layer4.layers[backbone.layer4.layers.length - 1] as Layer & { conv2: Conv2d; conv3?: Conv2d };
+  const conv = block.conv3 ?? block.conv2;
+  if (!(conv instanceof Conv2d)) throw new ArgumentError('lastConv', 'the last block of layer4 has no conv2/conv3');
+  return conv;
+}
+
+/** The stem relu(bn1(conv1(x))) at stride 2, before the max pool (the `stem` feature level). */
+export function stemForward(backbone: ResNet, x: Tensor): Tensor {
+  return relu(backbone.bn1.forward(backbone.conv1.forward(x)));
+}
+
+/** The stem's 3x3 / 2 max pool (padding 1), the input of layer1. */
+export function stemPool(stem: Tensor): Tensor {
+  return maxPool2d(stem, { kernelSize: 3, stride: 2, padding: 1 });
+}
+
+/** The four stages of a ResNet, finest first. */
+export function stages(backbone: ResNet): readonly Sequential[] {
+  return [backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4];
+}
+
+/**
+ * Default DeepLab rates for an output stride: [12, 24, 36] at 8 (the survey's DeepLabHead),
+ * [6, 12, 18] at 16 (DeepLab v3), [3, 6, 9] at 32 (the same receptive field scaled).
+ */
+export function defaultRates(outputStride: number): number[] {
+  const base = [6, 12, 18];
+  return base.map((r) => Math.max(1, Math.round((r * 16) / outputStride)));
+}

@@ -1,0 +1,118 @@
+/**
+ * Building a model from a plain, JSON-friendly spec: a discriminated union keyed by `arch`, and a
+ * typed table arch -> (accepted options, builder), so an architecture without a builder, or an
+ * option a builder forgets to list, does not compile, and a bad spec is rejected with the valid
+ * choices.
+ */
+import { ArgumentError } from '../../errors.js';
+import { Generator } from '../../tensor/random.js';
+import type { MultiTaskModel } from './model.js';
+import type { BackboneOptions, ResNetName } from './backbone-spec.js';
+import type { TaskSpec } from './common.js';
+import { CrossStitchModel } from './cross-stitch.js';
+import type { HeadKind, HeadOptions, SingleLevelHeadKind } from './head-spec.js';
+import { MTANModel } from './mtan.js';
+import { NDDRModel } from './nddr.js';
+import { SharedEncoderModel } from './shared-encoder.js';
+import { SingleTaskModel, type EncoderModelOptions } from './single-task.js';
+
+/** Options every architecture accepts. */
+interface CommonSpec<H extends HeadKind = HeadKind> {
+  /** Encoder (default 'resnet18'). */
+  backbone?: ResNetName;
+  /** Encoder width multiplier (default 1). */
+  width?: number;
+  /** Encoder output stride (default 8, the survey's dilated ResNet). */
+  outputStride?: 8 | 16 | 32;
+  /** Image channels (default 3). */
+  inChannels?: number;
+  /** Head kind (default 'aspp'). */
+  head?: H;
+  /** Head hidden channels (see HeadOptions.channels). */
+  headChannels?: number;
+  /** ASPP rates (default by output stride). */
+  rates?: number[];
+  /** Seed of the initial weights (default: the global generator). */
+  seed?: number;
+}
+
+/** A model description; `createModel(spec, tasks)` builds it. */
+export type ModelSpec =
+  | ({ arch: 'single-task' } & CommonSpec)
+  | ({ arch: 'shared-encoder' } & CommonSpec)
+  | ({ arch: 'cross-stitch'; alpha?: number; beta?: number } & CommonSpec)
+  | ({ arch: 'nddr'; alpha?: number; beta?: number } & CommonSpec)
+  | ({ arch: 'mtan' } & CommonSpec<SingleLevelHeadKind>);
+
+/** The architecture names. */
+export type Arch = ModelSpec['arch'];
+
+type SpecOf<A extends Arch> = Extract<ModelSpec, { arch: A }>;
+
+interface ArchEntry<A extends Arch> {
+  /** Every key the spec may hold (a key type without an entry does not compile). */
+  readonly keys: { readonly [K in keyof SpecOf<A>]-?: true };
+  readonly build: (spec: SpecOf<A>, tasks: readonly TaskSpec[]) => MultiTaskModel;
+}
+
+const COMMON_KEYS = {
+  arch: true,
+  backbone: true,
+  width: true,
+  outputStride: true,
+  inChannels: true,
+  head: true,
+  headChannels: true,
+  rates: true,
+  seed: true,
+} as const;
+
+function encoderOptions<H extends HeadKind>(spec: CommonSpec<H>): EncoderModelOptions & { head: HeadOptions<H> } {
+  const backbone: BackboneOptions = { name: spec.backbone, widthMultiplier: spec.width, outputStride: spec.outputStride, inChannels: spec.inChannels };
+  return {
+    backbone,
+    head: { kind: spec.head, channels: spec.headChannels, rates: spec.rates },
+    generator: spec.seed === undefined ? undefined : new Generator(spec.seed),
+  };
+}
+
+/** Architecture -> accepted keys and builder. */
+export const ARCHITECTURES: { readonly [A in Arch]: ArchEntry<A> } = {
+  'single-task': {
+    keys: COMMON_KEYS,
+    build: (spec, tasks) => {
+      if (tasks.length !== 1) {
+        throw new ArgumentError('createModel', `'single-task' takes exactly one task, got ${tasks.length} (build one model per task)`);
+      }
+      return new SingleTaskModel(tasks[0]!, encoderOptions(spec));
+    },
+  },
+  'shared-encoder': { keys: COMMON_KEYS, build: (spec, tasks) => new SharedEncoderModel(tasks, encoderOptions(spec)) },
+  'cross-stitch': {
+    keys: { ...COMMON_KEYS, alpha: true, beta: true },
+    build: (spec, tasks) => new CrossStitchModel(tasks, { ...encoderOptions(spec), alpha: spec.alpha, beta: spec.beta }),
+  },
+  nddr: {
+    keys: { ...COMMON_KEYS, alpha: true, beta: true },
+    build: (spec, tasks) => new NDDRModel(tasks, { ...encoderOptions(spec), alpha: spec.alpha, beta: spec.beta }),
+  },
+  mtan: { keys: COMMON_KEYS, build: (spec, tasks) => new MTANModel(tasks, encoderOptions(spec)) },
+};
+
+/**
+ * Builds the model `spec` describes for `tasks`. Throws an ArgumentError listing the valid choices
+ * for an unknown architecture or an option the architecture does not take; the builders reject bad
+ * values (unknown backbone or head, empty or duplicate task names, ...).
+ */
+export function createModel(spec: ModelSpec, tasks: readonly TaskSpec[]): MultiTaskModel {
+  const arch = (spec as { arch?: unknown } | null)?.arch;
+  if (typeof arch !== 'string' || !Object.hasOwn(ARCHITECTURES, arch)) {
+    throw new ArgumentError('createModel', `unknown architecture ${JSON.stringify(arch)} (valid: ${Object.keys(ARCHITECTURES).join(', ')})`);
+  }
+  const entry = ARCHITECTURES[arch as Arch] as unknown as ArchEntry<Arch>;
+  const unknown = Object.keys(spec).filter((k) => !Object.hasOwn(entry.keys, k));
+  if (unknown.length > 0) {
+    throw new ArgumentError('createModel', `'${arch}' does not take ${unknown.map((k) => `'${k}'`).join(', ')} (valid options: ${Object.keys(entry.keys).join(', ')})`);
+  }
+  return entry.build(spec, tasks);
+}

@@ -1,0 +1,25 @@
+/**
+ * Multi-task architectures (encoder-focused: single-task baseline, shared encoder, Cross-Stitch,
+ * NDDR-CNN, MTAN), the model contract they implement, model summaries and the spec-driven factory.
+ */
+export * from './model.js';
+export { checkTasks, checkImage, resizeTo, type TaskSpec } from './common.js';
+export { ModuleDict } from './module-dict.js';
+export {
+  RESNETS,
+  buildBackbone,
+  defaultRates,
+  lastConv,
+  type BackboneOptions,
+  type BackboneSpec,
+  type ResNetName,
+} from './backbone-spec.js';
+export { HEADS, buildHead, type DenseHead, type HeadContext, type HeadKind, type HeadOptions, type SingleLevelHeadKind } from './head-spec.js';
+export { SingleTaskModel, type EncoderModelOptions } from './single-task.js';
+export { SharedEncoderModel } from './shared-encoder.js';
+export { CROSS_STITCH_STAGES, CrossStitchModel, CrossStitchUnit, type CrossStitchOptions } from './cross-stitch.js';
+export { NDDR_STAGES, NDDRLayer, NDDRModel, type NDDROptions } from './nddr.js';
+export { MTANModel, attentionLayer, refinementBlock, type MTANOptions, type MTANOutput } from './mtan.js';
+export { summary, formatCount, type ForwardModule, type ModelSummary, type SummaryRow } from './summary.js';
+export { ARCHITECTURES, createModel, type Arch, type ModelSpec } from './create-model.js';
+export { countFlops, type FlopCount, type FlopOp } from '../../ops/flops.js';
