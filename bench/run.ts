@@ -6,11 +6,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { init, shutdown } from '../src/index.js';
+import { benchBalancers } from './balancers.js';
 import { benchConv } from './conv.js';
 import { benchDispatch } from './dispatch.js';
 import { benchAdd } from './elementwise.js';
 import { benchMatmul, benchMatmulTransposed } from './matmul.js';
 import { benchResnet } from './resnet.js';
+import { benchSyntheticScenes } from './synthetic-scenes.js';
 import type { BenchRow } from './timing.js';
 
 const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
@@ -25,6 +27,8 @@ const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
   { op: 'conv2d', run: () => benchConv({ n: 8, c: 64, o: 64, hw: 64, k: 1, stride: 1, pad: 0 }) },
   { op: 'conv2d', run: () => benchConv({ n: 8, c: 64, o: 128, hw: 64, k: 3, stride: 2, pad: 1 }) },
   { op: 'resnet18', run: () => benchResnet() },
+  { op: 'balancer', run: () => benchBalancers() },
+  { op: 'synthetic scenes', run: async () => benchSyntheticScenes() },
 ];
 
 function table(rows: readonly BenchRow[]): string {

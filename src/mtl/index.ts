@@ -3,6 +3,6 @@ export * from './metrics/index.js';
 export * from './tasks/index.js';
 export type { Task, TaskTarget, MultiTaskBatch, AnyMetric } from './task.js';
 export * from './models/index.js';
-export type { Balancer, BalanceContext, BalancerState, TaskWeights } from './balance/balancer.js';
+export * from './balance/index.js';
 export { Trainer, disposeBatch, type TrainerOptions, type TrainerOptimizer, type EpochLog, type Batches } from './trainer.js';
 export { NonFiniteLossError, StepRecorder, type StepLog } from './step-log.js';

@@ -15,6 +15,8 @@ export interface SavedBalancer {
 /** The trainer's fields of a checkpoint's `extra`. */
 export interface TrainerExtra {
   epoch: number;
+  /** The step the checkpoint's epoch began at (resuming mid-epoch keeps the epoch's mean losses right). */
+  epochStartStep?: number;
   balancer: SavedBalancer;
 }
 

@@ -88,6 +88,8 @@ export class Trainer {
   private readonly auxWeight: number;
   private readonly onLog: ((log: StepLog) => void) | undefined;
   private checked = false;
+  private epochStartStep = 0;
+  private epochStartTime = performance.now();
 
   constructor(opts: TrainerOptions) {
     const op = 'Trainer';
@@ -192,12 +194,10 @@ export class Trainer {
   }
 
   /**
-   * Trains one epoch over `batches` (each batch is disposed after its step), tells the balancer the
-   * epoch's mean losses, and returns them.
+   * Trains one epoch over `batches` (each batch is disposed after its step), then
+   * {@link finishEpoch}.
    */
   async trainEpoch(batches: Batches): Promise<EpochLog> {
-    const t0 = performance.now();
-    const first = this.step;
     for await (const b of batches) {
       try {
         await this.trainStep(b);
@@ -205,7 +205,17 @@ export class Trainer {
         disposeBatch(b);
       }
     }
+    return this.finishEpoch();
+  }
+
+  /**
+   * Ends the current epoch: reads back pending logs, computes the epoch's mean losses and weights
+   * (over the steps logged since the epoch began), tells the balancer (DWA uses them) and advances
+   * the epoch counter.
+   */
+  async finishEpoch(): Promise<EpochLog> {
     await this.drainLogs();
+    const first = this.epochStartStep;
     const logs = this.history.filter((h) => h.step >= first);
     const mean = (pick: (l: StepLog) => Record<string, number>): Record<string, number> =>
       Object.fromEntries(this.taskNames.map((n) => [n, logs.reduce((a, l) => a + pick(l)[n]!, 0) / Math.max(logs.length, 1)]));
@@ -214,10 +224,12 @@ export class Trainer {
       steps: this.step - first,
       trainLoss: mean((l) => l.losses),
       weights: mean((l) => l.weights),
-      seconds: (performance.now() - t0) / 1000,
+      seconds: (performance.now() - this.epochStartTime) / 1000,
     };
-    this.balancer.endEpoch?.(log.trainLoss);
+    if (logs.length > 0) this.balancer.endEpoch?.(log.trainLoss);
     this.epoch++;
+    this.epochStartStep = this.step;
+    this.epochStartTime = performance.now();
     return log;
   }
 
@@ -275,7 +287,7 @@ export class Trainer {
       optimizer: this.optimizer,
       ...(this.scheduler ? { schedule: this.scheduler } : {}),
       step: this.step,
-      extra: { ...extra, epoch: this.epoch, balancer: { name: this.balancer.name, scalars: bs.scalars, tensors } },
+      extra: { ...extra, epoch: this.epoch, epochStartStep: this.epochStartStep, balancer: { name: this.balancer.name, scalars: bs.scalars, tensors } },
     });
   }
 
@@ -304,6 +316,8 @@ export class Trainer {
     }
     this.step = loaded.step;
     this.epoch = meta.epoch;
+    this.epochStartStep = meta.epochStartStep ?? loaded.step;
+    this.epochStartTime = performance.now();
     this.checked = false;
     return loaded.extra as Record<string, unknown>;
   }
