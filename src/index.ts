@@ -31,3 +31,4 @@ export * from './ops/dropout.js';
 export * from './io/index.js';
 export * from './optim/index.js';
 export * from './mtl/index.js';
+export * from './data/index.js';

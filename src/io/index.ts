@@ -33,3 +33,6 @@ export {
   type CheckpointTargets,
   type LoadedCheckpoint,
 } from './checkpoint.js';
+export { decodePng, decodeJpeg, decodeImage, toRgb, toSingleChannel, normalizeRgb, type RawImage } from './image.js';
+export { decodeNpy, npyToFloat32, fortranToC, type NpyArray, type NpyData } from './npy.js';
+export { decodeMat, matTo2d, loadInflate, type MatValue, type MatNumeric, type MatChar, type MatCell, type MatStruct, type Inflate } from './mat.js';

@@ -50,3 +50,12 @@ export interface MultiTaskBatch {
   readonly input: Tensor;
   readonly targets: Readonly<Record<string, TaskTarget>>;
 }
+
+/** Frees every tensor of a batch (input, targets, masks). */
+export function disposeBatch(b: MultiTaskBatch): void {
+  b.input.dispose();
+  for (const t of Object.values(b.targets)) {
+    t.target.dispose();
+    t.mask?.dispose();
+  }
+}

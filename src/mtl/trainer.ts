@@ -20,7 +20,9 @@ import { restoreCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { fromArray } from '../tensor/creation.js';
 import { peekExtra } from './trainer-checkpoint.js';
 import { StepRecorder, type StepLog } from './step-log.js';
-import type { MultiTaskBatch, Task } from './task.js';
+import { disposeBatch, type MultiTaskBatch, type Task } from './task.js';
+
+export { disposeBatch };
 
 /** What the trainer needs of an optimiser (every src/optim optimiser fits). */
 export interface TrainerOptimizer {
@@ -61,14 +63,6 @@ export interface EpochLog {
 /** Data for one pass: an iterable (sync or async) of batches. */
 export type Batches = Iterable<MultiTaskBatch> | AsyncIterable<MultiTaskBatch>;
 
-/** Frees a batch's tensors. */
-export function disposeBatch(b: MultiTaskBatch): void {
-  b.input.dispose();
-  for (const t of Object.values(b.targets)) {
-    t.target.dispose();
-    t.mask?.dispose();
-  }
-}
 
 /** Runs training and evaluation of a multi-task model (see the file comment). */
 export class Trainer {
