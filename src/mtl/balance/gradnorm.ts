@@ -19,6 +19,12 @@
  * at initialisation is known). Everything stays on the GPU; a non-finite w gradient (a NaN loss) is
  * replaced by 0 so the weights stay finite.
  *
+ * One guard beyond Algorithm 1: before renormalising, weights are clamped at `minWeight` (default
+ * 0). The paper's weights are meant to be non-negative, but an optimiser step can carry a small
+ * weight past zero when the equilibrium lies near it (the toy problem's sigma = 100 task sits at
+ * w ~ 0.01); a negative weight turns that task's descent into ascent and its loss diverges. Nothing
+ * changes while every weight stays above the floor; minWeight: -Infinity disables the guard.
+ *
  * The paper updates w by gradient descent on L_grad with the network's optimiser type and leaves the
  * step size open; we use Adam with lr 0.025 (the value commonly used for the weights in public
  * reimplementations) and let `optimizer`/`lr` change it. Where published implementations differ
@@ -36,7 +42,7 @@ import { detach, noGrad } from '../../autograd/tape.js';
 import { add, div, mul, pow, sub, where } from '../../ops/binary.js';
 import { mean, sum } from '../../ops/reduce.js';
 import { narrow, stack } from '../../ops/shape-ops.js';
-import { abs, nonFinite, sqrt, square } from '../../ops/unary.js';
+import { abs, clamp, nonFinite, sqrt, square } from '../../ops/unary.js';
 import { Adam } from '../../optim/adam.js';
 import type { Optimizer, BaseOptions, OptimizerStateDict } from '../../optim/optimizer.js';
 import { SGD } from '../../optim/sgd.js';
@@ -66,9 +72,11 @@ export interface GradNormOptions {
   optimizer?: GradNormOptimizer;
   /** L_i(0) per task (list in task order or record by name); default: the first step's losses. */
   initialLosses?: readonly number[] | Readonly<Record<string, number>>;
+  /** Floor of every weight before renormalisation (default 0; -Infinity: no floor). See the file comment. */
+  minWeight?: number;
 }
 
-const KEYS = ['alpha', 'lr', 'optimizer', 'initialLosses'] as const;
+const KEYS = ['alpha', 'lr', 'optimizer', 'initialLosses', 'minWeight'] as const;
 
 /** GradNorm; see the file comment. */
 export class GradNorm implements Balancer {
@@ -76,6 +84,7 @@ export class GradNorm implements Balancer {
   readonly tasks: readonly string[];
   readonly alpha: number;
   readonly lr: number;
+  readonly minWeight: number;
   readonly optimizerKind: GradNormOptimizer;
   /** The learned weights w, [T] (sum T after every step); trained by GradNorm's own optimiser. */
   readonly w: Tensor;
@@ -90,6 +99,10 @@ export class GradNorm implements Balancer {
     checkKeys(op, options, KEYS);
     this.alpha = checkFinite(op, 'alpha', options.alpha ?? 1.5, 0);
     this.lr = checkFinite(op, 'lr', options.lr ?? 0.025, 0);
+    this.minWeight = options.minWeight ?? 0;
+    if (typeof this.minWeight !== 'number' || Number.isNaN(this.minWeight) || this.minWeight >= 1) {
+      throw new ArgumentError(op, `minWeight must be a number below 1 (or -Infinity), got ${String(options.minWeight)}`);
+    }
     const kind = options.optimizer ?? 'adam';
     if (!(kind in OPTIMIZERS)) throw new ArgumentError(op, `optimizer must be one of ${Object.keys(OPTIMIZERS).join(', ')} (got ${String(kind)})`);
     this.optimizerKind = kind;
@@ -155,7 +168,9 @@ export class GradNorm implements Balancer {
         backward(sum(mul(L, wNow)));
       }
       // (3) L_grad, differentiated with respect to w only (targets constant).
-      const G = mul(abs(this.w), n);
+      // |w_i| n_i; with the floor at >= 0 the weights are non-negative and w_i n_i is the same value
+      // with a useful gradient at w_i = 0 (|w|' is 0 there, which would pin a zero weight for ever).
+      const G = mul(this.minWeight >= 0 ? this.w : abs(this.w), n);
       const target = noGrad(() => {
         const ratio = div(Ld, this.initial!);
         return mul(pow(div(ratio, mean(ratio)), this.alpha), mean(G));
@@ -165,8 +180,11 @@ export class GradNorm implements Balancer {
       this.opt.step();
       this.w.grad.dispose();
       this.w.grad = null;
-      // (4) sum_i w_i = T.
-      copyInto(this.name, this.w, noGrad(() => mul(div(this.w, sum(this.w)), T)));
+      // (4) floor, then sum_i w_i = T.
+      copyInto(this.name, this.w, noGrad(() => {
+        const f = this.minWeight === -Infinity ? this.w : clamp(this.w, this.minWeight);
+        return mul(div(f, sum(f)), T);
+      }));
       this.used.dispose();
       this.used = keep(used);
       this.norms.dispose();

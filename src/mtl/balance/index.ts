@@ -50,8 +50,8 @@ const METHODS: { [K in BalanceMethod]: Entry<K> } = {
   uncertainty: { options: [], create: (tasks) => new UncertaintyWeighting(tasks) },
   dwa: { options: ['temperature'], create: (tasks, s) => new DynamicWeightAverage(tasks, { temperature: s.temperature }) },
   gradnorm: {
-    options: ['alpha', 'lr', 'optimizer', 'initialLosses'],
-    create: (tasks, s) => new GradNorm(tasks, { alpha: s.alpha, lr: s.lr, optimizer: s.optimizer, initialLosses: s.initialLosses }),
+    options: ['alpha', 'lr', 'optimizer', 'initialLosses', 'minWeight'],
+    create: (tasks, s) => new GradNorm(tasks, { alpha: s.alpha, lr: s.lr, optimizer: s.optimizer, initialLosses: s.initialLosses, minWeight: s.minWeight }),
   },
   pcgrad: { options: ['mode', 'seed'], create: (tasks, s) => new PCGrad(tasks, { mode: s.mode, seed: s.seed }) },
   mgda: { options: ['normalization', 'mode'], create: (tasks, s) => new MGDA(tasks, { normalization: s.normalization, mode: s.mode }) },

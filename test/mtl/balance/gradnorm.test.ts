@@ -72,6 +72,36 @@ describe.each(devices())('GradNorm on %s', () => {
     p.dispose();
   });
 
+  it('minWeight floors the weights before renormalising (default 0); -Infinity lets them go negative', async () => {
+    const p = makeProblem(2, 8);
+    const g = await p.refGrads();
+    // A huge weight step towards task0: without the floor, w1 = 1 - 5 < 0 before renormalising.
+    const init = [g[0]!.loss, g[1]!.loss * 100];
+    const floored = new GradNorm(p.tasks, { initialLosses: init, lr: 5, optimizer: 'adam' });
+    step(p, floored);
+    const wf = Array.from(await floored.w.data());
+    expect(wf[1]).toBe(0);
+    expect(wf[0]).toBeCloseTo(2, 5);
+    p.zeroGrad();
+    const free = new GradNorm(p.tasks, { initialLosses: init, lr: 0.5, optimizer: 'adam', minWeight: -Infinity });
+    step(p, free);
+    const wn = Array.from(await free.w.data());
+    // Adam's first step is lr * sign: w = [1.5, 0.5] -> renormalised, unchanged sum 2.
+    expect(wn[0]).toBeCloseTo(1.5, 4);
+    expect(wn[1]).toBeCloseTo(0.5, 4);
+    // From w1 = 0 the weight can recover: its L_grad gradient is -n_1 when G_1 < target_1.
+    p.zeroGrad();
+    // task1 has made no progress, task0 a lot: task1's target exceeds G_1 = 0, so w1 must rise.
+    const back = new GradNorm(p.tasks, { initialLosses: [g[0]!.loss * 100, g[1]!.loss], lr: 0.1 });
+    const wz = w.fromArray([2, 0], [2]);
+    back.loadState({ scalars: { optimStep: [] }, tensors: { weights: wz, used: w.ones([2]), initialLosses: w.fromArray([g[0]!.loss * 100, g[1]!.loss], [2]) } });
+    step(p, back);
+    expect((await back.w.data())[1]).toBeGreaterThan(0);
+    expect(() => new GradNorm(p.tasks, { minWeight: 1 })).toThrow(/minWeight/);
+    for (const b of [floored, free, back]) b.dispose();
+    p.dispose();
+  });
+
   it('refuses a null or non-shared W with an ArgumentError naming it, before touching any gradient', () => {
     const p = makeProblem(2, 9);
     const bal = new GradNorm(p.tasks);

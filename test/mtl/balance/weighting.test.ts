@@ -124,7 +124,7 @@ describe.each(devices())('loss weighting balancers on %s', () => {
     expect(made.map((b) => b.name)).toEqual(['equal', 'fixed', 'uncertainty', 'dwa', 'gradnorm', 'pcgrad', 'mgda', 'cagrad']);
     expect(BALANCE_METHODS).toEqual(['equal', 'fixed', 'uncertainty', 'dwa', 'gradnorm', 'pcgrad', 'mgda', 'cagrad']);
     expect(() => createBalancer({ method: 'gradnrom' } as never, tasks)).toThrow(/unknown method "gradnrom".*valid: equal, fixed, uncertainty, dwa, gradnorm, pcgrad, mgda, cagrad/);
-    expect(() => createBalancer({ method: 'gradnorm', temperature: 2 } as never, tasks)).toThrow(/no option 'temperature' \(valid: alpha, lr, optimizer, initialLosses\)/);
+    expect(() => createBalancer({ method: 'gradnorm', temperature: 2 } as never, tasks)).toThrow(/no option 'temperature' \(valid: alpha, lr, optimizer, initialLosses, minWeight\)/);
     expect(() => createBalancer({ method: 'gradnorm', alpha: NaN }, tasks)).toThrow(/alpha must be a finite number/);
     expect(() => createBalancer({ method: 'mgda', normalization: 'l1' as never }, tasks)).toThrow(/none, l2, loss, loss\+/);
     expect(() => createBalancer({ method: 'equal' }, ['a', 'a'])).toThrow(/distinct/);
