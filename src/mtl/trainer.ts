@@ -6,7 +6,8 @@
  * non-finite loss stops training with an error naming the task and the step, and checkpoints are
  * only written after the steps before them were checked, so the last one on disk is always sound.
  */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, LabelError } from '../errors.js';
+import { validateLabels } from '../ops/losses.js';
 import { add, mul } from '../ops/binary.js';
 import { noGrad } from '../autograd/tape.js';
 import type { LRScheduler } from '../optim/schedules.js';
@@ -136,10 +137,30 @@ export class Trainer {
   }
 
   /**
+   * On the first batch, checks every integer target against its task's class count (one small
+   * readback, once), so a label outside [0, classes) is an error naming the task rather than a NaN
+   * loss later. Tasks whose targets are not i32 labels are skipped.
+   */
+  private async checkLabels(batch: MultiTaskBatch): Promise<void> {
+    for (const task of this.tasks) {
+      const truth = batch.targets[task.name];
+      if (!truth || truth.target.dtype !== 'i32' || truth.target.rank < 2) continue;
+      const ignore = (task as { ignoreIndex?: number }).ignoreIndex ?? 255;
+      try {
+        await validateLabels(truth.target, task.channels, ignore);
+      } catch (e) {
+        if (!(e instanceof LabelError)) throw e;
+        throw new LabelError(`task '${task.name}' (first batch)`, e.count, e.index, e.value, e.numClasses, e.ignoreIndex);
+      }
+    }
+  }
+
+  /**
    * One optimisation step on `batch` (which the caller still owns). Reads nothing back except
    * what the balancer needs and, every `logEvery` steps, the logged losses.
    */
   async trainStep(batch: MultiTaskBatch): Promise<void> {
+    if (!this.checked) await this.checkLabels(batch);
     this.model.train();
     this.optimizer.zeroGrad();
     tidy(() => {

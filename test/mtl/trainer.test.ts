@@ -140,6 +140,8 @@ describe.each(devices())('Trainer on %s', () => {
     await expect(wrongSeg.trainStep(b)).rejects.toThrow(/task 'seg'.*4 channels/);
     const badDepth: w.MultiTaskBatch = { input: b.input, targets: { seg: b.targets.seg!, depth: { target: w.zeros([N, 1, H, W + 1]) } } };
     await expect(t.trainStep(badDepth)).rejects.toThrow(/task 'depth'/);
+    const badLabels: w.MultiTaskBatch = { input: b.input, targets: { seg: { target: w.fromArray(new Int32Array(N * H * W).fill(3), [N, H, W]) }, depth: b.targets.depth! } };
+    await expect(new w.Trainer({ model, tasks, balancer, optimizer }).trainStep(badLabels)).rejects.toThrow(/task 'seg'.*outside \[0, 3\)/);
     expect(await params(model)).toEqual(before);
     w.disposeBatch(b);
     badDepth.targets.depth!.target.dispose();
