@@ -12,7 +12,9 @@ import type { TaskSpec } from './common.js';
 import { CrossStitchModel } from './cross-stitch.js';
 import type { HeadKind, HeadOptions, SingleLevelHeadKind } from './head-spec.js';
 import { MTANModel } from './mtan.js';
+import { MTINetModel, type ScaleChannels } from './mtinet.js';
 import { NDDRModel } from './nddr.js';
+import { PADNetModel } from './padnet.js';
 import { SharedEncoderModel } from './shared-encoder.js';
 import { SingleTaskModel, type EncoderModelOptions } from './single-task.js';
 
@@ -36,13 +38,27 @@ interface CommonSpec<H extends HeadKind = HeadKind> {
   seed?: number;
 }
 
+/**
+ * Options of the decoder-focused architectures: the encoder's, no head options (they build their
+ * own decoders). The head keys are declared `never` so code can read `spec.head` on any ModelSpec;
+ * they are not accepted keys (see {@link ArchEntry.keys}).
+ */
+type DecoderSpec = Omit<CommonSpec, 'head' | 'headChannels' | 'rates'> & { head?: never; headChannels?: never; rates?: never };
+
 /** A model description; `createModel(spec, tasks)` builds it. */
 export type ModelSpec =
   | ({ arch: 'single-task' } & CommonSpec)
   | ({ arch: 'shared-encoder' } & CommonSpec)
   | ({ arch: 'cross-stitch'; alpha?: number; beta?: number } & CommonSpec)
   | ({ arch: 'nddr'; alpha?: number; beta?: number } & CommonSpec)
-  | ({ arch: 'mtan' } & CommonSpec<SingleLevelHeadKind>);
+  | ({ arch: 'mtan' } & CommonSpec<SingleLevelHeadKind>)
+  /** PAD-Net; `channels`: task feature channels (default 4 x the stem's; outputStride defaults to 8). */
+  | ({ arch: 'pad-net'; channels?: number } & DecoderSpec)
+  /**
+   * MTI-Net; `taskChannels`: per-scale task channels, finest first (default the encoder's c1..c4),
+   * `seReduction`: the FPM's SE ratio (default 16); outputStride defaults to 32 here.
+   */
+  | ({ arch: 'mti-net'; taskChannels?: ScaleChannels; seReduction?: number } & DecoderSpec);
 
 /** The architecture names. */
 export type Arch = ModelSpec['arch'];
@@ -50,8 +66,11 @@ export type Arch = ModelSpec['arch'];
 type SpecOf<A extends Arch> = Extract<ModelSpec, { arch: A }>;
 
 interface ArchEntry<A extends Arch> {
-  /** Every key the spec may hold (a key type without an entry does not compile). */
-  readonly keys: { readonly [K in keyof SpecOf<A>]-?: true };
+  /**
+   * Every key the spec may hold (a key type without an entry does not compile); keys typed
+   * `never` exist for reading only and are left out, so createModel rejects them.
+   */
+  readonly keys: { readonly [K in keyof SpecOf<A> as [SpecOf<A>[K]] extends [undefined] ? never : K]-?: true };
   readonly build: (spec: SpecOf<A>, tasks: readonly TaskSpec[]) => MultiTaskModel;
 }
 
@@ -66,6 +85,8 @@ const COMMON_KEYS = {
   rates: true,
   seed: true,
 } as const;
+
+const DECODER_KEYS = { arch: true, backbone: true, width: true, outputStride: true, inChannels: true, seed: true } as const;
 
 function encoderOptions<H extends HeadKind>(spec: CommonSpec<H>): EncoderModelOptions & { head: HeadOptions<H> } {
   const backbone: BackboneOptions = { name: spec.backbone, widthMultiplier: spec.width, outputStride: spec.outputStride, inChannels: spec.inChannels };
@@ -97,6 +118,20 @@ export const ARCHITECTURES: { readonly [A in Arch]: ArchEntry<A> } = {
     build: (spec, tasks) => new NDDRModel(tasks, { ...encoderOptions(spec), alpha: spec.alpha, beta: spec.beta }),
   },
   mtan: { keys: COMMON_KEYS, build: (spec, tasks) => new MTANModel(tasks, encoderOptions(spec)) },
+  'pad-net': {
+    keys: { ...DECODER_KEYS, channels: true },
+    build: (spec, tasks) => {
+      const { backbone, generator } = encoderOptions(spec);
+      return new PADNetModel(tasks, { backbone, generator, channels: spec.channels });
+    },
+  },
+  'mti-net': {
+    keys: { ...DECODER_KEYS, taskChannels: true, seReduction: true },
+    build: (spec, tasks) => {
+      const { backbone, generator } = encoderOptions(spec);
+      return new MTINetModel(tasks, { backbone, generator, taskChannels: spec.taskChannels, seReduction: spec.seReduction });
+    },
+  },
 };
 
 /**

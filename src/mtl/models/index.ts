@@ -1,6 +1,6 @@
 /**
  * Multi-task architectures (encoder-focused: single-task baseline, shared encoder, Cross-Stitch,
- * NDDR-CNN, MTAN), the model contract they implement, model summaries and the spec-driven factory.
+ * NDDR-CNN, MTAN; decoder-focused: PAD-Net, MTI-Net), the model contract they implement, model summaries and the spec-driven factory.
  */
 export * from './model.js';
 export { checkTasks, checkImage, resizeTo, type TaskSpec } from './common.js';
@@ -20,6 +20,18 @@ export { SharedEncoderModel } from './shared-encoder.js';
 export { CROSS_STITCH_STAGES, CrossStitchModel, CrossStitchUnit, type CrossStitchOptions } from './cross-stitch.js';
 export { NDDR_STAGES, NDDRLayer, NDDRModel, type NDDROptions } from './nddr.js';
 export { MTANModel, attentionLayer, refinementBlock, type MTANOptions, type MTANOutput } from './mtan.js';
+export {
+  InitialTaskPrediction,
+  MultiTaskDistillation,
+  SABlock,
+  SEBlock,
+  basicBlocks,
+  bottleneckBlocks,
+  type InitialPredictions,
+  type TaskBranch,
+} from './decoder-blocks.js';
+export { PADNetModel, type PADNetOptions } from './padnet.js';
+export { FPM, HighResolutionHead, MTINetModel, type MTINetOptions, type ScaleChannels } from './mtinet.js';
 export { summary, formatCount, type ForwardModule, type ModelSummary, type SummaryRow } from './summary.js';
 export { ARCHITECTURES, createModel, type Arch, type ModelSpec } from './create-model.js';
 export { countFlops, type FlopCount, type FlopOp } from '../../ops/flops.js';

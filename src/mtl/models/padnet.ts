@@ -1,0 +1,113 @@
+/**
+ * PAD-Net (Xu et al. 2018) as the survey implements it (models/padnet.py): a shared encoder, per-task
+ * initial predictions from its last feature map (two Bottlenecks to `channels` task features, then a
+ * 1x1 classifier, deep-supervised), multi-modal distillation (each task's features plus
+ * spatially-attended features of every other task, SABlock), and per-task final heads (two
+ * Bottlenecks and a 1x1 classifier) on the distilled features. Every prediction is resized to the
+ * input (bilinear, align_corners false).
+ *
+ * Deviations from the survey's code: the intermediate width is `channels` (default 4 x the stem's
+ * channels: the survey's 256 at width 1, 64 at width 0.25) instead of a fixed 256, so narrow
+ * encoders get narrow decoders; the survey's auxiliary-only tasks (initial predictions for tasks
+ * without a final head) are not offered: every task gets both an initial and a final prediction.
+ */
+import type { ResNet } from '../../nn/backbones/resnet.js';
+import { Conv2d, Sequential } from '../../nn/layers.js';
+import type { Generator } from '../../tensor/random.js';
+import { tidy } from '../../tensor/scope.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { MultiTaskModel, type MultiTaskOutput } from './model.js';
+import { buildBackbone, lastConv, type BackboneSpec } from './backbone-spec.js';
+import { checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
+import { InitialTaskPrediction, MultiTaskDistillation, bottleneckBlocks } from './decoder-blocks.js';
+import { ModuleDict } from './module-dict.js';
+
+/** Options of {@link PADNetModel}. */
+export interface PADNetOptions {
+  /** The shared encoder (default resnet18 dilated to output stride 8, as the survey's ResNet models). */
+  backbone?: BackboneSpec;
+  /**
+   * Channels of the task features (initial heads, distillation, final heads); divisible by 4
+   * (default 4 x the encoder's stem channels, at least 8: 256 at width 1 as the survey).
+   */
+  channels?: number;
+  /** Generator for the initial weights (default: the global one). */
+  generator?: Generator;
+}
+
+/**
+ * PAD-Net: encoder `backbone.*`, initial predictions `initial_task_prediction_heads.layers.<t>.*`
+ * (Bottlenecks) and `initial_task_prediction_heads.conv_out.<t>.*` (1x1 classifier), distillation
+ * `multi_modal_distillation.self_attention.<t>.<s>.*` (SABlock, one per ordered pair of tasks),
+ * final heads `heads.<t>.0`, `.1` (Bottlenecks) and `.2` (1x1 classifier).
+ * forward() returns the final predictions, the initial ones as `auxiliary` (one per task) and the
+ * encoder's last map c4 as the representation. sharedParameters() are the encoder's,
+ * lastSharedLayer() its last conv weight.
+ */
+export class PADNetModel extends MultiTaskModel {
+  readonly taskNames: readonly string[];
+  readonly backbone: ResNet;
+  readonly initial_task_prediction_heads: InitialTaskPrediction;
+  readonly multi_modal_distillation: MultiTaskDistillation;
+  readonly heads: ModuleDict<Sequential>;
+  /** Channels of the task features. */
+  readonly channels: number;
+
+  constructor(
+    readonly tasks: readonly TaskSpec[],
+    opts: PADNetOptions = {},
+  ) {
+    super();
+    try {
+      const op = 'PADNetModel';
+      this.taskNames = checkTasks(op, tasks);
+      const g = opts.generator;
+      this.backbone = this.child('backbone', buildBackbone(opts.backbone, g));
+      const inC = this.backbone.channels.c4;
+      const c = opts.channels ?? Math.max(8, 4 * this.backbone.channels.stem);
+      this.channels = c;
+      this.initial_task_prediction_heads = this.child(
+        'initial_task_prediction_heads',
+        new InitialTaskPrediction(
+          'layers',
+          'conv_out',
+          tasks.map((t) => ({ task: t.name, features: bottleneckBlocks(op, inC, c, g), classifier: new Conv2d(c, t.channels, 1, { generator: g }) })),
+        ),
+      );
+      this.multi_modal_distillation = this.child('multi_modal_distillation', new MultiTaskDistillation(this.taskNames, c, g));
+      this.heads = this.child(
+        'heads',
+        new ModuleDict(tasks.map((t) => [t.name, new Sequential(...bottleneckBlocks(op, c, c, g).layers, new Conv2d(c, t.channels, 1, { generator: g }))] as const)),
+      );
+    } catch (e) {
+      // a failed build must not leak the GPU memory of what was already made
+      this.dispose();
+      throw e;
+    }
+  }
+
+  forward(x: Tensor): MultiTaskOutput {
+    checkImage('PADNetModel', x, this.backbone.inChannels);
+    const [, , h, w] = x.shape as [number, number, number, number];
+    return tidy(() => {
+      const f = this.backbone.forward(x).c4;
+      const initial = this.initial_task_prediction_heads.forward(f);
+      const distilled = this.multi_modal_distillation.forward(initial.features);
+      const outputs: Record<string, Tensor> = {};
+      const auxiliary: Record<string, Tensor[]> = {};
+      for (const t of this.taskNames) {
+        outputs[t] = resizeTo(this.heads.get(t).forward(distilled[t]!), h, w);
+        auxiliary[t] = [resizeTo(initial.predictions[t]!, h, w)];
+      }
+      return { outputs, auxiliary, representation: f };
+    });
+  }
+
+  sharedParameters(): Tensor[] {
+    return this.backbone.parameters();
+  }
+
+  lastSharedLayer(): Tensor {
+    return lastConv(this.backbone).weight;
+  }
+}
