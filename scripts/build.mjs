@@ -1,5 +1,8 @@
-// Builds dist/: an ESM Node bundle, an ESM browser bundle with every shader inlined as text, and
-// type declarations. Usage: npm run build
+// Builds dist/: an ESM Node bundle, an ESM browser bundle with every shader inlined as text (entry
+// src/browser.ts), type declarations, and the browser demo page's bundle
+// (examples/browser/dist/main.js, library and Chart.js included).
+// Usage: npm run build                     everything
+//        node scripts/build.mjs --only=browser,demo   some of: node, cli, browser, types, demo
 import { build } from 'esbuild';
 import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -8,6 +11,10 @@ import path from 'node:path';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const shaderDir = path.join(root, 'shaders');
+const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+const PARTS = ['node', 'cli', 'browser', 'types', 'demo'];
+const parts = new Set(onlyArg ? onlyArg.slice('--only='.length).split(',') : PARTS);
+for (const p of parts) if (!PARTS.includes(p)) throw new Error(`unknown build part '${p}' (${PARTS.join(', ')})`);
 
 // In the browser there is no file system: replace src/gpu/shader-files.ts by a module that holds
 // every shaders/*.wgsl as a string.
@@ -27,12 +34,47 @@ const inlineShaders = {
           '  const s = shaders[name];\n' +
           "  if (s === undefined) throw new Error('unknown shader ' + name);\n" +
           '  return s;\n}\n',
+        watchFiles: readdirSync(shaderDir).map((f) => path.join(shaderDir, f)),
       };
     });
   },
 };
 
-const common = { entryPoints: [path.join(root, 'src/index.ts')], bundle: true, format: 'esm', target: 'es2022', sourcemap: true, logLevel: 'info' };
-await build({ ...common, platform: 'node', outfile: path.join(root, 'dist/node/index.js'), external: ['webgpu'] });
-await build({ ...common, platform: 'browser', outfile: path.join(root, 'dist/browser/webmtl.js'), plugins: [inlineShaders] });
-execFileSync('npx', ['tsc', '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+// A browser bundle must not load Node built-ins: static imports of them would fail to resolve in a
+// page. Node-only code (src/io/node-fs.ts, the Dawn loader) imports under a computed name at call
+// time, which leaves only a string behind, so these patterns catch real imports only.
+const NODE_IMPORT = /\bfrom\s*["'](node:|fs["'/]|path["']|url["']|child_process["']|worker_threads["'])|\brequire\s*\(\s*["']|\bimport\s*\(\s*["']node:/;
+
+function checkBrowserBundle(file) {
+  const text = readFileSync(file, 'utf8');
+  const m = NODE_IMPORT.exec(text);
+  if (m) {
+    const line = text.slice(0, m.index).split('\n').length;
+    throw new Error(`${path.relative(root, file)}:${line} imports a Node built-in (${JSON.stringify(text.slice(m.index, m.index + 40))}); browser code must not`);
+  }
+}
+
+const common = { bundle: true, format: 'esm', target: 'es2022', sourcemap: true, logLevel: 'warning' };
+if (parts.has('node')) {
+  await build({ ...common, entryPoints: [path.join(root, 'src/index.ts')], platform: 'node', outfile: path.join(root, 'dist/node/index.js'), external: ['webgpu'] });
+}
+if (parts.has('cli')) {
+  // The `webmtl` command (bin/webmtl.mjs loads it); npm dependencies stay external.
+  await build({ ...common, entryPoints: [path.join(root, 'src/cli/main.ts')], platform: 'node', outfile: path.join(root, 'dist/node/cli.js'), packages: 'external' });
+}
+if (parts.has('browser')) {
+  const outfile = path.join(root, 'dist/browser/webmtl.js');
+  await build({ ...common, entryPoints: [path.join(root, 'src/browser.ts')], platform: 'browser', outfile, plugins: [inlineShaders] });
+  checkBrowserBundle(outfile);
+  console.log(`built ${path.relative(root, outfile)}`);
+}
+if (parts.has('demo')) {
+  // The page imports the library from source, so one bundle holds the library, Chart.js and the page.
+  const outfile = path.join(root, 'examples/browser/dist/main.js');
+  await build({ ...common, entryPoints: [path.join(root, 'examples/browser/main.ts')], platform: 'browser', outfile, plugins: [inlineShaders] });
+  checkBrowserBundle(outfile);
+  console.log(`built ${path.relative(root, outfile)}`);
+}
+if (parts.has('types')) {
+  execFileSync('npx', ['tsc', '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+}

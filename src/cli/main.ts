@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+/**
+ * The `webmtl` command: train, eval, compare and report (see README, "The webmtl command").
+ * Argument parsing is commander's; unknown options and commands are rejected with the valid ones.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { WebmtlError } from '../errors.js';
+import { init, shutdown } from '../tensor/context.js';
+import { compareCommand } from './compare.js';
+import { applyOverrides, parseConfig, type RunConfig } from './config.js';
+import { evalCommand } from './eval.js';
+import { PRESETS, preset } from './presets.js';
+import { reportCommand } from './report-command.js';
+import { trainCommand } from './train-command.js';
+
+/** Reads --preset / --config plus --set overrides into a validated config. */
+export function resolveConfig(opts: { preset?: string; config?: string; set?: string[] }): RunConfig {
+  if (opts.preset && opts.config) throw new WebmtlError('give either --preset or --config, not both');
+  let base: unknown;
+  let source: string;
+  if (opts.config) {
+    source = opts.config;
+    let text: string;
+    try {
+      text = readFileSync(opts.config, 'utf8');
+    } catch (e) {
+      throw new WebmtlError(`cannot read config file ${opts.config}: ${(e as Error).message}`);
+    }
+    try {
+      base = JSON.parse(text);
+    } catch (e) {
+      throw new WebmtlError(`config file ${opts.config} is not valid JSON: ${(e as Error).message}`);
+    }
+  } else {
+    const name = opts.preset ?? 'demo';
+    source = `preset '${name}'`;
+    base = preset(name);
+  }
+  return parseConfig(applyOverrides(base, opts.set ?? []), opts.set?.length ? `${source} with --set ${opts.set.join(' ')}` : source);
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Builds the commander program (exported for tests). */
+export function program(): Command {
+  const p = new Command('webmtl')
+    .description('Train and compare multi-task dense-prediction networks on WebGPU')
+    .showHelpAfterError()
+    .exitOverride();
+  const configOptions = (c: Command) =>
+    c
+      .addOption(new Option('--preset <name>', `a named configuration (${Object.keys(PRESETS).join(', ')})`))
+      .option('--config <file>', 'a JSON run configuration')
+      .option('--set <key=value>', 'override one configuration value (repeatable), e.g. --set train.epochs=2', collect);
+  configOptions(p.command('train').description('train one configuration into a run folder'))
+    .option('--out <dir>', 'run folder (default runs/<name>)')
+    .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint')
+    .option('--baselines <file>', 'single-task results (JSON task -> metric -> value) for ΔMTL')
+    .option('--no-progress', 'no progress bar')
+    .option('--no-report', 'skip the HTML report at the end')
+    .action(trainCommand);
+  p.command('eval')
+    .description('evaluate a run\'s last checkpoint on the validation split')
+    .argument('<run>', 'run folder')
+    .action(evalCommand);
+  configOptions(p.command('compare').description('train single-task baselines and several models/balancers, then tabulate ΔMTL'))
+    .option('--models <list>', 'comma-separated architectures', 'shared-encoder')
+    .option('--balancers <list>', 'comma-separated balancing methods', 'equal')
+    .option('--seeds <list>', 'comma-separated seeds', '0')
+    .option('--out <dir>', 'folder for all runs and the table (default runs/compare-<name>)')
+    .option('--no-progress', 'no progress bar')
+    .action(compareCommand);
+  p.command('report')
+    .description('write report.html for a run folder')
+    .argument('<run>', 'run folder')
+    .action(reportCommand);
+  return p;
+}
+
+/** Runs the command line `argv` (without node and script); returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const p = program();
+  try {
+    await p.parseAsync([...argv], { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    const msg = e instanceof WebmtlError || (e instanceof Error && e.name === 'ZodError') ? e.message : (e as Error).stack ?? String(e);
+    process.stderr.write(`webmtl: ${msg}\n`);
+    return 1;
+  } finally {
+    shutdown();
+  }
+}
+
+// Started as a program (not imported by a test): run and exit with the code.
+const entry = process.argv[1] ?? '';
+if (/(^|[\\/])(main\.(ts|js)|webmtl(\.m?js)?|cli\.m?js)$/.test(entry)) {
+  void init; // the commands initialise the GPU themselves
+  const code = await main(process.argv.slice(2));
+  process.exit(code);
+}
