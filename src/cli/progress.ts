@@ -75,13 +75,13 @@ export class Progress {
     this.out.write(`step ${u.step + 1}/${this.total} epoch ${u.epoch} | ${losses} | ${Number.isFinite(rate) ? rate.toFixed(2) : '-'} steps/s | ETA ${eta}\n`);
   }
 
-  /** Prints a message above the bar (or as a line). */
+  /** Prints a message above the bar (or as a line; also when progress display is off). */
   log(message: string): void {
     if (this.bar) {
       this.bar.stop();
       this.out.write(`${message}\n`);
       this.bar.start(this.total, this.window.length ? this.window[this.window.length - 1]!.step : this.start);
-    } else if (this.enabled) this.out.write(`${message}\n`);
+    } else this.out.write(`${message}\n`);
   }
 
   /** Seconds since the display started. */

@@ -123,6 +123,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   }
 
   const progress = new Progress(total, trainer.step, process.stdout, opts.progress ?? true);
+  // Messages go above the bar when it is shown, to the caller's log otherwise.
+  const say = (m: string) => ((opts.progress ?? true) ? progress.log(m) : log(m));
   const t0 = performance.now();
   const pending: object[] = [];
   const onStepLog = (s: { step: number; epoch: number; losses: Record<string, number>; weights: Record<string, number> }) => {
@@ -172,7 +174,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       ]);
       if (val) {
         final = val;
-        progress.log(`epoch ${e.epoch}: ${Object.entries(val).map(([t, m]) => `${t} ${Object.entries(m).map(([k, v]) => `${k}=${v.toPrecision(4)}`).join(' ')}`).join(' | ')}`);
+        say(`epoch ${e.epoch}: ${Object.entries(val).map(([t, m]) => `${t} ${Object.entries(m).map(([k, v]) => `${k}=${v.toPrecision(4)}`).join(' ')}`).join(' | ')}`);
       }
       if (last || trainer.epoch % config.train.checkpointEvery === 0) {
         await trainer.saveCheckpoint(join(dir, CHECKPOINT), { batchInEpoch: 0, name: config.name });
