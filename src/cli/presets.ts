@@ -18,7 +18,7 @@ const demo: RunConfigInput = {
   balancer: { method: 'gradnorm', alpha: 1.5 },
   optimizer: { kind: 'adam', lr: 0.002 },
   schedule: { kind: 'poly', warmupSteps: 50 },
-  train: { epochs: 12, batchSize: 8, logEvery: 10, reportSamples: 4 },
+  train: { epochs: 8, batchSize: 8, logEvery: 10, reportSamples: 4 },
 };
 
 const smoke: RunConfigInput = {
