@@ -13,6 +13,7 @@ import { benchAdd } from './elementwise.js';
 import { benchMatmul, benchMatmulTransposed } from './matmul.js';
 import { benchResnet } from './resnet.js';
 import { benchSyntheticScenes } from './synthetic-scenes.js';
+import { benchTrainStepRows } from './train-step.js';
 import type { BenchRow } from './timing.js';
 
 const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
@@ -29,6 +30,7 @@ const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
   { op: 'resnet18', run: () => benchResnet() },
   { op: 'balancer', run: () => benchBalancers() },
   { op: 'synthetic scenes', run: async () => benchSyntheticScenes() },
+  { op: 'train step', run: () => benchTrainStepRows() },
 ];
 
 function table(rows: readonly BenchRow[]): string {

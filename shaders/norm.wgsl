@@ -282,6 +282,23 @@ fn grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 @compute @workgroup_size(WG)
 fn grad_fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear(gid, nwg);
+  if (gf.cg == 1u && gf.nrep == 1u && gf.s == gf.c) {
+    // Batch norm: group i and channel i are the same row, so its partials are summed once.
+    if (i >= gf.s) { return; }
+    var r1 = 0.0;
+    var r2 = 0.0;
+    for (var p = 0u; p < gf.p; p++) {
+      r1 += gf_part[(i * gf.p + p) * 2u];
+      r2 += gf_part[(i * gf.p + p) * 2u + 1u];
+    }
+    var wv = 1.0;
+    if (HAS_W) { wv = gf_w[i % gf.wmod]; }
+    gf_ks[2u * i] = wv * r1 * gf.inv_cnt;
+    gf_ks[2u * i + 1u] = wv * r2 * gf.inv_cnt;
+    gf_db[i] = r1;
+    gf_dw[i] = r2;
+    return;
+  }
   if (i < gf.s) {
     var k1 = 0.0;
     var k2 = 0.0;

@@ -8,6 +8,7 @@ import { requestDevice, type DeviceOptions } from './adapter.js';
 import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { PipelineCache, type Kernel } from './pipeline-cache.js';
 import { Profiler } from './profiler.js';
+import { politeWait } from './polite-wait.js';
 
 const UNIFORM_CHUNK = 64 * 1024;
 
@@ -20,7 +21,11 @@ export function grid(groups: number, maxPerDim = 65535): [number, number, number
 
 /** Options for {@link Runtime.create}. */
 export interface RuntimeOptions extends DeviceOptions {
-  /** Dispatches per submit before an automatic flush (default 512). */
+  /**
+   * Dispatches per submit before an automatic flush (default 128). Smaller batches let the GPU start
+   * while the host still encodes: the demo training step (~730 dispatches) ran 10-17% faster on
+   * lavapipe with 128 than with 512 (64: between the two); see bench/README.md.
+   */
   maxBatch?: number;
 }
 
@@ -44,6 +49,11 @@ export class Runtime {
   /** Queue submits since the runtime was created. */
   submitCount = 0;
   readonly maxBatch: number;
+  /**
+   * Wait for the GPU without letting Dawn's completion polling spin a core (see polite-wait.ts;
+   * default true). False restores `await` on the bare promise, for comparisons.
+   */
+  politeWaits = true;
 
   private constructor(
     readonly device: GPUDevice,
@@ -51,7 +61,7 @@ export class Runtime {
     readonly features: ReadonlySet<string>,
     opts: RuntimeOptions,
   ) {
-    this.maxBatch = opts.maxBatch ?? 512;
+    this.maxBatch = opts.maxBatch ?? 128;
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 64 << 20);
     this.pipelines = new PipelineCache(device);
@@ -219,7 +229,7 @@ export class Runtime {
     this.copy(buf, offset, staging, 0, size);
     this.flush();
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      await this.wait(() => staging.mapAsync(GPUMapMode.READ, 0, size));
     } catch (e) {
       this.checkAlive();
       this.raisePending();
@@ -235,8 +245,12 @@ export class Runtime {
   /** Waits until the GPU has finished all submitted work (submits pending work first). */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.wait(() => this.device.queue.onSubmittedWorkDone());
     this.raisePending();
+  }
+
+  private wait<T>(start: () => Promise<T>): Promise<T> {
+    return this.politeWaits ? politeWait(start) : start();
   }
 
   /** Storage pool counters (live buffers, bytes, peak). */

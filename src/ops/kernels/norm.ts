@@ -30,6 +30,14 @@ const applyGradKernel = {
   entry: 'apply_grad',
   bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
 } as const;
+const statsPartial4Kernel = { shader: 'norm-vec4', entry: 'stats_partial4', bindings: ['read', 'write', 'uniform'] } as const;
+const apply4Kernel = { shader: 'norm-vec4', entry: 'apply4', bindings: ['read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
+const gradPartial4Kernel = { shader: 'norm-vec4', entry: 'grad_partial4', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
+const applyGrad4Kernel = {
+  shader: 'norm-vec4',
+  entry: 'apply_grad4',
+  bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
+} as const;
 const l2ForwardKernel = { shader: 'norm', entry: 'l2n_forward', bindings: ['read', 'write', 'write', 'uniform'] } as const;
 const l2BackwardKernel = { shader: 'norm', entry: 'l2n_backward', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
 
@@ -52,10 +60,22 @@ interface Split extends RedView {
   p: number;
 }
 
-/** Splits each m's A*B elements into interleaved column strides (sb) and row chunks (ac). */
-function split(v: RedView): Split {
+/** Tuning switches (for A/B measurements; both default to the faster choice). */
+export const normTuning = { vec4: true };
+
+/** Whether rows of `b` elements can go through the vec4 kernels (shaders/norm-vec4.wgsl). */
+function vec4Rows(b: number): boolean {
+  return normTuning.vec4 && b % 4 === 0 && b > 0;
+}
+
+/**
+ * Splits each m's A*B elements into interleaved column strides (sb) and row chunks (ac). With
+ * `vec4`, B counts vec4s and an invocation's minimum share shrinks by 4 (same elements).
+ */
+function split(v: RedView, vec4 = false): Split {
   const work = v.a * v.b;
-  const want = Math.max(1, Math.min(Math.ceil(TARGET_INVOCATIONS / Math.max(v.m, 1)), Math.ceil(work / MIN_PER_INVOCATION)));
+  const minPer = vec4 ? MIN_PER_INVOCATION / 4 : MIN_PER_INVOCATION;
+  const want = Math.max(1, Math.min(Math.ceil(TARGET_INVOCATIONS / Math.max(v.m, 1)), Math.ceil(work / minPer)));
   const sb = Math.max(1, Math.min(want, Math.ceil(v.b / 16)));
   const acWant = Math.max(1, Math.min(v.a, Math.ceil(want / sb)));
   const ach = Math.max(1, Math.ceil(v.a / acWant));
@@ -91,11 +111,12 @@ export interface RunningStats {
  * pass: r = (1 - momentum) r + momentum * batch value, with the unbiased variance for `variance`.
  */
 export function normStats(x: Tensor, v: RedView, eps: number, running: RunningStats | null = null): Tensor {
-  const s = split(v);
+  const v4 = vec4Rows(v.b);
+  const s = split(v4 ? { ...v, b: v.b / 4 } : v, v4);
   const xb = x.bufferFor('norm');
   const part = empty([s.m, s.p, 3]);
   const rt = part.runtime;
-  rt.dispatch(statsPartialKernel, { WG }, [xb, part.bufferFor('norm')], redUniform(s), groups(s.m * s.p));
+  rt.dispatch(v4 ? statsPartial4Kernel : statsPartialKernel, { WG }, [xb, part.bufferFor('norm')], redUniform(s), groups(s.m * s.p));
   const stats = empty([s.m, 2]);
   if (running) {
     rt.dispatch(
@@ -148,6 +169,11 @@ function applyUniform(g: RowGeom): Uint32Array {
   return new Uint32Array([g.rows, g.l, lanes(g), g.sdiv, g.smod, Math.max(g.c, 1), 0, 0]);
 }
 
+/** `g` with its rows counted in vec4s when the vec4 row kernels apply (per-row affine only), else null. */
+function rows4(g: RowGeom): RowGeom | null {
+  return !g.affCol && vec4Rows(g.l) ? { ...g, l: g.l / 4 } : null;
+}
+
 /** y = (x - mean) * invstd * w + b, with w and b optional, over the rows of `g`. */
 export function normApply(x: Tensor, stats: Tensor, w: Tensor | null, b: Tensor | null, g: RowGeom): Tensor {
   const xb = x.bufferFor('norm');
@@ -155,13 +181,13 @@ export function normApply(x: Tensor, stats: Tensor, w: Tensor | null, b: Tensor 
   const n = g.rows * lanes(g);
   if (n === 0) return y;
   const sb = stats.bufferFor('norm');
-  y.runtime.dispatch(
-    applyKernel,
-    { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, AFF_COL: g.affCol ? 1 : 0 },
-    [xb, sb, w ? w.bufferFor('norm') : sb, b ? b.bufferFor('norm') : sb, y.bufferFor('norm')],
-    applyUniform(g),
-    groups(n),
-  );
+  const bufs = [xb, sb, w ? w.bufferFor('norm') : sb, b ? b.bufferFor('norm') : sb, y.bufferFor('norm')];
+  const g4 = rows4(g);
+  if (g4) {
+    y.runtime.dispatch(apply4Kernel, { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0 }, bufs, applyUniform(g4), groups(g4.rows * lanes(g4)));
+    return y;
+  }
+  y.runtime.dispatch(applyKernel, { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(g), groups(n));
   return y;
 }
 
@@ -176,6 +202,18 @@ export interface GradSums {
  * `wCol` is given) and xhat uses statistics (a * sa + m * sm) / sdiv.
  */
 export function normGradSums(x: Tensor, gy: Tensor, stats: Tensor, v: RedView, sa: number, sm: number, sdiv: number, wCol: Tensor | null): GradSums {
+  if (!wCol && vec4Rows(v.b)) {
+    const s = split({ ...v, b: v.b / 4 }, true);
+    const part = empty([s.m, s.p, 2]);
+    part.runtime.dispatch(
+      gradPartial4Kernel,
+      { WG },
+      [x.bufferFor('norm'), gy.bufferFor('norm'), stats.bufferFor('norm'), part.bufferFor('norm')],
+      redUniform(s, sa, sm, sdiv),
+      groups(s.m * s.p),
+    );
+    return { part, p: s.p };
+  }
   const s = split(v);
   const part = empty([s.m, s.p, 2]);
   const sb = stats.bufferFor('norm');
@@ -239,6 +277,17 @@ export function normApplyGrad(x: Tensor, gy: Tensor, stats: Tensor, ks: Tensor |
   const n = g.rows * lanes(g);
   if (n === 0) return dx;
   const sb = stats.bufferFor('norm');
+  const g4 = rows4(g);
+  if (g4) {
+    dx.runtime.dispatch(
+      applyGrad4Kernel,
+      { WG, HAS_W: w ? 1 : 0, BATCH: ks ? 1 : 0 },
+      [x.bufferFor('norm'), gy.bufferFor('norm'), sb, ks ? ks.bufferFor('norm') : sb, w ? w.bufferFor('norm') : sb, dx.bufferFor('norm')],
+      applyUniform(g4),
+      groups(g4.rows * lanes(g4)),
+    );
+    return dx;
+  }
   dx.runtime.dispatch(
     applyGradKernel,
     { WG, HAS_W: w ? 1 : 0, AFF_COL: g.affCol ? 1 : 0, BATCH: ks ? 1 : 0 },
