@@ -62,6 +62,18 @@ if (parts.has('cli')) {
   // The `webmtl` command (bin/webmtl.mjs loads it); npm dependencies stay external.
   await build({ ...common, entryPoints: [path.join(root, 'src/cli/main.ts')], platform: 'node', outfile: path.join(root, 'dist/node/cli.js'), packages: 'external' });
 }
+if (parts.has('node') || parts.has('cli')) {
+  // DataLoader worker threads: loader.ts imports ./worker-pool.js under a computed name (so the
+  // browser bundle never sees node:worker_threads), and the pool starts ./worker-entry.js; both
+  // must therefore sit next to index.js and cli.js as files of their own.
+  await build({
+    ...common,
+    entryPoints: { 'worker-pool': path.join(root, 'src/data/worker-pool.ts'), 'worker-entry': path.join(root, 'src/data/worker-entry.ts') },
+    platform: 'node',
+    outdir: path.join(root, 'dist/node'),
+    external: ['webgpu'],
+  });
+}
 if (parts.has('browser')) {
   const outfile = path.join(root, 'dist/browser/webmtl.js');
   await build({ ...common, entryPoints: [path.join(root, 'src/browser.ts')], platform: 'browser', outfile, plugins: [inlineShaders] });

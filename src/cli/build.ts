@@ -18,7 +18,7 @@ import { depthTask, edgeTask, humanPartsTask, normalsTask, saliencyTask, segment
 import { Adam, AdamW } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
 import { LRScheduler, constantLR, cosineLR, linearWarmup, polyLR, type Schedule } from '../optim/schedules.js';
-import { DataLoader } from '../data/loader.js';
+import { DataLoader, type DatasetRecipe } from '../data/loader.js';
 import { accumulateStats, type BaselineStats } from './baselines.js';
 import type { RunConfig, RunTask } from './config.js';
 
@@ -73,10 +73,17 @@ export async function openData(cfg: RunConfig): Promise<RunData> {
   };
 }
 
-/** The first `limit` samples of `ds` (all when limit is undefined). */
-function limited(ds: Dataset, limit: number | undefined): Dataset {
+/**
+ * The first `limit` samples of a file dataset (all when limit is undefined), keeping a recipe with
+ * the ids cut to the limit so worker threads rebuild the same subset.
+ */
+function limited(ds: NyudDataset | PascalContextDataset, limit: number | undefined): Dataset {
   if (limit === undefined || limit >= ds.length) return ds;
-  return { info: ds.info, length: limit, get: (i: number) => ds.get(i) };
+  const recipe = (): DatasetRecipe => {
+    const r = ds.recipe();
+    return r.kind === 'pascal-context' ? { ...r, ids: r.ids.slice(0, limit), semsegFiles: r.semsegFiles.slice(0, limit) } : { ...r, ids: r.ids.slice(0, limit) };
+  };
+  return { info: ds.info, length: limit, get: (i: number) => ds.get(i), recipe } as Dataset;
 }
 
 /**

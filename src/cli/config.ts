@@ -60,6 +60,8 @@ const train = z.strictObject({
   reportSamples: z.number().int().min(0).max(32).default(4),
   /** Batches prepared ahead of the GPU. */
   prefetch: z.number().int().min(0).default(2),
+  /** Worker threads preparing training batches (0: the main thread; bit-identical either way). */
+  workers: z.number().int().min(0).max(16).default(0),
 });
 
 /** The whole run configuration (see the file comment). */

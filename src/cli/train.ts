@@ -103,7 +103,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const { data, tasks, model, balancer, optimizer, scheduler, stepsPerEpoch } = objects;
   const trainer = new Trainer({ model, tasks, balancer, optimizer, scheduler, logEvery: config.train.logEvery });
   const loaderOpts = { batchSize: config.train.batchSize, seed: config.seed, tasks: config.tasks, prefetch: config.train.prefetch };
-  const trainLoader = new DataLoader(data.train, { ...loaderOpts, shuffle: true, dropLast: true, augment: data.trainAugment ?? undefined });
+  const trainLoader = new DataLoader(data.train, { ...loaderOpts, shuffle: true, dropLast: true, augment: data.trainAugment ?? undefined, workers: config.train.workers });
   const valLoader = new DataLoader(data.val, { ...loaderOpts, shuffle: false, augment: data.valAugment ?? undefined });
   const total = stepsPerEpoch * config.train.epochs;
   const valBatches = async function* () {

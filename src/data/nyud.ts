@@ -52,6 +52,18 @@ export interface NyudOptions {
   readonly std?: readonly [number, number, number];
 }
 
+/**
+ * What a worker thread needs to rebuild a {@link NyudDataset} (plain data; see DataLoader's
+ * `workers`). It carries the ids already read from the split file, so the rebuild reads nothing:
+ * a file that went missing since open() fails at the batch that needs it, as in the main thread.
+ */
+export interface NyudRecipe {
+  readonly kind: 'nyud';
+  readonly root: string;
+  readonly ids: readonly string[];
+  readonly options: NyudOptions;
+}
+
 const FOLDER: Record<NyudTask, [string, string]> = {
   semseg: ['segmentation', '.png'],
   depth: ['depth', '.npy'],
@@ -108,6 +120,16 @@ export class NyudDataset implements Dataset {
     const files = ids.flatMap((id) => [joinPath(root, 'images', `${id}.jpg`), ...tasks.map((t) => joinPath(root, FOLDER[t][0], id + FOLDER[t][1]))]);
     await requireFiles(files);
     return new NyudDataset(root, ids, tasks, opts.mean ?? IMAGENET_MEAN, opts.std ?? IMAGENET_STD);
+  }
+
+  /** The plain-data description {@link NyudDataset.fromRecipe} rebuilds this dataset from. */
+  recipe(): NyudRecipe {
+    return { kind: 'nyud', root: this.root, ids: [...this.ids], options: { tasks: [...this.tasks], mean: this.mean, std: this.std } };
+  }
+
+  /** The dataset a {@link NyudRecipe} describes, without open()'s checks (they ran where the recipe was made). */
+  static fromRecipe(r: NyudRecipe): NyudDataset {
+    return new NyudDataset(r.root, r.ids, r.options.tasks ?? NYUD_TASKS, r.options.mean ?? IMAGENET_MEAN, r.options.std ?? IMAGENET_STD);
   }
 
   /** Number of samples in the split. */

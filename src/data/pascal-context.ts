@@ -78,6 +78,18 @@ export interface PascalContextOptions {
   readonly std?: readonly [number, number, number];
 }
 
+/**
+ * What a worker thread needs to rebuild a {@link PascalContextDataset} (plain data; see
+ * DataLoader's `workers`): the ids and semseg files open() resolved, so the rebuild reads nothing.
+ */
+export interface PascalContextRecipe {
+  readonly kind: 'pascal-context';
+  readonly root: string;
+  readonly ids: readonly string[];
+  readonly semsegFiles: readonly string[];
+  readonly options: PascalContextOptions;
+}
+
 /** Field `k` (by position, as the survey indexes these structs) of element `e` of a struct. */
 function field(v: MatValue | undefined, e: number, k: number, what: string, file: string): MatValue {
   const s = v as MatStruct | undefined;
@@ -181,6 +193,22 @@ export class PascalContextDataset implements Dataset {
       out.push(person);
     }
     return out;
+  }
+
+  /** The plain-data description {@link PascalContextDataset.fromRecipe} rebuilds this dataset from. */
+  recipe(): PascalContextRecipe {
+    // Each grouping's largest label is its number of parts.
+    const numHumanParts = Math.max(...this.groups) as 1 | 4 | 6 | 14;
+    const options = { tasks: [...this.tasks], numHumanParts, mean: this.mean, std: this.std };
+    return { kind: 'pascal-context', root: this.root, ids: [...this.ids], semsegFiles: [...this.semsegFiles], options };
+  }
+
+  /** The dataset a {@link PascalContextRecipe} describes, without open()'s checks (they ran where the recipe was made). */
+  static fromRecipe(r: PascalContextRecipe): PascalContextDataset {
+    const o = r.options;
+    const groups = PART_GROUPS[o.numHumanParts ?? 6];
+    if (!groups) throw new ArgumentError('PascalContextDataset', `numHumanParts must be 1, 4, 6 or 14 (got ${o.numHumanParts})`);
+    return new PascalContextDataset(r.root, r.ids, o.tasks ?? PASCAL_TASKS, r.semsegFiles, groups, o.mean ?? IMAGENET_MEAN, o.std ?? IMAGENET_STD);
   }
 
   /** Number of samples in the split. */

@@ -33,6 +33,12 @@ export interface SyntheticScenesOptions {
   readonly tasks?: readonly SyntheticTask[];
 }
 
+/** What a worker thread needs to rebuild a {@link SyntheticScenes} (plain data; see DataLoader's `workers`). */
+export interface SyntheticRecipe {
+  readonly kind: 'synthetic';
+  readonly options: SyntheticScenesOptions;
+}
+
 const OP = 'SyntheticScenes';
 const STREAMS = { train: 0x747261696e, val: 0x76616c } as const;
 
@@ -87,6 +93,12 @@ export class SyntheticScenes implements Dataset {
       mean: IMAGE_MEAN,
       std: IMAGE_STD,
     };
+  }
+
+  /** Options that rebuild this dataset, sample for sample, in another thread (`new SyntheticScenes(r.options)`). */
+  recipe(): SyntheticRecipe {
+    const { height, width, length, seed, split } = this;
+    return { kind: 'synthetic', options: { size: [height, width], length, seed, split, tasks: [...this.tasks], cache: this.cache !== null } };
   }
 
   /** Throws ArgumentError unless `i` is an integer in [0, length). */
