@@ -7,22 +7,16 @@ import { WebmtlError } from '../errors.js';
 import { decodeImage, normalizeRgb, toRgb, toSingleChannel, type RawImage } from '../io/image.js';
 import { decodeMat, loadInflate, type MatValue } from '../io/mat.js';
 import { decodeNpy, type NpyArray } from '../io/npy.js';
+import { nodeFs } from '../io/node-fs.js';
 import { DatasetError } from './errors.js';
 
 type Fs = typeof import('node:fs/promises');
-let loading: Promise<Fs> | null = null;
 
-/** `node:fs/promises`, or a DatasetError for `path` where there is no Node file system. */
+/** `node:fs/promises` (loaded lazily by the io layer), or a DatasetError for `path` without one. */
 async function fs(path: string): Promise<Fs> {
-  loading ??= (async () => {
-    const name = 'node:fs/promises';
-    const mod = (await import(/* @vite-ignore */ name)) as Fs & { default?: Fs };
-    return mod.default ?? mod;
-  })();
   try {
-    return await loading;
+    return await nodeFs('dataset');
   } catch (e) {
-    loading = null;
     throw new DatasetError(path, `reading dataset files needs Node's file system (${(e as Error).message})`);
   }
 }

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import { devices } from '../helpers/devices.js';
+import { rng } from '../helpers/rng.js';
 
-/** Deterministic uniform [0, 1) numbers (mulberry32), so tests need no tensor RNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const f32 = (data: number[], shape: number[]): w.Tensor => w.fromArray(data, shape, { dtype: 'f32' });
 const i32 = (data: number[], shape: number[]): w.Tensor => w.fromArray(data, shape, { dtype: 'i32' });

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import { devices } from '../helpers/devices.js';
+import { rng } from '../helpers/rng.js';
 
 const N = 2, H = 3, W = 5, P = N * H * W;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Survey's BalancedCrossEntropyLoss(size_average=True) in float64: w*pos + (1-w)*neg, / #elements. */
 function balancedBceRef(x: number[], t: number[], w: number | null, mask?: number[]): number {

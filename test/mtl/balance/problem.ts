@@ -7,18 +7,10 @@
 import * as w from '../../../src/index.js';
 import type { BalanceContext, Balancer } from '../../../src/mtl/balance/index.js';
 import { refNetGrads, type RefNet, type RefTaskGrad } from '../../reference/balance.js';
+import { rng } from '../../helpers/rng.js';
 
-/** Deterministic uniform [0, 1) numbers (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
+
 
 export interface Problem {
   tasks: string[];
