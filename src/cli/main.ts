@@ -54,7 +54,7 @@ export function program(): Command {
       .option('--config <file>', 'a JSON run configuration')
       .option('--set <key=value>', 'override one configuration value (repeatable), e.g. --set train.epochs=2', collect);
   configOptions(p.command('train').description('train one configuration into a run folder'))
-    .option('--out <dir>', 'run folder (default runs/<name>)')
+    .option('--out <dir>', 'run folder (default runs/<name>, or runs/<name>-2 ... when taken)')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint')
     .option('--baselines <file>', 'single-task results (JSON task -> metric -> value) for ΔMTL')
     .option('--no-progress', 'no progress bar')

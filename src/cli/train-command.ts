@@ -3,7 +3,7 @@
  * first one stops after the current step with a checkpoint; a second one exits at once), trains,
  * then writes the sample images and the HTML report.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebmtlError } from '../errors.js';
 import type { TaskMetrics } from '../mtl/metrics/delta-mtl.js';
@@ -33,6 +33,13 @@ export function readBaselines(path: string): TaskMetrics {
   }
 }
 
+/** runs/<name>, or runs/<name>-2, -3 ... when earlier runs hold the name (an explicit --out never moves). */
+export function freshRunDir(name: string): string {
+  let dir = join('runs', name);
+  for (let k = 2; existsSync(join(dir, 'config.json')); k++) dir = join('runs', `${name}-${k}`);
+  return dir;
+}
+
 /** Runs `webmtl train` (see the file comment). */
 export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const resume = opts.resume !== undefined;
@@ -40,7 +47,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
     throw new WebmtlError('--resume continues a run with its own config.json; do not combine it with --preset, --config or --set');
   }
   const config = resume ? undefined : resolveConfig(opts);
-  const dir = opts.resume ?? opts.out ?? join('runs', config!.name);
+  const dir = opts.resume ?? opts.out ?? freshRunDir(config!.name);
   const rt = await init();
   process.stdout.write(`webmtl: ${resume ? 'resuming' : 'training'} ${dir} on ${rt.adapterName}\n`);
   const controller = new AbortController();

@@ -124,3 +124,26 @@ describe.each(devices())('webmtl train / eval / compare on %s', () => {
     expect(finishedMetrics(join(out, 'single-semseg-s0'))).not.toBeNull();
   });
 });
+
+describe('run folders', () => {
+  it('the default run folder moves to <name>-2, -3 when taken', async () => {
+    const { freshRunDir } = await import('../../src/cli/train-command.js');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const cwd = process.cwd();
+    const dir = mkdtempSync(join(tmpdir(), 'webmtl-runs-'));
+    process.chdir(dir);
+    try {
+      expect(freshRunDir('demo')).toBe(join('runs', 'demo'));
+      mkdirSync(join('runs', 'demo'), { recursive: true });
+      expect(freshRunDir('demo')).toBe(join('runs', 'demo')); // an empty folder holds no run
+      writeFileSync(join('runs', 'demo', 'config.json'), '{}');
+      expect(freshRunDir('demo')).toBe(join('runs', 'demo-2'));
+      mkdirSync(join('runs', 'demo-2'));
+      writeFileSync(join('runs', 'demo-2', 'config.json'), '{}');
+      expect(freshRunDir('demo')).toBe(join('runs', 'demo-3'));
+    } finally {
+      process.chdir(cwd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
