@@ -45,12 +45,17 @@ export class Progress {
     this.bar?.start(total, start, { epoch: 0, losses: '', rate: '-' });
   }
 
-  /** Steps per second over the last ~50 updates (NaN before two updates). */
+  /**
+   * Steps per second over the last ~50 updates, or since the start while those span under a second
+   * (step logs arrive in bursts of logEvery, all at once, after each readback).
+   */
   rate(): number {
-    if (this.window.length < 2) return NaN;
+    if (this.window.length === 0) return NaN;
     const a = this.window[0]!;
     const b = this.window[this.window.length - 1]!;
-    return ((b.step - a.step) * 1000) / Math.max(b.t - a.t, 1e-6);
+    if (b.t - a.t >= 1000) return ((b.step - a.step) * 1000) / (b.t - a.t);
+    const elapsed = b.t - this.t0;
+    return elapsed > 0 && b.step > this.start ? ((b.step - this.start) * 1000) / elapsed : NaN;
   }
 
   /** Shows the state after step `u.step` (0-based; the bar shows steps done). */
