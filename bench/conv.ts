@@ -6,7 +6,7 @@
  */
 import type * as TFNS from '@tensorflow/tfjs';
 import * as w from '../src/index.js';
-import { loadTfjs } from './peers/tfjs.js';
+import { loadTfjs, tfRun } from './peers/tfjs.js';
 import { timeInterleaved, type BenchRow } from './timing.js';
 
 /** One conv2d shape: batch, channels in/out, spatial size, kernel, stride, padding. */
@@ -32,15 +32,7 @@ function tfjsPasses(tf: typeof TFNS, s: ConvShape, oh: number): { passes: Record
   const tgy = tf.randomNormal([s.n, oh, oh, s.o]) as TFNS.Tensor4D;
   const pad: [[0, 0], [number, number], [number, number], [0, 0]] = [[0, 0], [s.pad, s.pad], [s.pad, s.pad], [0, 0]];
   const g = tf.grads((a, b) => tf.conv2d(a as TFNS.Tensor4D, b as TFNS.Tensor4D, s.stride, pad));
-  // Reads back one element of every result: that waits for all the work queued before it without
-  // timing a large copy.
-  const run = (fn: () => TFNS.Tensor | TFNS.Tensor[]) => async () => {
-    const r = tf.tidy(fn);
-    const list = Array.isArray(r) ? r : [r];
-    const heads = list.map((t) => tf.slice(t.reshape([-1]), 0, 1));
-    await Promise.all(heads.map((t) => t.data()));
-    tf.dispose([...list, ...heads]);
-  };
+  const run = (fn: () => TFNS.Tensor | TFNS.Tensor[]) => tfRun(tf, fn);
   const passes = {
     fwd: run(() => tf.conv2d(tx, tw, s.stride, pad)),
     dx: run(() => tf.conv2dTranspose(tgy, tw, [s.n, s.hw, s.hw, s.c], s.stride, pad)),

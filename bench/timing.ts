@@ -53,6 +53,11 @@ export interface BenchRow {
   peerMs?: number | null;
   /** Our throughput over the peer's (peer ms / our ms); above 1 means faster than the peer. */
   ratio?: number | null;
+  /**
+   * Our throughput as a fraction of the adapter's measured ceiling (bench/ceiling.ts): GFLOP/s rows
+   * over the best FMA kernel's GFLOP/s, GB/s rows over the best vec4 copy's GB/s.
+   */
+  ofCeiling?: number;
 }
 
 /**

@@ -4,6 +4,7 @@
  * own device on the same adapter; only devDependencies provide it (never a runtime dependency).
  */
 import { create, globals } from 'webgpu';
+import { politeWait } from '../../src/gpu/polite-wait.js';
 
 type TF = typeof import('@tensorflow/tfjs');
 let tfPromise: Promise<TF | null> | null = null;
@@ -50,4 +51,27 @@ export async function timeTf(tf: TF, fn: () => import('@tensorflow/tfjs').Tensor
   }
   times.sort((a, b) => a - b);
   return times[times.length >> 1]!;
+}
+
+/**
+ * Whether TF.js's readbacks wait the way ours do. dawn.node polls a pending mapAsync through
+ * `setImmediate`, so a plain `await t.data()` spins one of the two cores that lavapipe's workers
+ * need; our runtime waits through `politeWait`. By default the peer's waits go through it too, so
+ * both sides wait alike; `TFJS_SPIN=1` restores the spinning wait (the conv rows before 2026-12-06).
+ */
+export const tfPoliteWaits = process.env.TFJS_SPIN !== '1';
+
+/**
+ * A closure running one TF.js computation and resolving once its results exist: it reads back one
+ * element of every result, which waits for all the work queued before it without timing a large copy.
+ */
+export function tfRun(tf: TF, fn: () => import('@tensorflow/tfjs').Tensor | import('@tensorflow/tfjs').Tensor[]): () => Promise<void> {
+  return async () => {
+    const r = tf.tidy(fn);
+    const list = Array.isArray(r) ? r : [r];
+    const heads = list.map((t) => tf.slice(t.reshape([-1]), 0, 1));
+    const read = () => Promise.all(heads.map((t) => t.data()));
+    await (tfPoliteWaits ? politeWait(read) : read());
+    tf.dispose([...list, ...heads]);
+  };
 }
