@@ -23,6 +23,7 @@ import type { PascalContextRecipe } from './pascal-context.js';
 import type { Dataset, Sample, SampleTask } from './sample.js';
 import type { SyntheticRecipe } from './synthetic/dataset.js';
 import type { SerializedError, WorkerPool } from './worker-pool.js';
+import { mix32 } from './synthetic/rng.js';
 
 /**
  * Plain data from which a worker thread rebuilds a dataset: what the built-in datasets' `recipe()`
@@ -70,18 +71,11 @@ export interface PrepareSettings {
   readonly tasks: readonly SampleTask[];
 }
 
-/** 32-bit mix of a few integers (murmur3's finaliser over a running xor). */
+/** 32-bit mix of a few integers (murmur3's finaliser over a running FNV-style xor). */
 function mix(...xs: number[]): number {
   let h = 0x811c9dc5;
-  for (const x of xs) {
-    h = Math.imul(h ^ (x >>> 0), 0x01000193) >>> 0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b) >>> 0;
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35) >>> 0;
-    h ^= h >>> 16;
-  }
-  return h >>> 0;
+  for (const x of xs) h = mix32(Math.imul(h ^ (x >>> 0), 0x01000193) >>> 0);
+  return h;
 }
 
 /** One sample, augmented with its own generator (seeded by seed, epoch and index). */

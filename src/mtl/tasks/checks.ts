@@ -5,14 +5,13 @@
 import { ArgumentError, DTypeError, ShapeError } from '../../errors.js';
 import { reshape } from '../../ops/shape-ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { mapDims } from '../metrics/common.js';
 import type { TaskTarget } from '../task.js';
 
 /** [N, H, W] of a per-pixel map given as [N,H,W] or [N,1,H,W], or a ShapeError naming the task. */
 export function pixelDims(task: string, what: string, t: Tensor): [number, number, number] {
-  const s = t.shape;
-  if (s.length === 3) return [s[0]!, s[1]!, s[2]!];
-  if (s.length === 4 && s[1] === 1) return [s[0]!, s[2]!, s[3]!];
-  throw new ShapeError(`task '${task}'`, [s], `${what} must have shape [N,H,W] or [N,1,H,W]`);
+  const d = mapDims(`task '${task}'`, what, t);
+  return [d.n, d.h, d.w];
 }
 
 /** Checks pred is [N, channels, H, W] f32 and returns [N, H, W]. */
