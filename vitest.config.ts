@@ -13,5 +13,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // Kernel choices in tests follow the shape rules, never a tuning table stored on this machine.
+    env: { WEBMTL_TUNING: 'off' },
   },
 });

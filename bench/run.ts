@@ -7,6 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { init, shutdown } from '../src/index.js';
+import { benchAutotune } from './autotune.js';
 import { benchBalancers } from './balancers.js';
 import { benchCeiling, measureCeiling } from './ceiling.js';
 import { benchConv } from './conv.js';
@@ -35,6 +36,7 @@ const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
   { op: 'balancer', run: () => benchBalancers() },
   { op: 'synthetic scenes', run: async () => benchSyntheticScenes() },
   { op: 'train step', run: () => benchTrainStepRows() },
+  { op: 'autotune', run: () => benchAutotune() },
 ];
 
 function table(rows: readonly BenchRow[]): string {

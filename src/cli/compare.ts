@@ -14,7 +14,7 @@ import type { Task } from '../mtl/task.js';
 import { init } from '../tensor/context.js';
 import { buildTasks, openData } from './build.js';
 import { parseConfig, type RunConfig } from './config.js';
-import { resolveConfig } from './main.js';
+import { resolveConfig } from './resolve-config.js';
 import { SURVEY_METRIC, surveyDirections } from './survey-metrics.js';
 import { trainRun } from './train.js';
 

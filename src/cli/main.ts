@@ -1,44 +1,20 @@
 #!/usr/bin/env node
 /**
- * The `webmtl` command: train, eval, compare and report (see README, "The webmtl command").
+ * The `webmtl` command: train, eval, compare, tune and report (see README, "The webmtl command").
  * Argument parsing is commander's; unknown options and commands are rejected with the valid ones.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import { WebmtlError } from '../errors.js';
 import { init, shutdown } from '../tensor/context.js';
 import { compareCommand } from './compare.js';
-import { applyOverrides, parseConfig, type RunConfig } from './config.js';
 import { evalCommand } from './eval.js';
-import { PRESETS, preset } from './presets.js';
+import { PRESETS } from './presets.js';
+import { resolveConfig } from './resolve-config.js';
 import { reportCommand } from './report-command.js';
 import { trainCommand } from './train-command.js';
+import { tuneCommand } from './tune.js';
 
-/** Reads --preset / --config plus --set overrides into a validated config. */
-export function resolveConfig(opts: { preset?: string; config?: string; set?: string[] }): RunConfig {
-  if (opts.preset && opts.config) throw new WebmtlError('give either --preset or --config, not both');
-  let base: unknown;
-  let source: string;
-  if (opts.config) {
-    source = opts.config;
-    let text: string;
-    try {
-      text = readFileSync(opts.config, 'utf8');
-    } catch (e) {
-      throw new WebmtlError(`cannot read config file ${opts.config}: ${(e as Error).message}`);
-    }
-    try {
-      base = JSON.parse(text);
-    } catch (e) {
-      throw new WebmtlError(`config file ${opts.config} is not valid JSON: ${(e as Error).message}`);
-    }
-  } else {
-    const name = opts.preset ?? 'demo';
-    source = `preset '${name}'`;
-    base = preset(name);
-  }
-  return parseConfig(applyOverrides(base, opts.set ?? []), opts.set?.length ? `${source} with --set ${opts.set.join(' ')}` : source);
-}
+export { resolveConfig };
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -71,6 +47,12 @@ export function program(): Command {
     .option('--out <dir>', 'folder for all runs and the table (default runs/compare-<name>)')
     .option('--no-progress', 'no progress bar')
     .action(compareCommand);
+  configOptions(p.command('tune').description("measure every kernel variant on the shapes of one training step and store the fastest for this adapter"))
+    .option('--retune', 'measure shapes that already have a stored choice again')
+    .option('--rounds <n>', 'timed rounds per kernel variant', '5')
+    .option('--list', "print this adapter's stored choices and exit")
+    .option('--clear', "delete this adapter's stored choices")
+    .action(tuneCommand);
   p.command('report')
     .description('write report.html for a run folder')
     .argument('<run>', 'run folder')

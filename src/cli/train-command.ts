@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { WebmtlError } from '../errors.js';
 import type { TaskMetrics } from '../mtl/metrics/delta-mtl.js';
 import { init } from '../tensor/context.js';
-import { resolveConfig } from './main.js';
+import { resolveConfig } from './resolve-config.js';
 import { finishRun } from './finish.js';
 import { trainRun } from './train.js';
 

@@ -41,6 +41,11 @@ export interface AcquiredDevice {
   adapter: GPUAdapter;
   /** Human-readable adapter name, e.g. `llvmpipe (Mesa 25.0.7)`. */
   adapterName: string;
+  /**
+   * The adapter's identity for per-adapter caches: vendor, architecture, device and description
+   * (which carries the driver version on Mesa), joined.
+   */
+  adapterKey: string;
   features: ReadonlySet<string>;
 }
 
@@ -76,5 +81,6 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<AcquiredD
   const info = adapter.info;
   const adapterName =
     [info?.description, info?.device, info?.architecture].find((s) => s && s.length > 0) ?? info?.vendor ?? 'unknown adapter';
-  return { device, adapter, adapterName, features: new Set(wanted) };
+  const adapterKey = [info?.vendor, info?.architecture, info?.device, info?.description].map((s) => s ?? '').join(' | ');
+  return { device, adapter, adapterName, adapterKey, features: new Set(wanted) };
 }

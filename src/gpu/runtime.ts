@@ -9,6 +9,7 @@ import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { PipelineCache, type Kernel } from './pipeline-cache.js';
 import { Profiler } from './profiler.js';
 import { politeWait } from './polite-wait.js';
+import { loadTuning, TuningTable } from './tuning.js';
 
 const UNIFORM_CHUNK = 64 * 1024;
 
@@ -27,6 +28,11 @@ export interface RuntimeOptions extends DeviceOptions {
    * lavapipe with 128 than with 512 (64: between the two); see bench/README.md.
    */
   maxBatch?: number;
+  /**
+   * Kernel choices by measurement: true (default) loads this adapter's stored table of tuned variants
+   * (see tuning.ts; `WEBMTL_TUNING=off` ignores it), false starts empty, or a table to use.
+   */
+  tuning?: boolean | TuningTable;
 }
 
 export class Runtime {
@@ -60,6 +66,8 @@ export class Runtime {
     readonly adapterName: string,
     readonly features: ReadonlySet<string>,
     opts: RuntimeOptions,
+    /** Tuned kernel variants for this adapter, consulted by ops with several kernels for one job. */
+    public tuning: TuningTable,
   ) {
     this.maxBatch = opts.maxBatch ?? 128;
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
@@ -82,8 +90,10 @@ export class Runtime {
 
   /** Acquires a device (see {@link requestDevice}) and wraps it in a runtime. */
   static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
-    const { device, adapterName, features } = await requestDevice(opts);
-    return new Runtime(device, adapterName, features, opts);
+    const { device, adapterName, adapterKey, features } = await requestDevice(opts);
+    const t = opts.tuning ?? true;
+    const tuning = t instanceof TuningTable ? t : t ? await loadTuning(adapterKey) : new TuningTable(adapterKey);
+    return new Runtime(device, adapterName, features, opts, tuning);
   }
 
   /** The limits of the device, as granted. */

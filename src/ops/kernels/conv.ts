@@ -106,7 +106,7 @@ export function convForward(xp: Tensor, w: Tensor, g: ConvGeom, bias: Tensor | n
   const [n, c, hp, wp] = xp.shape as [number, number, number, number];
   const o = w.shape[0]!;
   const pix = n * convOut(hp, g.kh, g.sh, g.dh) * convOut(wp, g.kw, g.sw, g.dw);
-  const v = convVariant(xp.runtime, 'forward', g, o, c * g.kh * g.kw, pix);
+  const v = convVariant(xp.runtime, 'forward', g, o, c * g.kh * g.kw, pix, { n, c, h: hp, w: wp, o, pt: 0, pl: 0, oh: 0, ow: 0 });
   if (v === 'direct') return directForward(xp, w, g, bias, res, relu);
   const koff = () => koffTable(xp.runtime, c, g.kh, g.kw, g.dh, g.dw, hp, wp).bufferFor('conv2d');
   return gemmForward(xp, w, g, convOut(hp, g.kh, g.sh, g.dh), convOut(wp, g.kw, g.sw, g.dw), koff, bias, res, relu, v);
@@ -142,7 +142,7 @@ export function convWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const o = dy.shape[1]!;
   const pix = n * convOut(hp, g.kh, g.sh, g.dh) * convOut(wp, g.kw, g.sw, g.dw);
   // The product here is o x kdim with the pixels as its reduction (M and N swap roles with forward's).
-  const v = convVariant(xp.runtime, 'weight', g, o, c * g.kh * g.kw, pix);
+  const v = convVariant(xp.runtime, 'weight', g, o, c * g.kh * g.kw, pix, { n, c, h: hp, w: wp, o, pt: 0, pl: 0, oh: 0, ow: 0 });
   if (v === 'direct') return directWeightGrad(xp, dy, g);
   return gemmWeightGrad(xp, dy, g, () => koffTable(xp.runtime, c, g.kh, g.kw, g.dh, g.dw, hp, wp).bufferFor('conv2d'), v);
 }
@@ -242,9 +242,60 @@ export function chooseConvVariant(pass: ConvPass, g: ConvGeom, o: number, kdim: 
   return mv === 'general' ? 'direct' : gemm;
 }
 
-function convVariant(rt: Runtime, pass: ConvPass, g: ConvGeom, o: number, kdim: number, pix: number): ConvVariant {
+function convVariant(rt: Runtime, pass: ConvPass, g: ConvGeom, o: number, kdim: number, pix: number, io: ConvTuneShape): ConvVariant {
   if (forcedVariant) return g.groups === 1 ? forcedVariant : 'direct';
-  return chooseConvVariant(pass, g, o, kdim, pix, rt.adapterName);
+  const rule = chooseConvVariant(pass, g, o, kdim, pix, rt.adapterName);
+  if (g.groups !== 1) return rule;
+  return rt.tuning.choose(convTuneKey({ pass, ...io, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw }), CONV_VARIANTS, rule);
+}
+
+/** Every variant of an ungrouped convolution pass (grouped ones are always `direct`). */
+export const CONV_VARIANTS: readonly ConvVariant[] = ['direct', 'outer', 'tiled'];
+
+/**
+ * Sizes of a convolution pass besides its geometry: input n x c x h x w (padded for forward and
+ * weight), o output channels.
+ */
+interface ConvTuneShape {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  o: number;
+  /**
+   * Input gradient only (0 for the others, whose input is padded and fixes the output): the forward
+   * padding on top and left and the output gradient's size.
+   */
+  pt: number;
+  pl: number;
+  oh: number;
+  ow: number;
+}
+
+/** One ungrouped convolution pass as the tuning table keys it. */
+export interface ConvTuneCase extends ConvTuneShape {
+  pass: ConvPass;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+}
+
+/** The tuning-table key of one convolution pass; parsed back by {@link parseConvTuneKey}. */
+export function convTuneKey(k: ConvTuneCase): string {
+  const pad = k.pass === 'input' ? ` p${k.pt}x${k.pl} y${k.oh}x${k.ow}` : '';
+  return `conv.${k.pass} ${k.n}x${k.c}x${k.h}x${k.w} o${k.o} k${k.kh}x${k.kw} s${k.sh}x${k.sw} d${k.dh}x${k.dw}${pad}`;
+}
+
+/** The case a {@link convTuneKey} describes, or null for another key. */
+export function parseConvTuneKey(key: string): ConvTuneCase | null {
+  const r = /^conv\.(forward|input|weight) (\d+)x(\d+)x(\d+)x(\d+) o(\d+) k(\d+)x(\d+) s(\d+)x(\d+) d(\d+)x(\d+)(?: p(\d+)x(\d+) y(\d+)x(\d+))?$/.exec(key);
+  if (!r) return null;
+  const v = r.slice(2).map((x) => (x === undefined ? 0 : Number(x)));
+  const [n, c, h, w, o, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow] = v as number[] as [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+  return { pass: r[1] as ConvPass, n, c, h, w, o, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow };
 }
 
 export { setConvChunkBytes } from './conv-gemm.js';
@@ -261,7 +312,7 @@ export { setConvChunkBytes } from './conv-gemm.js';
 export function convInputGrad(gy: Tensor, w: Tensor, g: ConvGeom, pt: number, pl: number, h: number, wd: number, bias: Tensor | null = null): Tensor {
   const [n, o, oh, ow] = gy.shape as [number, number, number, number];
   const [, cg, kh, kw] = w.shape as [number, number, number, number];
-  const v = convVariant(gy.runtime, 'input', g, o, cg * kh * kw, n * oh * ow);
+  const v = convVariant(gy.runtime, 'input', g, o, cg * kh * kw, n * oh * ow, { n, c: cg * g.groups, h, w: wd, o, pt, pl, oh, ow });
   const dx = v === 'direct' ? null : gemmInputGrad(gy, w, g, pt, pl, h, wd, bias, v);
   if (dx) return dx;
   const ekh = g.dh * (kh - 1) + 1;

@@ -71,9 +71,31 @@ export function chooseMatmulVariant(plan: MatmulPlan, adapterName = ''): MatmulV
   return SOFTWARE_ADAPTER.test(adapterName) ? 'outer' : 'tiled';
 }
 
+/** Every matmul kernel; each runs any shape, so each is a candidate for autotuning. */
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['general', 'outer', 'tiled'];
+
 /**
- * Runs the product into a new tensor of shape `outShape` (batch * m * n elements), with the kernel
- * chosen by shape unless `variant` names one (tests run every variant on the same shapes).
+ * The tuning-table key of a product: batch, m x n x k, transposes, and which operands are broadcast
+ * over the batch (they are packed once instead of per entry). Parsed back by {@link parseMatmulTuneKey}.
+ */
+export function matmulTuneKey(plan: MatmulPlan): string {
+  const { batch, m, n, k } = plan;
+  const bc = batch > 1 ? `${plan.strideA === 0 ? 'a' : ''}${plan.strideB === 0 ? 'b' : ''}` : '';
+  return `matmul ${batch}x${m}x${n}x${k} ${plan.transA ? 't' : 'n'}${plan.transB ? 't' : 'n'}${bc ? ` bcast-${bc}` : ''}`;
+}
+
+/** The plan a {@link matmulTuneKey} describes (dense operands), or null for another key. */
+export function parseMatmulTuneKey(key: string): MatmulPlan | null {
+  const r = /^matmul (\d+)x(\d+)x(\d+)x(\d+) ([nt])([nt])(?: bcast-(a?)(b?))?$/.exec(key);
+  if (!r) return null;
+  const [batch, m, n, k] = r.slice(1, 5).map(Number) as [number, number, number, number];
+  return { batch, m, n, k, transA: r[5] === 't', transB: r[6] === 't', strideA: r[7] ? 0 : m * k, strideB: r[8] ? 0 : k * n };
+}
+
+/**
+ * Runs the product into a new tensor of shape `outShape` (batch * m * n elements) with the kernel
+ * `variant` names (tests run every variant on the same shapes), else the one the runtime's tuning
+ * table measured fastest for this shape, else the one {@link chooseMatmulVariant} picks.
  */
 export function matmulRaw(
   a: Tensor,
@@ -90,7 +112,7 @@ export function matmulRaw(
     c.runtime.dispatch(fillKernel, { WG: 64 }, [c.bufferFor('matmul')], new Uint32Array([n4, 0]), grid(Math.ceil(n4 / 64)));
     return c;
   }
-  const chosen = variant ?? chooseMatmulVariant(plan, c.runtime.adapterName);
+  const chosen = variant ?? c.runtime.tuning.choose(matmulTuneKey(plan), MATMUL_VARIANTS, chooseMatmulVariant(plan, c.runtime.adapterName));
   if (chosen === 'general') runGeneral(a, b, c, plan);
   else runKMajor(a, b, c, plan, chosen);
   return c;
