@@ -10,9 +10,11 @@ import { init, shutdown } from '../src/index.js';
 import { benchAutotune } from './autotune.js';
 import { benchBalancers } from './balancers.js';
 import { benchCeiling, measureCeiling } from './ceiling.js';
+import { benchCompile } from './compile.js';
 import { benchConv } from './conv.js';
 import { benchDispatch } from './dispatch.js';
 import { benchAdd } from './elementwise.js';
+import { benchF16 } from './f16.js';
 import { benchMatmul, benchMatmulTransposed } from './matmul.js';
 import { benchResnet } from './resnet.js';
 import { benchSyntheticScenes } from './synthetic-scenes.js';
@@ -36,7 +38,9 @@ const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
   { op: 'balancer', run: () => benchBalancers() },
   { op: 'synthetic scenes', run: async () => benchSyntheticScenes() },
   { op: 'train step', run: () => benchTrainStepRows() },
+  { op: 'compile', run: () => benchCompile() },
   { op: 'autotune', run: () => benchAutotune() },
+  { op: 'f16', run: () => benchF16() },
 ];
 
 function table(rows: readonly BenchRow[]): string {

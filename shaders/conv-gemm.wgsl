@@ -17,6 +17,9 @@ override WG: u32 = 64u;
 override HAS_BIAS: bool = false;
 override HAS_RES: bool = false;
 override SW: u32 = 1u;
+// Element type of `col` (the im2col output, a k-major operand of matmul.wgsl's products): the pipeline
+// cache derives an f16 module by switching this line (src/gpu/shader-f16.ts), for matmul's f16 kernels.
+alias kvec = vec4<f32>; // f16: vec4<f16>
 
 struct Params {
   kdim: u32,     // patch elements (reduction length)
@@ -37,7 +40,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> xp: array<f32>;
 @group(0) @binding(1) var<storage, read> koff: array<u32>;
-@group(0) @binding(2) var<storage, read_write> col: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> col: array<kvec>;
 @group(0) @binding(3) var<uniform> q: Params;
 
 // Each invocation: one vec4 of pixels (x), every NWG.y-th patch element (y, a grid-stride loop), one
@@ -52,7 +55,7 @@ fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let out = gid.z * q.kdim * q.ld4 + gid.x;
   for (var k = gid.y; k < q.kdim; k += nwg.y) {
     let o = koff[k];
-    col[out + k * q.ld4] = vec4<f32>(xp[base.x + o], xp[base.y + o], xp[base.z + o], xp[base.w + o]);
+    col[out + k * q.ld4] = kvec(vec4<f32>(xp[base.x + o], xp[base.y + o], xp[base.z + o], xp[base.w + o]));
   }
 }
 
@@ -74,16 +77,16 @@ fn cols3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     if (SW == 1u) {
       let x0 = xp[a]; let x1 = xp[a + 1u]; let x2 = xp[a + 2u];
       let x3 = xp[a + 3u]; let x4 = xp[a + 4u]; let x5 = xp[a + 5u];
-      col[o] = vec4<f32>(x0, x1, x2, x3);
-      col[o + ld] = vec4<f32>(x1, x2, x3, x4);
-      col[o + 2u * ld] = vec4<f32>(x2, x3, x4, x5);
+      col[o] = kvec(vec4<f32>(x0, x1, x2, x3));
+      col[o + ld] = kvec(vec4<f32>(x1, x2, x3, x4));
+      col[o + 2u * ld] = kvec(vec4<f32>(x2, x3, x4, x5));
     } else {
       let x0 = xp[a]; let x1 = xp[a + 1u]; let x2 = xp[a + 2u];
       let x3 = xp[a + 3u]; let x4 = xp[a + 4u]; let x5 = xp[a + 5u];
       let x6 = xp[a + 6u]; let x7 = xp[a + 7u]; let x8 = xp[a + 8u];
-      col[o] = vec4<f32>(x0, x2, x4, x6);
-      col[o + ld] = vec4<f32>(x1, x3, x5, x7);
-      col[o + 2u * ld] = vec4<f32>(x2, x4, x6, x8);
+      col[o] = kvec(vec4<f32>(x0, x2, x4, x6));
+      col[o + ld] = kvec(vec4<f32>(x1, x3, x5, x7));
+      col[o + 2u * ld] = kvec(vec4<f32>(x2, x4, x6, x8));
     }
   }
 }
@@ -106,7 +109,7 @@ fn rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var rowbase = n * q.x_batch + oy * q.sh * q.wp;
   var base = rowbase + ox * q.sw;
   for (var t = start; t < end; t++) {
-    col[t * q.ld4 + gid.x] = vec4<f32>(xp[base + offs.x], xp[base + offs.y], xp[base + offs.z], xp[base + offs.w]);
+    col[t * q.ld4 + gid.x] = kvec(vec4<f32>(xp[base + offs.x], xp[base + offs.y], xp[base + offs.z], xp[base + offs.w]));
     ox++;
     base += q.sw;
     if (ox == q.ow) {

@@ -4,10 +4,13 @@
 // elements, which turns a strided convolution's input gradient into a plain correlation.
 //
 // Each invocation writes SPAN consecutive elements of z as vec4s, dividing only to find where its
-// span starts and at row changes: lavapipe runs vector integer division one lane at a time, and the
-// first version (six divisions per element) took 25 ms to pad an 8x64x64x64 input.
+// span starts and counting from there, rows included: lavapipe runs vector integer division one lane
+// at a time, and the first version (six divisions per element) took 25 ms to pad an 8x64x64x64 input.
+// The loop over the span's vec4s has a bound from the uniforms, so it is not unrolled: unrolled (16
+// elements per invocation, a division at each row change) it took 0.4 s of LLVM time to compile cold
+// against 0.1 s now, and ran 15-35% slower than this 32-element span (bench/README.md).
 override WG: u32 = 64u;
-const SPAN: u32 = 16u;
+const SPAN: u32 = 32u;
 
 struct Params {
   n: u32,       // elements of z
@@ -22,50 +25,68 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> z: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-// Where row `row` of z (plane * zh + i) reads from: the start of its source row in x, or -1 when the
-// row is padding.
-fn source_row(row: u32) -> i32 {
-  let plane = row / p.zh;
-  let di = i32(row - plane * p.zh) - p.top;
-  if (di < 0) { return -1; }
-  let si = u32(di) / p.sh;
-  if (si * p.sh != u32(di) || si >= p.h) { return -1; }
-  return i32((plane * p.h + si) * p.w);
+// (d / s, d % s) for d > 0, else (0, 0): where an offset d into z falls among x's strided elements.
+fn start_state(d: i32, s: u32) -> vec2<u32> {
+  if (d <= 0) { return vec2<u32>(0u); }
+  let q = u32(d) / s;
+  return vec2<u32>(q, u32(d) - q * s);
+}
+
+// The start of the row of x that z's row (plane, di = i - top, r = start_state(di)) reads, or -1 when
+// that row is padding.
+fn row_start(plane: u32, di: i32, r: vec2<u32>) -> i32 {
+  if (di < 0 || r.y != 0u || r.x >= p.h) { return -1; }
+  return i32((plane * p.h + r.x) * p.w);
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let e0 = (gid.x + gid.y * nwg.x * WG) * SPAN;
   if (e0 >= p.n) { return; }
-  var row = e0 / p.zw;
+  let row = e0 / p.zw;
   var j = e0 - row * p.zw;
-  var src = source_row(row);
-  // Column state: dj = j - left; when dj >= 0, sj = dj / sw and ph = dj % sw.
+  var plane = row / p.zh;
+  var i = row - plane * p.zh;
+  // Row state: di = i - top and r = start_state(di, sh), the source row and phase; d0 starts a plane.
+  let d0 = start_state(-p.top, p.sh);
+  var di = i32(i) - p.top;
+  var r = start_state(di, p.sh);
+  // Column state: dj = j - left and c = start_state(dj, sw), the source column and phase; c0 starts a row.
+  let c0 = start_state(-p.left, p.sw);
   var dj = i32(j) - p.left;
-  var sj = 0u;
-  var ph = 0u;
-  if (dj > 0) { sj = u32(dj) / p.sw; ph = u32(dj) - sj * p.sw; }
-  for (var q = 0u; q < SPAN / 4u; q++) {
+  var c = start_state(dj, p.sw);
+  var src = row_start(plane, di, r);
+  let e_end = min(e0 + SPAN, p.n);
+  for (var e = e0; e < e_end; e += 4u) {
     var v = vec4<f32>(0.0);
     for (var t = 0u; t < 4u; t++) {
-      if (src >= 0 && dj >= 0 && ph == 0u && sj < p.w) { v[t] = x[u32(src) + sj]; }
+      if (src >= 0 && dj >= 0 && c.y == 0u && c.x < p.w) { v[t] = x[u32(src) + c.x]; }
       j++;
       dj++;
       if (dj > 0) {
-        ph++;
-        if (ph == p.sw) { ph = 0u; sj++; }
+        c.y++;
+        if (c.y == p.sw) { c = vec2<u32>(c.x + 1u, 0u); }
       }
       if (j == p.zw) {
+        // The next row, found by counting as the columns are: no division inside the loop.
         j = 0u;
-        row++;
-        src = source_row(row);
         dj = -p.left;
-        sj = 0u;
-        ph = 0u;
-        if (dj > 0) { sj = u32(dj) / p.sw; ph = u32(dj) - sj * p.sw; }
+        c = c0;
+        i++;
+        di++;
+        if (di > 0) {
+          r.y++;
+          if (r.y == p.sh) { r = vec2<u32>(r.x + 1u, 0u); }
+        }
+        if (i == p.zh) {
+          i = 0u;
+          plane++;
+          di = -p.top;
+          r = d0;
+        }
+        src = row_start(plane, di, r);
       }
     }
-    let e = e0 + q * 4u;
     if (e + 4u <= p.n) {
       z[e / 4u] = v;
     } else {

@@ -7,7 +7,8 @@
 //          products of vec4 loads.
 //   tiled  the same product shaped for GPUs: 64x64 tiles staged in workgroup memory, 4x4 per invocation.
 //   pack   makes a k-major, padded copy of an operand that is not already one; pack_rows4 does the same
-//          for a [P][K] source with K % 4 == 0, reading vec4s.
+//          for a [P][K] source with K % 4 == 0, reading vec4s; pack_narrow and pack_rows4_narrow are
+//          the two for copies with rows of at most 32 vec4s.
 //
 // Why `outer` is shaped this way (lavapipe, Mesa 25.0): every storage-buffer load compiles to a per-lane
 // scalar loop (about 13 instructions per lane and component, even when all lanes read the same
@@ -22,12 +23,15 @@ override WGX: u32 = 8u;
 override WGY: u32 = 8u;
 // pack: the source holds the operand as [P][K] (rows of the P x K view are contiguous) rather than [K][P].
 override P_MAJOR: bool = false;
-override WG: u32 = 64u;
 // Epilogue of every store into C (convolutions use both): ACCUM adds the product to what C already holds
 // (a residual and bias written there first, or the previous chunk of a split reduction); RELU clamps
 // the result at zero afterwards.
 override ACCUM: bool = false;
 override RELU: bool = false;
+// Element type of the k-major operands (read by outer and tiled, written by pack and pack_rows4). The
+// pipeline cache derives an f16 module from this text by switching this line (src/gpu/shader-f16.ts):
+// the same kernels then load half the bytes and still multiply and accumulate in f32.
+alias kvec = vec4<f32>; // f16: vec4<f16>
 
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
@@ -56,10 +60,12 @@ struct PackParams {
 @group(0) @binding(3) var<uniform> p: Params;
 
 // The same buffers seen as vec4s (outer), and pack's bindings; no entry point uses two views of one binding.
-@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> a4: array<kvec>;
+@group(0) @binding(1) var<storage, read> b4: array<kvec>;
 @group(0) @binding(2) var<storage, read_write> c4: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> packed: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> packed: array<kvec>;
+// pack_rows4's f32 source seen as vec4s (a4 is f16 in the f16 module).
+@group(0) @binding(0) var<storage, read> src4: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> pp: PackParams;
 
 fn la(base: u32, row: u32, col: u32) -> f32 {
@@ -114,8 +120,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
 }
 
-// The 4x4 block of C from the values x of four of its rows and y of four of its columns: t[i] = x[i] * y.
-fn outer4(x: vec4<f32>, y: vec4<f32>) -> mat4x4<f32> {
+// The 4x4 block of C from the values x of four of its rows and y of four of its columns: t[i] = x[i] * y,
+// in f32 whatever the operands' storage (the conversions are no-ops in the f32 module).
+fn outer4(xs: kvec, ys: kvec) -> mat4x4<f32> {
+  let x = vec4<f32>(xs);
+  let y = vec4<f32>(ys);
   return mat4x4<f32>(y * x.x, y * x.y, y * x.z, y * x.w);
 }
 
@@ -149,8 +158,14 @@ fn put4(t: mat4x4<f32>, cb: u32, row: u32, col: u32) {
 
 // Fast kernel: C[16x16 block] = sum over k of A'[k][16 rows] (x) B'[k][16 cols], accumulated in sixteen
 // 4x4 blocks. Strides (stride_a, stride_b, stride_c when N % 4 == 0) are multiples of 4.
-@compute @workgroup_size(WGX, WGY, 1)
-fn outer(@builtin(global_invocation_id) gid: vec3<u32>) {
+// Workgroups are 8 invocations (one 8-lane SIMD batch on lavapipe) spanning 1 << lx blocks along N, as
+// many as the grid has up to 8, and 8 >> lx along M (outerWorkgroup in src/ops/kernels/matmul.ts sizes
+// the grid alike). Derived here rather than set by overrides, so every product shares one pipeline:
+// each shape cost a ~0.55 s LLVM compile on a fresh machine and ran no faster (bench/README.md).
+@compute @workgroup_size(8, 1, 1)
+fn outer(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let lx = min(3u, firstLeadingBit((p.n + 15u) / 16u));
+  let gid = vec3<u32>((wid.x << lx) | (li & ((1u << lx) - 1u)), (wid.y << (3u - lx)) | (li >> lx), wid.z);
   // Invocations past the edge of the grid of blocks stop here; their lanes then skip every load.
   if (gid.x * 16u >= p.n || gid.y * 16u >= p.m) { return; }
   let ba = (p.off_a + gid.z * p.stride_a) / 4u;
@@ -187,8 +202,8 @@ fn outer(@builtin(global_invocation_id) gid: vec3<u32>) {
 // there. Same operands and uniforms as `outer`. On lavapipe it runs ~6x slower than `outer` (4.4 vs
 // 26 GFLOP/s at 512^3: workgroup memory and barriers cost there), so only other adapters use it.
 const TK: u32 = 16u;
-var<workgroup> tile_a: array<vec4<f32>, 256>;
-var<workgroup> tile_b: array<vec4<f32>, 256>;
+var<workgroup> tile_a: array<kvec, 256>;
+var<workgroup> tile_b: array<kvec, 256>;
 
 @compute @workgroup_size(16, 16, 1)
 fn tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
@@ -229,38 +244,71 @@ fn src_col(base: u32, j: u32, k: u32) -> vec4<f32> {
 
 // Writes the 4x4 tile t (t[i] = packed row k + i, one vec4) of batch entry `out`, rows that exist only.
 fn put_tile(out: u32, k: u32, t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>, t3: vec4<f32>) {
-  packed[out + k * pp.ld4] = t0;
-  if (k + 1u < pp.k) { packed[out + (k + 1u) * pp.ld4] = t1; }
-  if (k + 2u < pp.k) { packed[out + (k + 2u) * pp.ld4] = t2; }
-  if (k + 3u < pp.k) { packed[out + (k + 3u) * pp.ld4] = t3; }
+  packed[out + k * pp.ld4] = kvec(t0);
+  if (k + 1u < pp.k) { packed[out + (k + 1u) * pp.ld4] = kvec(t1); }
+  if (k + 2u < pp.k) { packed[out + (k + 2u) * pp.ld4] = kvec(t2); }
+  if (k + 3u < pp.k) { packed[out + (k + 3u) * pp.ld4] = kvec(t3); }
 }
 
-// packed[b][k][j] = element (j, k) of the P x K view, j < 4 * ld4. Each invocation moves a 4x4 tile:
-// x indexes vec4s of a packed row, y steps over k four at a time (a grid-stride loop, so any K fits in the
-// dispatch limits), z the batch. No integer division: lavapipe runs vector division one lane at a time.
-@compute @workgroup_size(WG, 1, 1)
-fn pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  if (gid.x >= pp.ld4) { return; }
-  let j = gid.x * 4u;
-  let base = pp.off + gid.z * pp.stride;
-  let out = gid.z * pp.k * pp.ld4 + gid.x;
-  for (var k = gid.y * 4u; k < pp.k; k += nwg.y * 4u) {
+// packed[b][k][j] = element (j, k) of the P x K view, j < 4 * ld4. Each invocation moves 4x4 tiles: x
+// indexes vec4s of a packed row, y steps over k four at a time (a grid-stride loop, `ystep` apart, so any K
+// fits in the dispatch limits), z the batch. No integer division: lavapipe runs vector division one lane
+// at a time.
+fn pack_at(x: u32, y: u32, z: u32, ystep: u32) {
+  if (x >= pp.ld4) { return; }
+  let j = x * 4u;
+  let base = pp.off + z * pp.stride;
+  let out = z * pp.k * pp.ld4 + x;
+  for (var k = y * 4u; k < pp.k; k += ystep * 4u) {
     put_tile(out, k, src_col(base, j, k), src_col(base, j, k + 1u), src_col(base, j, k + 2u), src_col(base, j, k + 3u));
   }
 }
 
 // pack for a [P][K] source with K % 4 == 0: reads each source row's four values as one vec4 and
 // transposes the 4x4 tile in registers (a vec4 load costs far less than four scalar ones).
-@compute @workgroup_size(WG, 1, 1)
-fn pack_rows4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  if (gid.x >= pp.ld4) { return; }
-  let j = gid.x * 4u;
-  let base = (pp.off + gid.z * pp.stride) / 4u;
-  let out = gid.z * pp.k * pp.ld4 + gid.x;
+fn pack_rows4_at(x: u32, y: u32, z: u32, ystep: u32) {
+  if (x >= pp.ld4) { return; }
+  let j = x * 4u;
+  let base = (pp.off + z * pp.stride) / 4u;
+  let out = z * pp.k * pp.ld4 + x;
   let k4 = pp.k / 4u;
   let rows = min(vec4<u32>(j) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(pp.p - 1u)) * (pp.ld / 4u) + vec4<u32>(base);
-  for (var q = gid.y; q < k4; q += nwg.y) {
-    let m = transpose(mat4x4<f32>(a4[rows.x + q], a4[rows.y + q], a4[rows.z + q], a4[rows.w + q]));
+  for (var q = y; q < k4; q += ystep) {
+    let m = transpose(mat4x4<f32>(src4[rows.x + q], src4[rows.y + q], src4[rows.z + q], src4[rows.w + q]));
     put_tile(out, q * 4u, m[0], m[1], m[2], m[3]);
   }
+}
+
+// Entry points: rows of more than 32 vec4s take 64 of them per workgroup (`pack`, `pack_rows4`). Shorter
+// rows take `_narrow`: a workgroup's 64 invocations cover wg = 8, 16 or 32 vec4s of a row (its length
+// rounded up to a power of two, so no lanes idle past its end) and 64 / wg k steps (packKMajor in
+// src/ops/kernels/matmul.ts sizes the grid alike). The narrow shape is derived here rather than set by an
+// override, so all short rows share one pipeline (each shape cost ~0.15 s of LLVM time cold). It is not
+// used for long rows, where its per-lane k loop ran 15-30% slower than the wide one's.
+@compute @workgroup_size(64, 1, 1)
+fn pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  pack_at(gid.x, gid.y, gid.z, nwg.y);
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn pack_rows4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  pack_rows4_at(gid.x, gid.y, gid.z, nwg.y);
+}
+
+// (vec4 of the packed row, first k step, batch entry, k steps between iterations) in a narrow workgroup.
+fn narrow_place(wid: vec3<u32>, li: u32, nwg: vec3<u32>) -> vec4<u32> {
+  let lx = clamp(firstLeadingBit(max(pp.ld4, 2u) - 1u) + 1u, 3u, 5u);
+  return vec4<u32>((wid.x << lx) | (li & ((1u << lx) - 1u)), (wid.y << (6u - lx)) | (li >> lx), wid.z, nwg.y << (6u - lx));
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn pack_narrow(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let at = narrow_place(wid, li, nwg);
+  pack_at(at.x, at.y, at.z, at.w);
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn pack_rows4_narrow(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let at = narrow_place(wid, li, nwg);
+  pack_rows4_at(at.x, at.y, at.z, at.w);
 }

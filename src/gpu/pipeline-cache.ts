@@ -3,6 +3,7 @@
  * layouts built from the kernel's declared bindings.
  */
 import { readShaderFile } from './shader-files.js';
+import { f16Variant } from './shader-f16.js';
 
 /** How a kernel binding is used: read-only storage, read-write storage, or the uniform block. */
 export type BindingKind = 'read' | 'write' | 'uniform';
@@ -15,6 +16,11 @@ export interface Kernel {
   shader: string;
   entry?: string;
   bindings: readonly BindingKind[];
+  /**
+   * Compile the shader's f16 variant (src/gpu/shader-f16.ts): its own module and pipelines, keyed
+   * `SHADER+f16`. Only for devices with the `shader-f16` feature.
+   */
+  f16?: boolean;
 }
 
 export interface CachedPipeline {
@@ -22,12 +28,27 @@ export interface CachedPipeline {
   layout: GPUBindGroupLayout;
 }
 
+/** One pipeline the cache created: what it was built from, and the milliseconds its creation took. */
+export interface PipelineRecord {
+  key: string;
+  kernel: Kernel;
+  constants: Record<string, number>;
+  createMs: number;
+}
+
 export class PipelineCache {
   private pipelines = new Map<string, CachedPipeline>();
   private layouts = new Map<string, GPUBindGroupLayout>();
   private modules = new Map<string, GPUShaderModule>();
-  /** Milliseconds spent creating pipelines (shader compiles), for warm-up reports. */
+  /**
+   * Milliseconds spent in createComputePipeline. Not the whole compile: on lavapipe that call only
+   * translates the shader (Tint, then Mesa's SPIR-V to NIR), and llvmpipe compiles it with LLVM at its
+   * first dispatch, on the queue's thread (10-900 ms per pipeline cold; bench/compile.ts). A model's
+   * warm-up cost is its first step's wall time.
+   */
   compileMs = 0;
+  /** Every pipeline created so far, in creation order (bench/compile.ts replays them one by one). */
+  readonly created: PipelineRecord[] = [];
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -41,15 +62,17 @@ export class PipelineCache {
     const entry = kernel.entry ?? 'main';
     const ckeys = Object.keys(constants).sort();
     // The bindings are part of the identity: the same entry point under another layout is another pipeline.
-    const key = `${kernel.shader}:${entry}[${kernel.bindings.join(',')}]:${ckeys.map((k) => `${k}=${constants[k]}`).join(',')}`;
+    const shader = kernel.f16 ? `${kernel.shader}+f16` : kernel.shader;
+    const key = `${shader}:${entry}[${kernel.bindings.join(',')}]:${ckeys.map((k) => `${k}=${constants[k]}`).join(',')}`;
     let cached = this.pipelines.get(key);
     if (cached) return cached;
     const t0 = performance.now();
     const layout = this.layout(kernel.bindings);
-    let module = this.modules.get(kernel.shader);
+    let module = this.modules.get(shader);
     if (!module) {
-      module = this.device.createShaderModule({ label: kernel.shader, code: readShaderFile(kernel.shader) });
-      this.modules.set(kernel.shader, module);
+      const src = readShaderFile(kernel.shader);
+      module = this.device.createShaderModule({ label: shader, code: kernel.f16 ? f16Variant(kernel.shader, src) : src });
+      this.modules.set(shader, module);
     }
     const pipeline = this.device.createComputePipeline({
       label: key,
@@ -58,7 +81,9 @@ export class PipelineCache {
     });
     cached = { pipeline, layout };
     this.pipelines.set(key, cached);
-    this.compileMs += performance.now() - t0;
+    const ms = performance.now() - t0;
+    this.compileMs += ms;
+    this.created.push({ key, kernel, constants: { ...constants }, createMs: ms });
     return cached;
   }
 

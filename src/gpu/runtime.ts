@@ -33,6 +33,8 @@ export interface RuntimeOptions extends DeviceOptions {
    * (see tuning.ts; `WEBMTL_TUNING=off` ignores it), false starts empty, or a table to use.
    */
   tuning?: boolean | TuningTable;
+  /** Start with {@link Runtime.f16} on (default off); throws ArgumentError without `shader-f16`. */
+  f16?: boolean;
 }
 
 export class Runtime {
@@ -60,6 +62,7 @@ export class Runtime {
    * default true). False restores `await` on the bare promise, for comparisons.
    */
   politeWaits = true;
+  private f16On = false;
 
   private constructor(
     readonly device: GPUDevice,
@@ -70,6 +73,7 @@ export class Runtime {
     public tuning: TuningTable,
   ) {
     this.maxBatch = opts.maxBatch ?? 128;
+    if (opts.f16) this.f16 = true;
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 64 << 20);
     this.pipelines = new PipelineCache(device);
@@ -94,6 +98,23 @@ export class Runtime {
     const t = opts.tuning ?? true;
     const tuning = t instanceof TuningTable ? t : t ? await loadTuning(adapterKey) : new TuningTable(adapterKey);
     return new Runtime(device, adapterName, features, opts, tuning);
+  }
+
+  /**
+   * Opt-in f16 storage for the k-major operands of large products (src/ops/kernels/f16.ts lists the
+   * passes): operands are rounded to f16 (11 significant bits, range +-65504), then multiplied and
+   * accumulated in f32; outputs stay f32. Default off, and then every result is bit-identical to a
+   * runtime without it. Setting it true throws ArgumentError when the adapter lacks `shader-f16`.
+   */
+  get f16(): boolean {
+    return this.f16On;
+  }
+
+  set f16(on: boolean) {
+    if (on && !this.features.has('shader-f16')) {
+      throw new ArgumentError('f16', `the adapter (${this.adapterName}) lacks the 'shader-f16' feature; leave f16 off on it`);
+    }
+    this.f16On = on;
   }
 
   /** The limits of the device, as granted. */
@@ -187,7 +208,8 @@ export class Runtime {
     const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
     if (uniforms) entries.push({ binding: buffers.length, resource: this.uniformBinding(uniforms) });
     const bindGroup = this.device.createBindGroup({ layout, entries });
-    const label = kernel.entry && kernel.entry !== 'main' ? `${kernel.shader}.${kernel.entry}` : kernel.shader;
+    const base = kernel.entry && kernel.entry !== 'main' ? `${kernel.shader}.${kernel.entry}` : kernel.shader;
+    const label = kernel.f16 ? `${base}+f16` : base;
     if (this.profiler?.enabled) {
       this.endPass();
       const pass = this.getEncoder().beginComputePass({ timestampWrites: this.profiler.slot(label) });

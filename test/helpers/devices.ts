@@ -12,8 +12,13 @@ export interface TestDevice {
   toString(): string;
 }
 
-/** Tests skipped per adapter-name pattern, with the reason. Empty today. */
-export const SKIPS: readonly { adapter: RegExp; test: RegExp; why: string }[] = [];
+/**
+ * Tests skipped per adapter, with the reason: on adapters whose name matches `adapter`, or, for
+ * entries with `feature`, on adapters that lack that WebGPU feature.
+ */
+export const SKIPS: readonly { adapter: RegExp; feature?: string; test: RegExp; why: string }[] = [
+  { adapter: /.*/, feature: 'shader-f16', test: /^f16 path/, why: 'the f16 kernels need the shader-f16 feature (lavapipe and SwiftShader have it)' },
+];
 
 /** The adapters at hand (one per process, see above). */
 export function devices(): TestDevice[] {
@@ -24,5 +29,6 @@ export function devices(): TestDevice[] {
 /** True when `testName` is listed in SKIPS for the current adapter. */
 export function skipped(testName: string): boolean {
   const name = runtime().adapterName;
-  return SKIPS.some((s) => s.adapter.test(name) && s.test.test(testName));
+  const features = runtime().features;
+  return SKIPS.some((s) => s.adapter.test(name) && (!s.feature || !features.has(s.feature)) && s.test.test(testName));
 }

@@ -1,13 +1,15 @@
 /**
  * The `outer` / `tiled` variants of the convolution passes (src/ops/kernels/conv.ts chooses them):
  * im2col and col2im from shaders/conv-gemm.wgsl around matmul's k-major products, in chunks of the
- * batch (or of one image's pixels) so that no temporary exceeds a fixed budget. Measurements behind
- * the choices are in bench/README.md.
+ * batch (or of one image's pixels) so that no temporary exceeds a fixed budget. With the runtime's
+ * f16 switch on, the passes that ./f16.ts lists write their im2col buffers and packed operands as f16
+ * and run the f16 products. Measurements behind the choices are in bench/README.md.
  */
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { ConvGeom } from './conv.js';
+import { f16Kernel, useF16 } from './f16.js';
 import { packKMajor, productKMajor, type KMajor } from './matmul.js';
 
 /** The k-major matmul kernel that runs the products. */
@@ -115,11 +117,12 @@ export function gemmForward(
   if (y.size === 0) return y;
   const rt = y.runtime;
   const accumulate = initOutput(y, bias, res);
+  const f16 = useF16(rt, 'conv-forward');
   // w is [o][kdim]; the product wants it k-major, [kdim][o] (a small copy).
-  const A = packKMajor(w, { rows: o, k: kdim, kMajorSource: false, stride: 0, batch: 1 });
+  const A = packKMajor(w, { rows: o, k: kdim, kMajorSource: false, stride: 0, batch: 1, f16 });
   const plan = { m: o, k: kdim, strideC: o * ohw, ldc: ohw, accumulate, relu };
   if (pointwise(g)) {
-    const B = packKMajor(xp, { rows: ohw, k: c, kMajorSource: true, stride: c * ohw, batch: n });
+    const B = packKMajor(xp, { rows: ohw, k: c, kMajorSource: true, stride: c * ohw, batch: n, f16 });
     productKMajor(A, B, y, { ...plan, batch: n, n: ohw, offC: 0 }, variant);
     B.copy?.dispose();
   } else {
@@ -128,17 +131,18 @@ export function gemmForward(
     const list = chunksOf(n, ohw, kdim * 4);
     // One buffer serves every chunk: the dispatches run in order, so a chunk's im2col waits for the
     // previous product to finish reading.
-    const col = empty([list[0]!.nb, kdim, Math.ceil(list[0]!.cols / 4) * 4]);
+    // (f16: two halves per f32 element of the tensor that holds them)
+    const col = empty([list[0]!.nb, kdim, Math.ceil(list[0]!.cols / 4) * (f16 ? 2 : 4)]);
     for (const ch of list) {
       const ld4 = Math.ceil(ch.cols / 4);
       rt.dispatch(
-        k3 ? cols3Kernel : colsKernel,
+        f16Kernel(k3 ? cols3Kernel : colsKernel, f16),
         k3 ? { WG: COLS_WG, SW: g.sw } : { WG: COLS_WG },
         [xp.bufferFor('conv2d'), koff, col.bufferFor('conv2d')],
         gemmParams(kdim, ld4, ch.cols, ch.p0, ch.n0, xp, g, oh, ow),
         [Math.ceil(ld4 / COLS_WG), Math.min(k3 ? kdim / 3 : kdim, 32), ch.nb],
       );
-      const B: KMajor = { buffer: col.bufferFor('conv2d'), ld4, stride: kdim * ld4 * 4, offset: 0, copy: null };
+      const B: KMajor = { buffer: col.bufferFor('conv2d'), ld4, stride: kdim * ld4 * 4, offset: 0, copy: null, f16 };
       productKMajor(A, B, y, { ...plan, batch: ch.nb, n: ch.cols, offC: ch.n0 * o * ohw + ch.p0 }, variant);
     }
     col.dispose();
@@ -161,28 +165,29 @@ export function gemmWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom, koffTable: (
   const dw = empty([o, c, g.kh, g.kw]);
   const rt = dw.runtime;
   const koff = pointwise(g) ? null : koffTable();
+  const f16 = useF16(rt, 'conv-weight');
   const list = chunksOf(n, ohw, (Math.ceil(o / 4) + kld4) * 16);
-  // Buffers reused by every chunk (dispatches run in order).
+  // Buffers reused by every chunk (dispatches run in order); f16 ones hold two halves per element.
   const most = list[0]!.nb * list[0]!.cols;
-  const dyT = empty([most, Math.ceil(o / 4) * 4]);
-  const row = empty([most, kld4 * 4]);
+  const dyT = empty([most, Math.ceil(o / 4) * (f16 ? 2 : 4)]);
+  const row = empty([most, kld4 * (f16 ? 2 : 4)]);
   list.forEach((ch, i) => {
     const count = ch.nb * ch.cols;
-    const A = packKMajor(dy, { rows: o, k: ch.cols, kMajorSource: false, stride: o * ohw, batch: ch.nb, offset: ch.n0 * o * ohw + ch.p0, ld: ohw, into: dyT });
+    const A = packKMajor(dy, { rows: o, k: ch.cols, kMajorSource: false, stride: o * ohw, batch: ch.nb, offset: ch.n0 * o * ohw + ch.p0, ld: ohw, into: dyT, f16 });
     let B: KMajor;
     if (!koff) {
-      B = packKMajor(xp, { rows: c, k: ch.cols, kMajorSource: false, stride: c * ohw, batch: ch.nb, offset: ch.n0 * c * ohw + ch.p0, ld: ohw, into: row });
+      B = packKMajor(xp, { rows: c, k: ch.cols, kMajorSource: false, stride: c * ohw, batch: ch.nb, offset: ch.n0 * c * ohw + ch.p0, ld: ohw, into: row, f16 });
     } else {
       const segs = Math.ceil(count / ROWS_SEG);
       const [gy, gz] = segs <= 65535 ? [segs, 1] : [65535, Math.ceil(segs / 65535)];
       rt.dispatch(
-        rowsKernel,
+        f16Kernel(rowsKernel, f16),
         { WG: ROWS_WG },
         [xp.bufferFor('conv2d'), koff, row.bufferFor('conv2d')],
         gemmParams(kdim, kld4, count, ch.n0 * ohw + ch.p0, 0, xp, g, oh, ow),
         [Math.ceil(kld4 / ROWS_WG), gy, gz],
       );
-      B = { buffer: row.bufferFor('conv2d'), ld4: kld4, stride: 0, offset: 0, copy: null };
+      B = { buffer: row.bufferFor('conv2d'), ld4: kld4, stride: 0, offset: 0, copy: null, f16 };
     }
     productKMajor(A, B, dw, { batch: 1, m: o, n: kdim, k: count, strideC: 0, offC: 0, ldc: kdim, accumulate: i > 0 }, variant);
   });
@@ -208,11 +213,12 @@ export function gemmInputGrad(gy: Tensor, w: Tensor, g: ConvGeom, pt: number, pl
   if (list[0]!.cols < ohw) return null;
   const dx = empty([n, c, h, wd]);
   if (dx.size === 0) return dx;
-  // w [o][kdim] is k-major for this product as stored, gy[b] [o][ohw] too.
-  const A = packKMajor(w, { rows: kdim, k: o, kMajorSource: true, stride: 0, batch: 1 });
+  // w [o][kdim] is k-major for this product as stored, gy[b] [o][ohw] too (f16: packed copies).
+  const f16 = useF16(rt, 'conv-input');
+  const A = packKMajor(w, { rows: kdim, k: o, kMajorSource: true, stride: 0, batch: 1, f16 });
   if (pointwise(g) && pt === 0 && pl === 0 && h === oh && wd === ow && !bias) {
     // A 1x1, stride-1 gradient without padding: the product already is dx.
-    const B = packKMajor(gy, { rows: ohw, k: o, kMajorSource: true, stride: o * ohw, batch: n });
+    const B = packKMajor(gy, { rows: ohw, k: o, kMajorSource: true, stride: o * ohw, batch: n, f16 });
     productKMajor(A, B, dx, { batch: n, m: kdim, n: ohw, k: o, strideC: kdim * ohw, offC: 0, ldc: ohw }, v);
     B.copy?.dispose();
     A.copy?.dispose();
@@ -223,7 +229,7 @@ export function gemmInputGrad(gy: Tensor, w: Tensor, g: ConvGeom, pt: number, pl
   const w4 = Math.ceil(wd / 4);
   const consts = { WG: COLS_WG, KH: kh, KW: kw, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, HAS_BIAS: bias ? 1 : 0 };
   for (const ch of list) {
-    const B = packKMajor(gy, { rows: ohw, k: o, kMajorSource: true, stride: o * ohw, batch: ch.nb, offset: ch.n0 * o * ohw });
+    const B = packKMajor(gy, { rows: ohw, k: o, kMajorSource: true, stride: o * ohw, batch: ch.nb, offset: ch.n0 * o * ohw, f16 });
     productKMajor(A, B, dcol, { batch: ch.nb, m: kdim, n: ohw, k: o, strideC: kdim * ohw, offC: 0, ldc: ohw }, v);
     B.copy?.dispose();
     const rows = ch.nb * c * h;

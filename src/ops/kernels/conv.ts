@@ -42,8 +42,8 @@ export function dilatePad(x: Tensor, top: number, left: number, sh: number, sw: 
   i32[6] = left;
   u32[7] = sh;
   u32[8] = sw;
-  // Each invocation writes 16 consecutive elements (SPAN in the shader).
-  z.runtime.dispatch(padKernel, { WG: 64 }, [x.bufferFor('conv2d'), z.bufferFor('conv2d')], u32, grid(Math.ceil(total / 16 / 64)));
+  // Each invocation writes 32 consecutive elements (SPAN in the shader).
+  z.runtime.dispatch(padKernel, { WG: 64 }, [x.bufferFor('conv2d'), z.bufferFor('conv2d')], u32, grid(Math.ceil(total / 32 / 64)));
   return z;
 }
 

@@ -5,15 +5,20 @@
  * operand not already in that layout is packed into a temporary copy first (bench/README.md has the
  * measurements behind every choice here).
  */
+import { ArgumentError } from '../../errors.js';
+import type { Kernel } from '../../gpu/pipeline-cache.js';
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { f16Kernel, useF16 } from './f16.js';
 
 const generalKernel = { shader: 'matmul', bindings: ['read', 'read', 'write', 'uniform'] } as const;
 const outerKernel = { shader: 'matmul', entry: 'outer', bindings: ['read', 'read', 'write', 'uniform'] } as const;
 const tiledKernel = { shader: 'matmul', entry: 'tiled', bindings: ['read', 'read', 'write', 'uniform'] } as const;
 const packKernel = { shader: 'matmul', entry: 'pack', bindings: ['read', 'write', 'uniform'] } as const;
 const packRows4Kernel = { shader: 'matmul', entry: 'pack_rows4', bindings: ['read', 'write', 'uniform'] } as const;
+const packNarrowKernel = { shader: 'matmul', entry: 'pack_narrow', bindings: ['read', 'write', 'uniform'] } as const;
+const packRows4NarrowKernel = { shader: 'matmul', entry: 'pack_rows4_narrow', bindings: ['read', 'write', 'uniform'] } as const;
 const fillKernel = { shader: 'fill', bindings: ['write', 'uniform'] } as const;
 const PACK_WG = 64;
 /** Rows and columns of C per `outer` invocation. */
@@ -158,6 +163,8 @@ export interface KMajor {
   offset: number;
   /** A packed copy to dispose once its use is encoded. */
   copy: Tensor | null;
+  /** Stored as f16 (vec4<f16>, indices still in vec4s), for the f16 kernels (./f16.ts). */
+  f16?: boolean;
 }
 
 /** Where one operand lies in its tensor, for {@link packKMajor}. */
@@ -180,39 +187,56 @@ export interface OperandView {
    * caller keeps ownership (loops over chunks reuse one buffer).
    */
   into?: Tensor;
+  /** Pack into f16 storage (always a copy: the source is f32); half the elements' bytes. */
+  f16?: boolean;
 }
 
 /**
  * An operand k-major. One stored [K][rows] with whole vec4 rows (and aligned offset and strides) is used
  * in place; anything else is packed first into a dense [count][K][ld4 * 4] copy, whose batch entries
- * follow each other, so a batch of them also reads as one operand with batch * K rows.
+ * follow each other, so a batch of them also reads as one operand with batch * K rows. An f16 operand
+ * (`v.f16`) is always such a copy, rounded to f16.
  */
 export function packKMajor(x: Tensor, v: OperandView): KMajor {
   const { rows, k, kMajorSource, stride, batch } = v;
   const offset = v.offset ?? 0;
   const ld = v.ld ?? (kMajorSource ? rows : k);
-  if (kMajorSource && rows % 4 === 0 && ld === rows && offset % 4 === 0 && stride % 4 === 0) {
+  if (!v.f16 && kMajorSource && rows % 4 === 0 && ld === rows && offset % 4 === 0 && stride % 4 === 0) {
     return { buffer: x.bufferFor('matmul'), ld4: rows / 4, stride, offset, copy: null };
   }
   const ld4 = Math.ceil(rows / 4);
   const count = stride === 0 ? 1 : batch;
-  const copy = v.into ?? empty([count, k, ld4 * 4]);
+  // An f16 copy takes two halves per f32 element of the tensor that holds it.
+  const copy = v.into ?? empty([count, k, ld4 * (v.f16 ? 2 : 4)]);
   // A [P][K] source with whole vec4 rows is read as vec4s; anything else one float at a time.
   const rows4 = !kMajorSource && k % 4 === 0 && ld % 4 === 0 && stride % 4 === 0 && offset % 4 === 0;
-  // Workgroups along the packed row, no wider than it: a 64-wide one over 16 vec4s idles 3/4 of its lanes.
-  const wg = Math.min(PACK_WG, Math.max(8, 2 ** Math.ceil(Math.log2(ld4))));
+  const launch = packLaunch(ld4, k, count, rows4);
   copy.runtime.dispatch(
-    rows4 ? packRows4Kernel : packKernel,
-    { P_MAJOR: kMajorSource ? 0 : 1, WG: wg },
+    f16Kernel(launch.kernel, v.f16),
+    { P_MAJOR: kMajorSource ? 0 : 1 },
     [x.bufferFor('matmul'), copy.bufferFor('matmul')],
     new Uint32Array([rows, k, ld4, stride, offset, ld, 0, 0]),
-    [Math.ceil(ld4 / wg), Math.min(Math.ceil(k / 4), 65535), count],
+    launch.groups,
   );
-  return { buffer: copy.bufferFor('matmul'), ld4, stride: stride === 0 ? 0 : k * ld4 * 4, offset: 0, copy: v.into ? null : copy };
+  return { buffer: copy.bufferFor('matmul'), ld4, stride: stride === 0 ? 0 : k * ld4 * 4, offset: 0, copy: v.into ? null : copy, f16: v.f16 };
 }
 
-function kMajor(x: Tensor, rows: number, k: number, kMajorSource: boolean, stride: number, batch: number): KMajor {
-  return packKMajor(x, { rows, k, kMajorSource, stride, batch });
+/**
+ * Entry point and grid of a pack. Workgroups (64 invocations) span the packed row, no wider than it (a
+ * 64-wide one over 16 vec4s idled 3/4 of its lanes): rows of more than 32 vec4s take 64 vec4s per
+ * workgroup; shorter ones the `_narrow` entry points, whose workgroups cover the row's length rounded up
+ * to 8, 16 or 32 vec4s and 64 / that k steps (the shader derives the same split from ld4, so all short
+ * rows share one pipeline rather than one per width).
+ */
+function packLaunch(ld4: number, k: number, count: number, rows4: boolean): { kernel: Kernel; groups: [number, number, number] } {
+  const k4 = Math.ceil(k / 4);
+  if (ld4 > PACK_WG / 2) return { kernel: rows4 ? packRows4Kernel : packKernel, groups: [Math.ceil(ld4 / PACK_WG), Math.min(k4, 65535), count] };
+  const wg = Math.max(8, 2 ** Math.ceil(Math.log2(ld4)));
+  return { kernel: rows4 ? packRows4NarrowKernel : packNarrowKernel, groups: [1, Math.min(Math.ceil(k4 / (PACK_WG / wg)), 65535), count] };
+}
+
+function kMajor(x: Tensor, rows: number, k: number, kMajorSource: boolean, stride: number, batch: number, f16: boolean): KMajor {
+  return packKMajor(x, { rows, k, kMajorSource, stride, batch, f16 });
 }
 
 /** The largest power of two <= x (x >= 1). */
@@ -223,8 +247,9 @@ function floorPow2(x: number): number {
 /**
  * Workgroup shape for `outer`: 8 invocations (one 8-lane SIMD batch on lavapipe), as wide as the grid of
  * 16x16 blocks allows up to 8. Shapes from 8x8 to 1x8 measured alike on 128^2 to 1024^2; small
- * workgroups leave more of them to share among threads, and at most four shapes means at most four
- * pipelines to compile (~0.8 s each, cold).
+ * workgroups leave more of them to share among threads. The kernel derives the same shape from N itself
+ * (shaders/matmul.wgsl, `outer`), so all shapes share one pipeline (~0.6 s to compile, cold); this only
+ * sizes the grid and must agree with it.
  */
 function outerWorkgroup(n: number): [number, number] {
   const x = Math.min(8, floorPow2(Math.ceil(n / OUTER_TILE)));
@@ -234,8 +259,9 @@ function outerWorkgroup(n: number): [number, number] {
 /** `outer` or `tiled`: k-major operands (packed when needed), then one dispatch. */
 function runKMajor(a: Tensor, b: Tensor, c: Tensor, plan: MatmulPlan, variant: 'outer' | 'tiled'): void {
   const { batch, m, n, k } = plan;
-  const A = kMajor(a, m, k, plan.transA, plan.strideA, batch);
-  const B = kMajor(b, n, k, !plan.transB, plan.strideB, batch);
+  const f16 = useF16(c.runtime, 'matmul');
+  const A = kMajor(a, m, k, plan.transA, plan.strideA, batch, f16);
+  const B = kMajor(b, n, k, !plan.transB, plan.strideB, batch, f16);
   productKMajor(A, B, c, { batch, m, n, k, strideC: m * n, offC: 0, ldc: n }, variant);
   A.copy?.dispose();
   B.copy?.dispose();
@@ -259,17 +285,20 @@ export interface KMajorProduct {
 /**
  * Encodes C[b] = A'[b]^T B'[b] (+ C[b] when accumulating, then ReLU when asked) with `outer` or
  * `tiled`, for k-major operands from {@link packKMajor}, into part of `c`'s buffer. Convolutions use it
- * to run im2col products chunk by chunk into one output.
+ * to run im2col products chunk by chunk into one output. Operands are both f32 or both f16 (the f16
+ * kernels then run, accumulating in f32).
  */
 export function productKMajor(A: KMajor, B: KMajor, c: Tensor, plan: KMajorProduct, variant: 'outer' | 'tiled'): void {
   const { batch, m, n } = plan;
+  // One module reads both operands through one alias, so they share their storage type.
+  if (!A.f16 !== !B.f16) throw new ArgumentError('matmul', 'k-major operands must both be f16 or both f32');
   const u = params({ ...plan, strideA: A.stride, strideB: B.stride }, plan.strideC, A.ld4, B.ld4, A.offset, B.offset, plan.offC, plan.ldc);
   const buffers = [A.buffer, B.buffer, c.bufferFor('matmul')];
   const epilogue = { ACCUM: plan.accumulate ? 1 : 0, RELU: plan.relu ? 1 : 0 };
   if (variant === 'tiled') {
-    c.runtime.dispatch(tiledKernel, epilogue, buffers, u, [Math.ceil(n / TILED_TILE), Math.ceil(m / TILED_TILE), batch]);
+    c.runtime.dispatch(f16Kernel(tiledKernel, A.f16), epilogue, buffers, u, [Math.ceil(n / TILED_TILE), Math.ceil(m / TILED_TILE), batch]);
   } else {
     const [WGX, WGY] = outerWorkgroup(n);
-    c.runtime.dispatch(outerKernel, { WGX, WGY, ...epilogue }, buffers, u, [Math.ceil(n / OUTER_TILE / WGX), Math.ceil(m / OUTER_TILE / WGY), batch]);
+    c.runtime.dispatch(f16Kernel(outerKernel, A.f16), epilogue, buffers, u, [Math.ceil(n / OUTER_TILE / WGX), Math.ceil(m / OUTER_TILE / WGY), batch]);
   }
 }
