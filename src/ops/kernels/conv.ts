@@ -272,15 +272,9 @@ interface ConvTuneShape {
   ow: number;
 }
 
-/** One ungrouped convolution pass as the tuning table keys it. */
-export interface ConvTuneCase extends ConvTuneShape {
+/** One ungrouped convolution pass as the tuning table keys it (the geometry's groups are 1). */
+export interface ConvTuneCase extends ConvTuneShape, Omit<ConvGeom, 'groups'> {
   pass: ConvPass;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  dh: number;
-  dw: number;
 }
 
 /** The tuning-table key of one convolution pass; parsed back by {@link parseConvTuneKey}. */
