@@ -15,6 +15,7 @@ import { deltaMTL } from '../mtl/metrics/delta-mtl.js';
 import { surveyDirections } from './survey-metrics.js';
 import type { TaskMetrics } from '../mtl/metrics/delta-mtl.js';
 import { Trainer, disposeBatch } from '../mtl/trainer.js';
+import { runtime } from '../tensor/context.js';
 import { evaluateBaselines } from './baselines.js';
 import { buildRun, type RunObjects } from './build.js';
 import { parseConfig, type RunConfig } from './config.js';
@@ -134,6 +135,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   };
   (trainer as unknown as { onLog: typeof onStepLog }).onLog = onStepLog;
 
+  let firstStep = true;
   let interrupted = false;
   const abort = () => (interrupted = true);
   opts.signal?.addEventListener('abort', abort);
@@ -147,8 +149,16 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
         if (b++ < skip) continue;
         checkHostLabels(h, tasks);
         const batch = toDevice(h);
+        const first = firstStep;
+        const ts = performance.now();
         try {
           await trainer.trainStep(batch);
+          if (first) {
+            // The first step compiles the GPU kernels: report what the warm-up cost (one extra wait).
+            await runtime().sync();
+            firstStep = false;
+            say(`first step ${((performance.now() - ts) / 1000).toFixed(1)} s, ${runtime().pipelines.size} GPU kernels compiled by then (drivers cache compiled kernels, so later runs start faster)`);
+          }
         } finally {
           disposeBatch(batch);
         }
