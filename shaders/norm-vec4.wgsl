@@ -5,13 +5,25 @@
 // the layouts and what each pass computes).
 //
 // stats_partial4: part[m, p] = (count, mean, M2) of its elements, shifted by its first element.
-// apply4:         y = (x - mean) * invstd * w + b, affine index row % C (no per-column affine).
-// grad_partial4:  part[m, p] = (sum g, sum g * xhat), g = gy (no per-column weight).
-// apply_grad4:    dx = invstd * (gy * w - k1 - xhat * k2).
+// apply4:         y = (x - mean) * invstd * w + b, affine index row % C (no per-column affine),
+//                 then + r (HAS_R) and ReLU (RELU), batch norm's fused epilogue; EVAL_STATS as in
+//                 norm.wgsl's apply.
+// grad_partial4:  part[m, p] = (sum g, sum g * xhat), g = gy (no per-column weight), or with MASK
+//                 g = [y > 0] gy through the fused ReLU (y the saved output).
+// apply_grad4:    dx = invstd * (g * w - k1 - xhat * k2), g as in grad_partial4; WRITE_R also
+//                 stores g, the fused residual's gradient.
+// fold_conv4:     norm.wgsl's fold_conv for convs whose output channels hold 4k weights (the
+//                 weights counted in vec4s; the bias still per channel).
 override WG: u32 = 64u;
 override HAS_W: bool = false;
 override HAS_B: bool = false;
 override BATCH: bool = true;
+override HAS_R: bool = false;
+override EVAL_STATS: bool = false;
+override RELU: bool = false;
+override MASK: bool = false;
+override WRITE_R: bool = false;
+override HAS_CB: bool = false;
 
 struct Red {
   a: u32, m: u32, b: u32, sb: u32,
@@ -19,7 +31,7 @@ struct Red {
   sdiv: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 
-struct Apply { rows: u32, l: u32, j: u32, sdiv: u32, smod: u32, c: u32, pad0: u32, pad1: u32 }
+struct Apply { rows: u32, l: u32, j: u32, sdiv: u32, smod: u32, c: u32, eps: f32, pad1: u32 }
 
 @group(0) @binding(0) var<storage, read> sp_x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> sp_part: array<f32>;
@@ -29,22 +41,38 @@ struct Apply { rows: u32, l: u32, j: u32, sdiv: u32, smod: u32, c: u32, pad0: u3
 @group(0) @binding(1) var<storage, read> ap_stats: array<f32>;
 @group(0) @binding(2) var<storage, read> ap_w: array<f32>;
 @group(0) @binding(3) var<storage, read> ap_b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> ap_y: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> ap: Apply;
+@group(0) @binding(4) var<storage, read> ap_r: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> ap_rvar: array<f32>;
+@group(0) @binding(6) var<storage, read_write> ap_y: array<vec4<f32>>;
+@group(0) @binding(7) var<uniform> ap: Apply;
 
 @group(0) @binding(0) var<storage, read> gp_x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> gp_gy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> gp_stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> gp_part: array<f32>;
-@group(0) @binding(4) var<uniform> gp: Red;
+@group(0) @binding(3) var<storage, read> gp_y: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> gp_part: array<f32>;
+@group(0) @binding(5) var<uniform> gp: Red;
 
 @group(0) @binding(0) var<storage, read> ag_x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ag_gy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> ag_stats: array<f32>;
 @group(0) @binding(3) var<storage, read> ag_ks: array<f32>;
 @group(0) @binding(4) var<storage, read> ag_w: array<f32>;
-@group(0) @binding(5) var<storage, read_write> ag_dx: array<vec4<f32>>;
-@group(0) @binding(6) var<uniform> ag: Apply;
+@group(0) @binding(5) var<storage, read> ag_y: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> ag_dx: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> ag_dr: array<vec4<f32>>;
+@group(0) @binding(8) var<uniform> ag: Apply;
+
+struct FoldConv { o: u32, k: u32, eps: f32, pad0: u32 }
+@group(0) @binding(0) var<storage, read> fc_cw: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> fc_rmean: array<f32>;
+@group(0) @binding(2) var<storage, read> fc_rvar: array<f32>;
+@group(0) @binding(3) var<storage, read> fc_w: array<f32>;
+@group(0) @binding(4) var<storage, read> fc_b: array<f32>;
+@group(0) @binding(5) var<storage, read> fc_cb: array<f32>;
+@group(0) @binding(6) var<storage, read_write> fc_wout: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> fc_bout: array<f32>;
+@group(0) @binding(8) var<uniform> fc: FoldConv;
 
 fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
@@ -62,6 +90,16 @@ fn slot(t: u32, r: Red) -> Slot {
 
 fn hsum(v: vec4<f32>) -> f32 {
   return (v.x + v.y) + (v.z + v.w);
+}
+
+// ReLU that keeps NaN, as the unary relu kernel (the builtin max need not).
+fn relu_nan(v: vec4<f32>) -> vec4<f32> {
+  return select(max(v, vec4<f32>(0.0)), v, (bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u));
+}
+
+// d relu: the output gradient where the fused ReLU's output is positive, as the reluGrad kernel.
+fn relu_mask(g: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
+  return select(vec4<f32>(0.0), g, y > vec4<f32>(0.0));
 }
 
 @compute @workgroup_size(WG)
@@ -117,8 +155,15 @@ fn apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   let row = t / ap.j;
   let lane = t - row * ap.j;
   let s = stats_index(row, ap.sdiv, ap.smod);
-  let mean = ap_stats[2u * s];
-  var scale = ap_stats[2u * s + 1u];
+  var mean = 0.0;
+  var scale = 0.0;
+  if (EVAL_STATS) {
+    mean = ap_stats[s];
+    scale = inverseSqrt(ap_rvar[s] + ap.eps);
+  } else {
+    mean = ap_stats[2u * s];
+    scale = ap_stats[2u * s + 1u];
+  }
   var shift = 0.0;
   let ai = row % ap.c;
   if (HAS_W) { scale *= ap_w[ai]; }
@@ -126,7 +171,10 @@ fn apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   // (x - mean) first, as norm.wgsl: no cancellation when |mean| >> std.
   let base = row * ap.l;
   for (var col = lane; col < ap.l; col += ap.j) {
-    ap_y[base + col] = (ap_x[base + col] - mean) * scale + shift;
+    var y = (ap_x[base + col] - mean) * scale + shift;
+    if (HAS_R) { y += ap_r[base + col]; }
+    if (RELU) { y = relu_nan(y); }
+    ap_y[base + col] = y;
   }
 }
 
@@ -146,7 +194,8 @@ fn grad_partial4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     let inv = gp_stats[2u * si + 1u];
     let base = (a * gp.m + s.m) * gp.b;
     for (var b = s.sb; b < gp.b; b += gp.sb) {
-      let g = gp_gy[base + b];
+      var g = gp_gy[base + b];
+      if (MASK) { g = relu_mask(g, gp_y[base + b]); }
       s1 += g;
       s2 += g * ((gp_x[base + b] - mean) * inv);
     }
@@ -176,7 +225,30 @@ fn apply_grad4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let base = row * ag.l;
   for (var col = lane; col < ag.l; col += ag.j) {
     let i = base + col;
+    var g = ag_gy[i];
+    if (MASK) { g = relu_mask(g, ag_y[i]); }
+    if (WRITE_R) { ag_dr[i] = g; }
     let xhat = (ag_x[i] - mean) * inv;
-    ag_dx[i] = inv * (ag_gy[i] * wv - k1 - xhat * k2);
+    ag_dx[i] = inv * (g * wv - k1 - xhat * k2);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn fold_conv4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = linear(gid, nwg);
+  // fc.k counts vec4s here.
+  if (t >= fc.o * fc.k) { return; }
+  let o = t / fc.k;
+  var s = inverseSqrt(fc_rvar[o] + fc.eps);
+  if (HAS_W) { s *= fc_w[o]; }
+  fc_wout[t] = fc_cw[t] * s;
+  if (t < fc.o) {
+    var si = inverseSqrt(fc_rvar[t] + fc.eps);
+    if (HAS_W) { si *= fc_w[t]; }
+    var cb = 0.0;
+    if (HAS_CB) { cb = fc_cb[t]; }
+    var b = 0.0;
+    if (HAS_B) { b = fc_b[t]; }
+    fc_bout[t] = b + (cb - fc_rmean[t]) * si;
   }
 }

@@ -14,24 +14,41 @@
 //                 element it reads (no cancellation when |mean| >> std).
 // stats_final:    merges the partials (Chan et al.) into stats[m] = (mean, 1/sqrt(var + eps)), var
 //                 biased; stats_running also updates running_mean/var in place with momentum and
-//                 the unbiased variance, as PyTorch.
+//                 the unbiased variance, as PyTorch (and, with COUNT, adds 1 to num_batches_tracked).
 // eval_stats:     stats[c] = (running_mean, 1/sqrt(running_var + eps)).
 // apply:          y = (x - mean) * invstd * w + b over rows of length L (one invocation: every j-th
 //                 element of one row); stats index s = (row / sdiv) % smod, affine index row % C
-//                 or, for layer norm (AFF_COL), the column.
+//                 or, for layer norm (AFF_COL), the column. Fused epilogue (batch norm): + r (HAS_R),
+//                 then ReLU (RELU), so a ResNet block needs no separate add and relu passes. With
+//                 EVAL_STATS (batch norm in eval mode without a gradient) the statistics binding
+//                 holds the running mean and the invstd comes from the running variance here, as
+//                 eval_stats would compute it, saving that dispatch.
 // grad_partial:   part[m, p] = (sum g, sum g * xhat) with g = gy (* w[b] when W_COL) and the stats
 //                 index (a * sa + m * sm) / sdiv, so one kernel gives per-group sums (x gradient) and,
 //                 for layer norm seen as [R, D, 1], per-column sums (weight and bias gradients).
+//                 With MASK, gy passes the fused ReLU first: g = [y > 0] gy, y the saved output.
 // grad_fold:      per group s: ks[s] = (sum over its rows r of w[r % wmod] * part, times 1/count),
 //                 and per channel c < C: db[c], dw[c] = sum over n < nrep of the row n*C + c.
 // apply_grad:     dx = invstd * (gy * w - k1 - xhat * k2); with batch statistics (k1, k2) = the group
-//                 means of (gy * w, gy * w * xhat), with fixed statistics (eval) both are 0.
+//                 means of (gy * w, gy * w * xhat), with fixed statistics (eval) both are 0. With
+//                 MASK, gy is masked as in grad_partial; WRITE_R also stores that masked gy, the
+//                 gradient of the fused residual, in the same pass.
+// fold_conv:      eval-mode batch norm folded into the conv before it: per output channel o,
+//                 s = w[o] / sqrt(var[o] + eps), conv weight' = conv weight * s and
+//                 bias' = b[o] + (conv bias[o] - mean[o]) * s.
 override WG: u32 = 64u;
 override HAS_W: bool = false;
 override HAS_B: bool = false;
 override AFF_COL: bool = false;
 override W_COL: bool = false;
 override BATCH: bool = true;
+override HAS_R: bool = false;
+override EVAL_STATS: bool = false;
+override RELU: bool = false;
+override MASK: bool = false;
+override WRITE_R: bool = false;
+override COUNT: bool = false;
+override HAS_CB: bool = false;
 
 struct Red {
   a: u32, m: u32, b: u32, sb: u32,
@@ -41,7 +58,7 @@ struct Red {
 
 struct Final { m: u32, p: u32, eps: f32, momentum: f32 }
 
-struct Apply { rows: u32, l: u32, j: u32, sdiv: u32, smod: u32, c: u32, pad0: u32, pad1: u32 }
+struct Apply { rows: u32, l: u32, j: u32, sdiv: u32, smod: u32, c: u32, eps: f32, pad1: u32 }
 
 struct Fold { s: u32, cg: u32, c: u32, nrep: u32, p: u32, inv_cnt: f32, wmod: u32, pad0: u32 }
 
@@ -58,8 +75,9 @@ struct Fold { s: u32, cg: u32, c: u32, nrep: u32, p: u32, inv_cnt: f32, wmod: u3
 @group(0) @binding(1) var<storage, read_write> sf_stats: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sf_rmean: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sf_rvar: array<f32>;
+@group(0) @binding(4) var<storage, read_write> sf_count: array<i32>;
 @group(0) @binding(2) var<uniform> sf: Final;
-@group(0) @binding(4) var<uniform> sfr: Final;
+@group(0) @binding(5) var<uniform> sfr: Final;
 
 // eval_stats
 @group(0) @binding(0) var<storage, read> es_rmean: array<f32>;
@@ -72,16 +90,19 @@ struct Fold { s: u32, cg: u32, c: u32, nrep: u32, p: u32, inv_cnt: f32, wmod: u3
 @group(0) @binding(1) var<storage, read> ap_stats: array<f32>;
 @group(0) @binding(2) var<storage, read> ap_w: array<f32>;
 @group(0) @binding(3) var<storage, read> ap_b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> ap_y: array<f32>;
-@group(0) @binding(5) var<uniform> ap: Apply;
+@group(0) @binding(4) var<storage, read> ap_r: array<f32>;
+@group(0) @binding(5) var<storage, read> ap_rvar: array<f32>;
+@group(0) @binding(6) var<storage, read_write> ap_y: array<f32>;
+@group(0) @binding(7) var<uniform> ap: Apply;
 
 // grad_partial
 @group(0) @binding(0) var<storage, read> gp_x: array<f32>;
 @group(0) @binding(1) var<storage, read> gp_gy: array<f32>;
 @group(0) @binding(2) var<storage, read> gp_stats: array<f32>;
 @group(0) @binding(3) var<storage, read> gp_w: array<f32>;
-@group(0) @binding(4) var<storage, read_write> gp_part: array<f32>;
-@group(0) @binding(5) var<uniform> gp: Red;
+@group(0) @binding(4) var<storage, read> gp_y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> gp_part: array<f32>;
+@group(0) @binding(6) var<uniform> gp: Red;
 
 // grad_fold
 @group(0) @binding(0) var<storage, read> gf_part: array<f32>;
@@ -97,11 +118,35 @@ struct Fold { s: u32, cg: u32, c: u32, nrep: u32, p: u32, inv_cnt: f32, wmod: u3
 @group(0) @binding(2) var<storage, read> ag_stats: array<f32>;
 @group(0) @binding(3) var<storage, read> ag_ks: array<f32>;
 @group(0) @binding(4) var<storage, read> ag_w: array<f32>;
-@group(0) @binding(5) var<storage, read_write> ag_dx: array<f32>;
-@group(0) @binding(6) var<uniform> ag: Apply;
+@group(0) @binding(5) var<storage, read> ag_y: array<f32>;
+@group(0) @binding(6) var<storage, read_write> ag_dx: array<f32>;
+@group(0) @binding(7) var<storage, read_write> ag_dr: array<f32>;
+@group(0) @binding(8) var<uniform> ag: Apply;
+
+// fold_conv
+struct FoldConv { o: u32, k: u32, eps: f32, pad0: u32 }
+@group(0) @binding(0) var<storage, read> fc_cw: array<f32>;
+@group(0) @binding(1) var<storage, read> fc_rmean: array<f32>;
+@group(0) @binding(2) var<storage, read> fc_rvar: array<f32>;
+@group(0) @binding(3) var<storage, read> fc_w: array<f32>;
+@group(0) @binding(4) var<storage, read> fc_b: array<f32>;
+@group(0) @binding(5) var<storage, read> fc_cb: array<f32>;
+@group(0) @binding(6) var<storage, read_write> fc_wout: array<f32>;
+@group(0) @binding(7) var<storage, read_write> fc_bout: array<f32>;
+@group(0) @binding(8) var<uniform> fc: FoldConv;
 
 fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
+}
+
+// ReLU that keeps NaN, as the unary relu kernel (the builtin max need not).
+fn relu_nan(v: f32) -> f32 {
+  return select(max(v, 0.0), v, (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u);
+}
+
+// d relu: the output gradient where the fused ReLU's output is positive, as the reluGrad kernel.
+fn relu_mask(g: f32, y: f32) -> f32 {
+  return select(0.0, g, y > 0.0);
 }
 
 // Which (m, ac, sb) an invocation of a split reduction handles; sb varies fastest.
@@ -189,6 +234,7 @@ fn stats_running(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let k = sfr.momentum;
   sf_rmean[m] = (1.0 - k) * sf_rmean[m] + k * r.y;
   sf_rvar[m] = (1.0 - k) * sf_rvar[m] + k * (r.z / (r.x - 1.0));
+  if (COUNT && m == 0u) { sf_count[0] = sf_count[0] + 1; }
 }
 
 @compute @workgroup_size(WG)
@@ -217,9 +263,15 @@ fn apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   let row = t / ap.j;
   let lane = t - row * ap.j;
   let s = stats_index(row, ap.sdiv, ap.smod);
-  let mean = ap_stats[2u * s];
-  let inv = ap_stats[2u * s + 1u];
-  var scale = inv;
+  var mean = 0.0;
+  var scale = 0.0;
+  if (EVAL_STATS) {
+    mean = ap_stats[s];
+    scale = inverseSqrt(ap_rvar[s] + ap.eps);
+  } else {
+    mean = ap_stats[2u * s];
+    scale = ap_stats[2u * s + 1u];
+  }
   var shift = 0.0;
   if (!AFF_COL) {
     let ai = row % ap.c;
@@ -233,6 +285,8 @@ fn apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
       if (HAS_W) { y *= ap_w[col]; }
       if (HAS_B) { y += ap_b[col]; }
     }
+    if (HAS_R) { y += ap_r[base + col]; }
+    if (RELU) { y = relu_nan(y); }
     ap_y[base + col] = y;
   }
 }
@@ -252,6 +306,7 @@ fn grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
       let si = a * gp.sa + s.m * gp.sm;
       let i = a * gp.m + s.m;
       var g = gp_gy[i];
+      if (MASK) { g = relu_mask(g, gp_y[i]); }
       if (W_COL) { g *= gp_w[0]; }
       s1 += g;
       s2 += g * ((gp_x[i] - gp_stats[2u * si]) * gp_stats[2u * si + 1u]);
@@ -269,6 +324,7 @@ fn grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let base = (a * gp.m + s.m) * gp.b;
     for (var b = s.sb; b < gp.b; b += gp.sb) {
       var g = gp_gy[base + b];
+      if (MASK) { g = relu_mask(g, gp_y[base + b]); }
       if (W_COL) { g *= gp_w[b]; }
       s1 += g;
       s2 += g * ((gp_x[base + b] - mean) * inv);
@@ -355,8 +411,32 @@ fn apply_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let i = base + col;
     var wv = wrow;
     if (HAS_W && AFF_COL) { wv = ag_w[col]; }
+    var g = ag_gy[i];
+    if (MASK) { g = relu_mask(g, ag_y[i]); }
+    if (WRITE_R) { ag_dr[i] = g; }
     let xhat = (ag_x[i] - mean) * inv;
-    ag_dx[i] = inv * (ag_gy[i] * wv - k1 - xhat * k2);
+    ag_dx[i] = inv * (g * wv - k1 - xhat * k2);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn fold_conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = linear(gid, nwg);
+  if (t >= fc.o * fc.k) { return; }
+  // Weight element t of output channel t / k; the first o invocations also fold the bias.
+  let o = t / fc.k;
+  var s = inverseSqrt(fc_rvar[o] + fc.eps);
+  if (HAS_W) { s *= fc_w[o]; }
+  fc_wout[t] = fc_cw[t] * s;
+  if (t < fc.o) {
+    let c = t;
+    var si = inverseSqrt(fc_rvar[c] + fc.eps);
+    if (HAS_W) { si *= fc_w[c]; }
+    var cb = 0.0;
+    if (HAS_CB) { cb = fc_cb[c]; }
+    var b = 0.0;
+    if (HAS_B) { b = fc_b[c]; }
+    fc_bout[c] = b + (cb - fc_rmean[c]) * si;
   }
 }
 

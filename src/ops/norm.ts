@@ -12,12 +12,18 @@
  *   d x = invstd * (dyhat - mean_G(dyhat) - xhat * mean_G(dyhat * xhat))   (batch statistics)
  *   d x = invstd * dyhat                                                  (fixed statistics: eval)
  *   d w = sum gy * xhat,  d b = sum gy                                     (over all but the affine dims)
+ * Batch norm's fused epilogue y = relu(bn(x) + r) first turns gy into dz = [y > 0] gy (the mask
+ * read from the saved output y), which is d r and the gy of the rules above.
  */
 import { ArgumentError, ShapeError } from '../errors.js';
-import { record } from '../autograd/tape.js';
+import { isGradEnabled, record } from '../autograd/tape.js';
+import { empty } from '../tensor/creation.js';
 import { normAxis, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { incrementCounter } from './kernels/counter.js';
+import { binary } from './kernels/elementwise.js';
 import {
+  foldConvBatchNorm,
   l2NormalizeBackward,
   l2NormalizeForward,
   normApply,
@@ -25,6 +31,7 @@ import {
   normGradFold,
   normGradSums,
   normStats,
+  normTuning,
   runningNormStats,
   type FoldGeom,
   type RedView,
@@ -68,31 +75,46 @@ interface RowNormGrad {
   fold: FoldGeom;
   /** Batch statistics (training, group norm): dx includes the terms through mean and variance. */
   batch: boolean;
-  /** [x, weight?, bias?] and the positions of weight and bias in it (-1 when absent). */
+  /** [x, weight?, bias?, residual?] and the positions of weight, bias and residual in it (-1 when absent). */
   inputs: readonly Tensor[];
   wi: number;
   bi: number;
+  ri: number;
+  /** The output of a fused ReLU (its gradient mask), else null. */
+  relu: Tensor | null;
 }
 
 /**
  * The shared backward of batch and group norm: per-row sums of (gy, gy * xhat), folded into the
  * group coefficients (when `batch` and dx is wanted) and the channel sums dw, db, then dx from the
- * fused elementwise kernel. Returns the gradients in input order.
+ * fused elementwise kernel. A fused ReLU's mask is applied inside those passes (or, with
+ * normTuning.foldMask off, once up front); the masked gy is the residual's gradient, written by the
+ * dx pass. Returns the gradients in input order.
  */
-function rowNormBackward(gy: Tensor, needs: readonly boolean[], a: RowNormGrad): (Tensor | null)[] {
+function rowNormBackward(gyIn: Tensor, needs: readonly boolean[], a: RowNormGrad): (Tensor | null)[] {
   const wantDx = needs[0]!;
   const wantW = a.wi >= 0 && needs[a.wi]!;
   const wantB = a.bi >= 0 && needs[a.bi]!;
+  const wantR = a.ri >= 0 && needs[a.ri]!;
+  // d relu(z) = [y > 0] dz, either inside the passes below (mask) or as one pass here (gy).
+  const fold = a.relu !== null && normTuning.foldMask;
+  const gy = a.relu && !fold ? binary('reluGrad', gyIn, a.relu) : gyIn;
+  const mask = fold ? a.relu : null;
+  // d residual = dz: gy itself without a ReLU, else the masked gy (from the dx pass when it runs).
+  let dr: Tensor | null = null;
+  if (wantR) dr = !mask ? gy : wantDx ? empty(a.x.shape) : binary('reluGrad', gyIn, mask);
   let ks: Tensor | null = null;
   let dw: Tensor | null = null;
   let db: Tensor | null = null;
   if ((a.batch && wantDx) || wantW || wantB) {
-    const sums = normGradSums(a.x, gy, a.stats, a.sumsView, 0, 1, a.sdiv, null);
+    const sums = normGradSums(a.x, gy, a.stats, a.sumsView, 0, 1, a.sdiv, null, mask);
     ({ ks, dw, db } = normGradFold(sums, a.weight, { ...a.fold, s: a.batch && wantDx ? a.fold.s : 0, c: wantW || wantB ? a.fold.c : 0 }));
     sums.part.dispose();
   }
   const res: (Tensor | null)[] = a.inputs.map(() => null);
-  if (wantDx) res[0] = normApplyGrad(a.x, gy, a.stats, a.batch ? ks : null, a.weight, a.geom);
+  if (wantDx) res[0] = normApplyGrad(a.x, gy, a.stats, a.batch ? ks : null, a.weight, a.geom, mask, mask && dr ? dr : null);
+  if (wantR) res[a.ri] = dr;
+  if (gy !== gyIn && gy !== dr) gy.dispose();
   ks?.dispose();
   if (wantW) res[a.wi] = dw;
   else dw?.dispose();
@@ -113,6 +135,12 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
+  /** Fused epilogue: ReLU after the normalisation and the residual (default 'none'). */
+  activation?: 'relu' | 'none';
+  /** Fused epilogue: a tensor of the input's shape added before the activation. */
+  residual?: Tensor | null;
+  /** An i32 scalar counter (num_batches_tracked) incremented in place in training mode. */
+  numBatchesTracked?: Tensor | null;
 }
 
 /**
@@ -124,6 +152,14 @@ export interface BatchNormOptions {
  * statistics (required there), which the backward pass then treats as constants. weight and bias
  * [C] are optional. Training needs more than one value per channel (ShapeError otherwise, as
  * PyTorch); runningMean and runningVar must be two different tensors.
+ *
+ * Fused epilogue: `residual` (x's shape, ShapeError otherwise) and `activation: 'relu'` give
+ * y = relu(bn(x) + residual) from the normalising pass itself, in training and eval mode, so a
+ * ResNet block's add and ReLU cost no passes of their own. The gradients equal those of the
+ * composition relu(add(batchNorm2d(x), residual)): the ReLU mask comes from the saved y (y > 0),
+ * is applied inside the passes that read gy, and the masked gy, which is the residual's gradient,
+ * is written by the dx pass. With `numBatchesTracked` (and running statistics) training mode also
+ * adds 1 to that i32 counter in the statistics pass, as BatchNorm2d counts its forwards.
  */
 export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions = {}): Tensor {
   const op = 'batchNorm2d';
@@ -152,19 +188,73 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
   if (training && count <= 1) {
     throw new ShapeError(op, [x.shape], `expected more than 1 value per channel when training (got ${count})`);
   }
+  const act = opts.activation ?? 'none';
+  if (act !== 'relu' && act !== 'none') throw new ArgumentError(op, `activation must be 'relu' or 'none', got '${String(act)}'`);
+  const res = opts.residual ?? null;
+  if (res) {
+    requireF32(op, res);
+    res.storageFor(op);
+    if (!sameShape(res.shape, x.shape)) throw new ShapeError(op, [x.shape, res.shape], `residual must have the input's shape [${x.shape.join(',')}]`);
+  }
+  const counter = opts.numBatchesTracked ?? null;
+  if (counter && (counter.dtype !== 'i32' || counter.size !== 1)) {
+    throw new ArgumentError(op, `numBatchesTracked must be an i32 tensor of one element, got ${counter.dtype} [${counter.shape.join(',')}]`);
+  }
+  if (training && counter && !rm) incrementCounter(counter);
   const view: RedView = { a: n, m: c, b: hw };
-  const stats = training
-    ? normStats(x, view, eps, rm && rv ? { mean: rm, variance: rv, momentum } : null)
-    : runningNormStats(rm!, rv!, eps);
   const geom: RowGeom = { rows: n * c, l: hw, sdiv: 1, smod: Math.max(c, 1), c, affCol: false };
-  const y = normApply(x, stats, weight, bias, geom);
+  const relu = act === 'relu';
   const { inputs, wi, bi } = affineInputs(x, weight, bias);
+  const ri = res ? inputs.push(res) - 1 : -1;
+  if (!training && normTuning.evalInline && !(isGradEnabled() && inputs.some((t) => t.requiresGrad))) {
+    // Eval mode without a graph: the apply pass reads the running statistics itself.
+    return normApply(x, { mean: rm!, variance: rv!, eps }, weight, bias, geom, { residual: res, relu });
+  }
+  const stats = training
+    ? normStats(x, view, eps, rm && rv ? { mean: rm, variance: rv, momentum, counter } : null)
+    : runningNormStats(rm!, rv!, eps);
+  const y = normApply(x, stats, weight, bias, geom, { residual: res, relu });
   // Per-channel sums over (N, H, W); in eval mode only dw, db use them (the statistics are constants).
   const fold: FoldGeom = { s: c, cg: 1, c, nrep: 1, count, wmod: c };
-  const grad: RowNormGrad = { x, stats, weight, geom, sumsView: view, sdiv: 1, fold, batch: training, inputs, wi, bi };
-  const out = record(op, inputs, y, [x, stats, ...(weight ? [weight] : [])], (gy, needs) => rowNormBackward(gy, needs, grad));
+  const grad: RowNormGrad = { x, stats, weight, geom, sumsView: view, sdiv: 1, fold, batch: training, inputs, wi, bi, ri, relu: relu ? y : null };
+  const saved = [x, stats, ...(weight ? [weight] : []), ...(relu ? [y] : [])];
+  const out = record(op, inputs, y, saved, (gy, needs) => rowNormBackward(gy, needs, grad));
   if (!out.requiresGrad) stats.dispose();
   return out;
+}
+
+/** Batch-norm parameters and running statistics for {@link foldBatchNorm2d}. */
+export interface FoldedBatchNorm {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  runningMean: Tensor;
+  runningVar: Tensor;
+  /** Default 1e-5. */
+  eps?: number;
+}
+
+/**
+ * Eval-mode batch norm folded into the convolution before it: returns the weight and bias of one
+ * convolution equal to batchNorm2d(conv2d(x, convWeight, convBias), eval mode): per output channel,
+ * s = weight / sqrt(runningVar + eps), weight' = convWeight * s and bias' = bias + (convBias -
+ * runningMean) * s, computed on the GPU in one small dispatch (so it follows parameter updates).
+ * Run conv2d with them, and its fused residual and ReLU epilogue, for a whole conv-BN-ReLU(+add)
+ * unit in one convolution. Nothing is recorded: use it only where no gradient is needed.
+ */
+export function foldBatchNorm2d(convWeight: Tensor, convBias: Tensor | null, bn: FoldedBatchNorm): { weight: Tensor; bias: Tensor } {
+  const op = 'foldBatchNorm2d';
+  requireF32(op, convWeight);
+  convWeight.storageFor(op);
+  if (convWeight.rank < 2) throw new ShapeError(op, [convWeight.shape], 'the conv weight must be [out, in, ...]');
+  const o = [convWeight.shape[0]!];
+  const eps = bn.eps ?? 1e-5;
+  checkEps(op, eps);
+  checkParam(op, 'conv bias', convBias, o, convWeight);
+  checkParam(op, 'weight', bn.weight, o, convWeight);
+  checkParam(op, 'bias', bn.bias, o, convWeight);
+  checkParam(op, 'runningMean', bn.runningMean, o, convWeight);
+  checkParam(op, 'runningVar', bn.runningVar, o, convWeight);
+  return foldConvBatchNorm(convWeight, convBias, bn.weight, bn.bias, bn.runningMean, bn.runningVar, eps);
 }
 
 /**
@@ -203,6 +293,8 @@ export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = 
     inputs,
     wi,
     bi,
+    ri: -1,
+    relu: null,
   };
   const out = record(op, inputs, y, [x, stats, ...(weight ? [weight] : [])], (gy, needs) => rowNormBackward(gy, needs, grad));
   if (!out.requiresGrad) stats.dispose();

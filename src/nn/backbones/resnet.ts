@@ -9,15 +9,17 @@
  * max(1, round(c * m))), the input channel count, and the output stride, which replaces the stride
  * of the last stages by dilation as torchvision's `replace_stride_with_dilation`. Initialisation is
  * torchvision's: conv weights kaiming normal (fan_out, relu), batch-norm weight 1 and bias 0.
+ *
+ * Every conv - BN (- add) - ReLU runs through `convBn`: in training the add and ReLU are batch
+ * norm's fused epilogue; in eval mode without gradients batch norm folds into the conv, so a
+ * BasicBlock is its two (three with a downsample) convolutions plus tiny folding dispatches.
  */
 import { ArgumentError } from '../../errors.js';
-import { add } from '../../ops/binary.js';
 import { maxPool2d } from '../../ops/pool.js';
-import { relu } from '../../ops/unary.js';
 import { Generator, defaultGenerator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { BatchNorm2d, Conv2d, Layer, Sequential } from '../layers.js';
+import { BatchNorm2d, Conv2d, Layer, Sequential, convBn } from '../layers.js';
 import { expectInput } from '../module.js';
 import { Backbone, type BackboneFeatures, type LevelInfo } from './features.js';
 import { fillConstant, kaimingNormalFanOut } from './reinit.js';
@@ -54,12 +56,12 @@ function conv1x1(inp: number, out: number, stride: number, generator?: Generator
   return new Conv2d(inp, out, 1, { stride, bias: false, generator });
 }
 
-/**
- * relu(branch + shortcut). The conv epilogue cannot take the add: a batch norm sits between the
- * last conv and the sum.
- */
-function residualRelu(branch: Tensor, shortcut: Tensor): Tensor {
-  return relu(add(branch, shortcut));
+/** The shortcut of a block: x, or its downsample branch (1x1 conv + BN, through convBn). */
+function shortcut(downsample: Sequential | null, x: Tensor): Tensor {
+  if (!downsample) return x;
+  const [conv, bn] = downsample.layers;
+  if (downsample.layers.length === 2 && conv instanceof Conv2d && bn instanceof BatchNorm2d) return convBn(conv, bn, x);
+  return downsample.forward(x);
 }
 
 /**
@@ -91,9 +93,8 @@ export class BasicBlock extends Layer {
   forward(x: Tensor): Tensor {
     expectInput('BasicBlock', x, 4, this.inplanes);
     return tidy(() => {
-      const h = relu(this.bn1.forward(this.conv1.forward(x)));
-      const y = this.bn2.forward(this.conv2.forward(h));
-      return residualRelu(y, this.downsample ? this.downsample.forward(x) : x);
+      const h = convBn(this.conv1, this.bn1, x, { activation: 'relu' });
+      return convBn(this.conv2, this.bn2, h, { activation: 'relu', residual: shortcut(this.downsample, x) });
     });
   }
 }
@@ -132,10 +133,9 @@ export class Bottleneck extends Layer {
   forward(x: Tensor): Tensor {
     expectInput('Bottleneck', x, 4, this.inplanes);
     return tidy(() => {
-      const h1 = relu(this.bn1.forward(this.conv1.forward(x)));
-      const h2 = relu(this.bn2.forward(this.conv2.forward(h1)));
-      const y = this.bn3.forward(this.conv3.forward(h2));
-      return residualRelu(y, this.downsample ? this.downsample.forward(x) : x);
+      const h1 = convBn(this.conv1, this.bn1, x, { activation: 'relu' });
+      const h2 = convBn(this.conv2, this.bn2, h1, { activation: 'relu' });
+      return convBn(this.conv3, this.bn3, h2, { activation: 'relu', residual: shortcut(this.downsample, x) });
     });
   }
 }
@@ -246,11 +246,17 @@ export class ResNet extends Backbone {
     }
   }
 
+  /** The stem relu(bn1(conv1(x))) at stride 2, before the max pool (the `stem` feature level). */
+  stem(x: Tensor): Tensor {
+    expectInput('ResNet', x, 4, this.inChannels);
+    return convBn(this.conv1, this.bn1, x, { activation: 'relu' });
+  }
+
   /** The multi-scale features of x [n, inChannels, h, w] (see the class comment for levels and strides). */
   forward(x: Tensor): BackboneFeatures {
     expectInput('ResNet', x, 4, this.inChannels);
     return tidy(() => {
-      const stem = relu(this.bn1.forward(this.conv1.forward(x)));
+      const stem = this.stem(x);
       const c1 = this.layer1.forward(maxPool2d(stem, { kernelSize: 3, stride: 2, padding: 1 }));
       const c2 = this.layer2.forward(c1);
       const c3 = this.layer3.forward(c2);

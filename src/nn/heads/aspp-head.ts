@@ -5,12 +5,11 @@
 import { interpolate } from '../../ops/interpolate.js';
 import { adaptiveAvgPool2d } from '../../ops/pool.js';
 import { concat } from '../../ops/shape-ops.js';
-import { relu } from '../../ops/unary.js';
 import type { Generator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { BackboneFeatures, FeatureLevel } from '../backbones/features.js';
-import { BatchNorm2d, Conv2d, Layer, ReLU, Sequential } from '../layers.js';
+import { BatchNorm2d, Conv2d, Layer, ReLU, Sequential, convBn } from '../layers.js';
 import { expectInput } from '../module.js';
 import { ModuleList, convBnRelu, headInput, positiveInt } from './common.js';
 
@@ -34,7 +33,7 @@ export class ASPPPooling extends Layer {
   forward(x: Tensor): Tensor {
     const [, , h, w] = x.shape as [number, number, number, number];
     return tidy(() => {
-      const y = relu(this.bn.forward(this.conv.forward(adaptiveAvgPool2d(x, 1))));
+      const y = convBn(this.conv, this.bn, adaptiveAvgPool2d(x, 1), { activation: 'relu' });
       return interpolate(y, { size: [h, w], mode: 'bilinear', alignCorners: false });
     });
   }
@@ -125,6 +124,6 @@ export class ASPPHead extends Layer {
 
   forward(x: Tensor | BackboneFeatures): Tensor {
     const input = headInput('ASPPHead', x, this.level);
-    return tidy(() => this.classifier.forward(relu(this.bn.forward(this.conv.forward(this.aspp.forward(input))))));
+    return tidy(() => this.classifier.forward(convBn(this.conv, this.bn, this.aspp.forward(input), { activation: 'relu' })));
   }
 }

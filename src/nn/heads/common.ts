@@ -7,7 +7,7 @@ import { ArgumentError } from '../../errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Generator } from '../../tensor/random.js';
 import type { BackboneFeatures, FeatureLevel } from '../backbones/features.js';
-import { BatchNorm2d, Conv2d, ReLU, Sequential } from '../layers.js';
+import { BatchNorm2d, Conv2d, ReLU, Sequential, convBn } from '../layers.js';
 import { Module } from '../module.js';
 
 /** Children named '0', '1', ... (torch.nn.ModuleList), reachable as `items`. */
@@ -21,13 +21,30 @@ export class ModuleList<M extends Module> extends Module {
 }
 
 /**
+ * Sequential(Conv2d, BatchNorm2d, ReLU) whose forward runs the three as one `convBn` unit (ReLU
+ * fused into batch norm, or in eval mode without gradients batch norm folded into the conv).
+ */
+export class ConvBnReLU extends Sequential {
+  constructor(
+    readonly conv: Conv2d,
+    readonly bn: BatchNorm2d,
+  ) {
+    super(conv, bn, new ReLU());
+  }
+
+  override forward(x: Tensor): Tensor {
+    return convBn(this.conv, this.bn, x, { activation: 'relu' });
+  }
+}
+
+/**
  * Sequential(Conv2d(bias=false), BatchNorm2d, ReLU): names 0, 1, 2 as torchvision's ASPPConv and
  * the sequential heads. Padding keeps the size for odd kernels: dilation * (k - 1) / 2.
  */
-export function convBnRelu(inC: number, outC: number, k: number, opts: { dilation?: number; generator?: Generator } = {}): Sequential {
+export function convBnRelu(inC: number, outC: number, k: number, opts: { dilation?: number; generator?: Generator } = {}): ConvBnReLU {
   const dilation = opts.dilation ?? 1;
   const conv = new Conv2d(inC, outC, k, { padding: (dilation * (k - 1)) / 2, dilation, bias: false, generator: opts.generator });
-  return new Sequential(conv, new BatchNorm2d(outC), new ReLU());
+  return new ConvBnReLU(conv, new BatchNorm2d(outC));
 }
 
 /** The tensor a single-input head reads: x itself, or the level `level` of backbone features. */

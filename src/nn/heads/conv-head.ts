@@ -2,12 +2,11 @@
  * The simplest dense-prediction head: a 3x3 conv-BN-ReLU, then a 1x1 conv to the task's channels
  * (torchvision's FCNHead, without its parameter-free Dropout(0.1)).
  */
-import { relu } from '../../ops/unary.js';
 import type { Generator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { BackboneFeatures, FeatureLevel } from '../backbones/features.js';
-import { BatchNorm2d, Conv2d, Layer, ReLU } from '../layers.js';
+import { BatchNorm2d, Conv2d, Layer, ReLU, convBn } from '../layers.js';
 import { headInput, positiveInt } from './common.js';
 
 /** Options of {@link ConvHead}. */
@@ -53,6 +52,6 @@ export class ConvHead extends Layer {
 
   forward(x: Tensor | BackboneFeatures): Tensor {
     const input = headInput('ConvHead', x, this.level);
-    return tidy(() => this.classifier.forward(relu(this.bn.forward(this.conv.forward(input)))));
+    return tidy(() => this.classifier.forward(convBn(this.conv, this.bn, input, { activation: 'relu' })));
   }
 }

@@ -3,7 +3,10 @@
  * same three steps over different views: split statistics over an [A, M, B] view (each m reduced
  * over all a and b), a fused normalise + affine pass over rows, and for the gradient a split
  * reduction of (gy, gy * xhat), a tiny fold into per-group coefficients and weight/bias gradients,
- * and one fused elementwise pass for dx. See src/ops/norm.ts for the views each op uses.
+ * and one fused elementwise pass for dx. Batch norm's apply pass can also add a residual and
+ * apply ReLU (its fused epilogue), its gradient passes then mask gy with the saved output, and
+ * `foldConvBatchNorm` folds eval-mode batch norm into the convolution before it. See
+ * src/ops/norm.ts for the views each op uses.
  */
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
@@ -15,28 +18,38 @@ const statsFinalKernel = { shader: 'norm', entry: 'stats_final', bindings: ['rea
 const statsRunningKernel = {
   shader: 'norm',
   entry: 'stats_running',
-  bindings: ['read', 'write', 'write', 'write', 'uniform'],
+  bindings: ['read', 'write', 'write', 'write', 'write', 'uniform'],
 } as const;
 const evalStatsKernel = { shader: 'norm', entry: 'eval_stats', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const applyKernel = { shader: 'norm', entry: 'apply', bindings: ['read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
+const applyKernel = { shader: 'norm', entry: 'apply', bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
 const gradPartialKernel = {
   shader: 'norm',
   entry: 'grad_partial',
-  bindings: ['read', 'read', 'read', 'read', 'write', 'uniform'],
+  bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
 } as const;
 const gradFoldKernel = { shader: 'norm', entry: 'grad_fold', bindings: ['read', 'read', 'write', 'write', 'write', 'uniform'] } as const;
 const applyGradKernel = {
   shader: 'norm',
   entry: 'apply_grad',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
+  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
+} as const;
+const foldConvKernel = {
+  shader: 'norm',
+  entry: 'fold_conv',
+  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
+} as const;
+const foldConv4Kernel = {
+  shader: 'norm-vec4',
+  entry: 'fold_conv4',
+  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
 } as const;
 const statsPartial4Kernel = { shader: 'norm-vec4', entry: 'stats_partial4', bindings: ['read', 'write', 'uniform'] } as const;
-const apply4Kernel = { shader: 'norm-vec4', entry: 'apply4', bindings: ['read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
-const gradPartial4Kernel = { shader: 'norm-vec4', entry: 'grad_partial4', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
+const apply4Kernel = { shader: 'norm-vec4', entry: 'apply4', bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
+const gradPartial4Kernel = { shader: 'norm-vec4', entry: 'grad_partial4', bindings: ['read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
 const applyGrad4Kernel = {
   shader: 'norm-vec4',
   entry: 'apply_grad4',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
+  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
 } as const;
 const l2ForwardKernel = { shader: 'norm', entry: 'l2n_forward', bindings: ['read', 'write', 'write', 'uniform'] } as const;
 const l2BackwardKernel = { shader: 'norm', entry: 'l2n_backward', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
@@ -60,8 +73,14 @@ interface Split extends RedView {
   p: number;
 }
 
-/** Tuning switches (for A/B measurements; both default to the faster choice). */
-export const normTuning = { vec4: true };
+/**
+ * Tuning switches for A/B measurements, each defaulting to the faster choice: `vec4` takes the vec4
+ * kernels for rows of 4k elements; `foldMask` applies a fused ReLU's gradient mask inside the
+ * passes that read gy (off: one separate masking pass, whose output is also the residual's
+ * gradient); `evalInline` lets eval-mode batch norm without a graph read the running statistics
+ * in its apply pass (off: a separate eval_stats dispatch first).
+ */
+export const normTuning = { vec4: true, foldMask: true, evalInline: true };
 
 /** Whether rows of `b` elements can go through the vec4 kernels (shaders/norm-vec4.wgsl). */
 function vec4Rows(b: number): boolean {
@@ -103,12 +122,15 @@ export interface RunningStats {
   mean: Tensor;
   variance: Tensor;
   momentum: number;
+  /** An i32 counter (num_batches_tracked) incremented by one in the same pass, if given. */
+  counter?: Tensor | null;
 }
 
 /**
  * Per-m statistics of x seen as [A, M, B]: a tensor [M, 2] of (mean, 1/sqrt(var + eps)) with the
  * biased variance. With `running`, its mean and variance buffers are updated in place in the same
- * pass: r = (1 - momentum) r + momentum * batch value, with the unbiased variance for `variance`.
+ * pass: r = (1 - momentum) r + momentum * batch value, with the unbiased variance for `variance`
+ * (and its `counter`, when given, gets 1 added).
  */
 export function normStats(x: Tensor, v: RedView, eps: number, running: RunningStats | null = null): Tensor {
   const v4 = vec4Rows(v.b);
@@ -119,13 +141,22 @@ export function normStats(x: Tensor, v: RedView, eps: number, running: RunningSt
   rt.dispatch(v4 ? statsPartial4Kernel : statsPartialKernel, { WG }, [xb, part.bufferFor('norm')], redUniform(s), groups(s.m * s.p));
   const stats = empty([s.m, 2]);
   if (running) {
+    const counter = running.counter ?? null;
+    const spare = counter ? null : empty([1]);
     rt.dispatch(
       statsRunningKernel,
-      { WG },
-      [part.bufferFor('norm'), stats.bufferFor('norm'), running.mean.bufferFor('batchNorm2d'), running.variance.bufferFor('batchNorm2d')],
+      { WG, COUNT: counter ? 1 : 0 },
+      [
+        part.bufferFor('norm'),
+        stats.bufferFor('norm'),
+        running.mean.bufferFor('batchNorm2d'),
+        running.variance.bufferFor('batchNorm2d'),
+        (counter ?? spare!).bufferFor('batchNorm2d'),
+      ],
       finalUniform(s.m, s.p, eps, running.momentum),
       groups(s.m),
     );
+    spare?.dispose();
   } else {
     rt.dispatch(statsFinalKernel, { WG }, [part.bufferFor('norm'), stats.bufferFor('norm')], finalUniform(s.m, s.p, eps, 0), groups(s.m));
   }
@@ -165,8 +196,10 @@ function lanes(g: RowGeom): number {
   return Math.ceil(g.l / APPLY_PER_INVOCATION);
 }
 
-function applyUniform(g: RowGeom): Uint32Array {
-  return new Uint32Array([g.rows, g.l, lanes(g), g.sdiv, g.smod, Math.max(g.c, 1), 0, 0]);
+function applyUniform(g: RowGeom, eps = 0): Uint32Array {
+  const u = new Uint32Array([g.rows, g.l, lanes(g), g.sdiv, g.smod, Math.max(g.c, 1), 0, 0]);
+  new Float32Array(u.buffer, 24, 1)[0] = eps;
+  return u;
 }
 
 /** `g` with its rows counted in vec4s when the vec4 row kernels apply (per-row affine only), else null. */
@@ -174,20 +207,54 @@ function rows4(g: RowGeom): RowGeom | null {
   return !g.affCol && vec4Rows(g.l) ? { ...g, l: g.l / 4 } : null;
 }
 
-/** y = (x - mean) * invstd * w + b, with w and b optional, over the rows of `g`. */
-export function normApply(x: Tensor, stats: Tensor, w: Tensor | null, b: Tensor | null, g: RowGeom): Tensor {
+/** A fused epilogue of {@link normApply}: y = relu?(norm(x) + residual?). */
+export interface NormEpilogue {
+  /** Added after the affine transform (x's shape; the caller checks it). */
+  residual: Tensor | null;
+  relu: boolean;
+}
+
+/** Running statistics read by the apply pass itself (eval mode, when no stats tensor is needed). */
+export interface InlineStats {
+  mean: Tensor;
+  variance: Tensor;
+  eps: number;
+}
+
+/**
+ * y = (x - mean) * invstd * w + b, with w and b optional, over the rows of `g`, then the epilogue.
+ * `stats` is a stats tensor [S, 2] or, in one pass without one, running statistics.
+ */
+export function normApply(
+  x: Tensor,
+  stats: Tensor | InlineStats,
+  w: Tensor | null,
+  b: Tensor | null,
+  g: RowGeom,
+  epi: NormEpilogue | null = null,
+): Tensor {
   const xb = x.bufferFor('norm');
   const y = empty(x.shape);
   const n = g.rows * lanes(g);
   if (n === 0) return y;
-  const sb = stats.bufferFor('norm');
-  const bufs = [xb, sb, w ? w.bufferFor('norm') : sb, b ? b.bufferFor('norm') : sb, y.bufferFor('norm')];
+  const inline = 'variance' in stats ? stats : null;
+  const sb = (inline ? inline.mean : (stats as Tensor)).bufferFor('norm');
+  const r = epi?.residual ?? null;
+  // Absent inputs are bound to buffers of a size the binding accepts; the kernel never reads them.
+  const bufs = [
+    xb,
+    sb,
+    w ? w.bufferFor('norm') : sb,
+    b ? b.bufferFor('norm') : sb,
+    r ? r.bufferFor('norm') : xb,
+    inline ? inline.variance.bufferFor('norm') : sb,
+    y.bufferFor('norm'),
+  ];
+  const consts = { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, HAS_R: r ? 1 : 0, RELU: epi?.relu ? 1 : 0, EVAL_STATS: inline ? 1 : 0 };
+  const eps = inline?.eps ?? 0;
   const g4 = rows4(g);
-  if (g4) {
-    y.runtime.dispatch(apply4Kernel, { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0 }, bufs, applyUniform(g4), groups(g4.rows * lanes(g4)));
-    return y;
-  }
-  y.runtime.dispatch(applyKernel, { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(g), groups(n));
+  if (g4) y.runtime.dispatch(apply4Kernel, consts, bufs, applyUniform(g4, eps), groups(g4.rows * lanes(g4)));
+  else y.runtime.dispatch(applyKernel, { ...consts, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(g, eps), groups(n));
   return y;
 }
 
@@ -199,16 +266,29 @@ export interface GradSums {
 
 /**
  * Split sums of (g, g * xhat) per m of x and gy seen as [A, M, B], where g = gy (times w[b] when
- * `wCol` is given) and xhat uses statistics (a * sa + m * sm) / sdiv.
+ * `wCol` is given; with `mask`, a fused ReLU's saved output, only where mask > 0) and xhat uses
+ * statistics (a * sa + m * sm) / sdiv.
  */
-export function normGradSums(x: Tensor, gy: Tensor, stats: Tensor, v: RedView, sa: number, sm: number, sdiv: number, wCol: Tensor | null): GradSums {
+export function normGradSums(
+  x: Tensor,
+  gy: Tensor,
+  stats: Tensor,
+  v: RedView,
+  sa: number,
+  sm: number,
+  sdiv: number,
+  wCol: Tensor | null,
+  mask: Tensor | null = null,
+): GradSums {
+  const xb = x.bufferFor('norm');
+  const yb = mask ? mask.bufferFor('norm') : xb;
   if (!wCol && vec4Rows(v.b)) {
     const s = split({ ...v, b: v.b / 4 }, true);
     const part = empty([s.m, s.p, 2]);
     part.runtime.dispatch(
       gradPartial4Kernel,
-      { WG },
-      [x.bufferFor('norm'), gy.bufferFor('norm'), stats.bufferFor('norm'), part.bufferFor('norm')],
+      { WG, MASK: mask ? 1 : 0 },
+      [xb, gy.bufferFor('norm'), stats.bufferFor('norm'), yb, part.bufferFor('norm')],
       redUniform(s, sa, sm, sdiv),
       groups(s.m * s.p),
     );
@@ -219,8 +299,8 @@ export function normGradSums(x: Tensor, gy: Tensor, stats: Tensor, v: RedView, s
   const sb = stats.bufferFor('norm');
   part.runtime.dispatch(
     gradPartialKernel,
-    { WG, W_COL: wCol ? 1 : 0 },
-    [x.bufferFor('norm'), gy.bufferFor('norm'), sb, wCol ? wCol.bufferFor('norm') : sb, part.bufferFor('norm')],
+    { WG, W_COL: wCol ? 1 : 0, MASK: mask ? 1 : 0 },
+    [xb, gy.bufferFor('norm'), sb, wCol ? wCol.bufferFor('norm') : sb, yb, part.bufferFor('norm')],
     redUniform(s, sa, sm, sdiv),
     groups(s.m * s.p),
   );
@@ -269,33 +349,90 @@ export function normGradFold(
 }
 
 /**
- * dx = invstd * (gy * w - k1 - xhat * k2) over the rows of `g`; with ks null (fixed statistics)
- * dx = invstd * gy * w.
+ * dx = invstd * (g * w - k1 - xhat * k2) over the rows of `g`; with ks null (fixed statistics)
+ * dx = invstd * g * w. g = gy, or with `mask` (a fused ReLU's saved output) gy where mask > 0;
+ * `dr`, when given (x's shape), receives that g in the same pass: the fused residual's gradient.
  */
-export function normApplyGrad(x: Tensor, gy: Tensor, stats: Tensor, ks: Tensor | null, w: Tensor | null, g: RowGeom): Tensor {
+export function normApplyGrad(
+  x: Tensor,
+  gy: Tensor,
+  stats: Tensor,
+  ks: Tensor | null,
+  w: Tensor | null,
+  g: RowGeom,
+  mask: Tensor | null = null,
+  dr: Tensor | null = null,
+): Tensor {
   const dx = empty(x.shape);
   const n = g.rows * lanes(g);
   if (n === 0) return dx;
   const sb = stats.bufferFor('norm');
+  const xb = x.bufferFor('norm');
+  // An unused output still needs a buffer of its own (a buffer is written through one binding only).
+  const spare = dr ? null : empty([4]);
+  const bufs = [
+    xb,
+    gy.bufferFor('norm'),
+    sb,
+    ks ? ks.bufferFor('norm') : sb,
+    w ? w.bufferFor('norm') : sb,
+    mask ? mask.bufferFor('norm') : xb,
+    dx.bufferFor('norm'),
+    (dr ?? spare!).bufferFor('norm'),
+  ];
+  const consts = { WG, HAS_W: w ? 1 : 0, BATCH: ks ? 1 : 0, MASK: mask ? 1 : 0, WRITE_R: dr ? 1 : 0 };
   const g4 = rows4(g);
-  if (g4) {
-    dx.runtime.dispatch(
-      applyGrad4Kernel,
-      { WG, HAS_W: w ? 1 : 0, BATCH: ks ? 1 : 0 },
-      [x.bufferFor('norm'), gy.bufferFor('norm'), sb, ks ? ks.bufferFor('norm') : sb, w ? w.bufferFor('norm') : sb, dx.bufferFor('norm')],
-      applyUniform(g4),
-      groups(g4.rows * lanes(g4)),
-    );
-    return dx;
-  }
-  dx.runtime.dispatch(
-    applyGradKernel,
-    { WG, HAS_W: w ? 1 : 0, AFF_COL: g.affCol ? 1 : 0, BATCH: ks ? 1 : 0 },
-    [x.bufferFor('norm'), gy.bufferFor('norm'), sb, ks ? ks.bufferFor('norm') : sb, w ? w.bufferFor('norm') : sb, dx.bufferFor('norm')],
-    applyUniform(g),
-    groups(n),
-  );
+  if (g4) dx.runtime.dispatch(applyGrad4Kernel, consts, bufs, applyUniform(g4), groups(g4.rows * lanes(g4)));
+  else dx.runtime.dispatch(applyGradKernel, { ...consts, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(g), groups(n));
+  spare?.dispose();
   return dx;
+}
+
+/**
+ * Eval-mode batch norm folded into the convolution before it: with s = w / sqrt(var + eps) per
+ * output channel o, weight' [o, ...] = convWeight [o, ...] * s[o] and bias' = b + (convBias - mean) * s
+ * (w, b and convBias optional). One dispatch; the inputs are read on the GPU, so the fold follows
+ * parameter updates without a readback.
+ */
+export function foldConvBatchNorm(
+  convWeight: Tensor,
+  convBias: Tensor | null,
+  w: Tensor | null,
+  b: Tensor | null,
+  mean: Tensor,
+  variance: Tensor,
+  eps: number,
+): { weight: Tensor; bias: Tensor } {
+  const o = convWeight.shape[0]!;
+  const k = o === 0 ? 0 : convWeight.size / o;
+  const weight = empty(convWeight.shape);
+  const bias = empty([o]);
+  if (o * k === 0) return { weight, bias };
+  const mb = mean.bufferFor('batchNorm2d');
+  // Weights per channel in vec4s when they come in fours (every invocation still covers the bias
+  // while o <= o * k / 4 invocations, i.e. k >= 4).
+  const v4 = normTuning.vec4 && k % 4 === 0;
+  const kk = v4 ? k / 4 : k;
+  const u = new ArrayBuffer(16);
+  new Uint32Array(u, 0, 2).set([o, kk]);
+  new Float32Array(u, 8, 1)[0] = eps;
+  weight.runtime.dispatch(
+    v4 ? foldConv4Kernel : foldConvKernel,
+    { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, HAS_CB: convBias ? 1 : 0 },
+    [
+      convWeight.bufferFor('batchNorm2d'),
+      mb,
+      variance.bufferFor('batchNorm2d'),
+      w ? w.bufferFor('batchNorm2d') : mb,
+      b ? b.bufferFor('batchNorm2d') : mb,
+      convBias ? convBias.bufferFor('batchNorm2d') : mb,
+      weight.bufferFor('batchNorm2d'),
+      bias.bufferFor('batchNorm2d'),
+    ],
+    new Uint8Array(u),
+    groups(o * kk),
+  );
+  return { weight, bias };
 }
 
 function l2Uniform(outer: number, l: number, inner: number, eps: number): Uint8Array {
