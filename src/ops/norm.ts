@@ -21,11 +21,10 @@ import { empty } from '../tensor/creation.js';
 import { normAxis, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { incrementCounter } from './kernels/counter.js';
+import { l2NormalizeBackward, l2NormalizeForward } from './kernels/l2-normalize.js';
+import { foldConvBatchNorm } from './kernels/norm-fold.js';
 import { binary } from './kernels/elementwise.js';
 import {
-  foldConvBatchNorm,
-  l2NormalizeBackward,
-  l2NormalizeForward,
   normApply,
   normApplyGrad,
   normGradFold,

@@ -1,11 +1,17 @@
 /**
  * Helpers shared by op implementations: dtype checks, output allocation and uniform packing.
  */
+import { grid } from '../gpu/runtime.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** Invocations per workgroup for elementwise-style kernels. */
 export const WG = 64;
+
+/** The workgroup grid for n invocations in workgroups of {@link WG}. */
+export function wgGrid(n: number): [number, number, number] {
+  return grid(Math.ceil(n / WG));
+}
 
 /** Throws DTypeError unless every tensor is f32. */
 export function requireF32(op: string, ...ts: Tensor[]): void {

@@ -5,13 +5,12 @@
  * reduction of (gy, gy * xhat), a tiny fold into per-group coefficients and weight/bias gradients,
  * and one fused elementwise pass for dx. Batch norm's apply pass can also add a residual and
  * apply ReLU (its fused epilogue), its gradient passes then mask gy with the saved output, and
- * `foldConvBatchNorm` folds eval-mode batch norm into the convolution before it. See
+ * `foldConvBatchNorm` (norm-fold.ts) folds eval-mode batch norm into the convolution before it. See
  * src/ops/norm.ts for the views each op uses.
  */
-import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG } from '../util.js';
+import { WG, wgGrid } from '../util.js';
 
 const statsPartialKernel = { shader: 'norm', entry: 'stats_partial', bindings: ['read', 'write', 'uniform'] } as const;
 const statsFinalKernel = { shader: 'norm', entry: 'stats_final', bindings: ['read', 'write', 'uniform'] } as const;
@@ -33,16 +32,6 @@ const applyGradKernel = {
   entry: 'apply_grad',
   bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
 } as const;
-const foldConvKernel = {
-  shader: 'norm',
-  entry: 'fold_conv',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
-} as const;
-const foldConv4Kernel = {
-  shader: 'norm-vec4',
-  entry: 'fold_conv4',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
-} as const;
 const statsPartial4Kernel = { shader: 'norm-vec4', entry: 'stats_partial4', bindings: ['read', 'write', 'uniform'] } as const;
 const apply4Kernel = { shader: 'norm-vec4', entry: 'apply4', bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
 const gradPartial4Kernel = { shader: 'norm-vec4', entry: 'grad_partial4', bindings: ['read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
@@ -51,8 +40,6 @@ const applyGrad4Kernel = {
   entry: 'apply_grad4',
   bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
 } as const;
-const l2ForwardKernel = { shader: 'norm', entry: 'l2n_forward', bindings: ['read', 'write', 'write', 'uniform'] } as const;
-const l2BackwardKernel = { shader: 'norm', entry: 'l2n_backward', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
 
 /** Invocations a split reduction aims for (enough to keep both cores' SIMD lanes busy). */
 const TARGET_INVOCATIONS = 4096;
@@ -113,10 +100,6 @@ function finalUniform(m: number, p: number, eps: number, momentum: number): Uint
   return new Uint8Array(u);
 }
 
-function groups(n: number): [number, number, number] {
-  return grid(Math.ceil(n / WG));
-}
-
 /** Running statistics updated in place by {@link normStats} (batch norm in training mode). */
 export interface RunningStats {
   mean: Tensor;
@@ -138,7 +121,7 @@ export function normStats(x: Tensor, v: RedView, eps: number, running: RunningSt
   const xb = x.bufferFor('norm');
   const part = empty([s.m, s.p, 3]);
   const rt = part.runtime;
-  rt.dispatch(v4 ? statsPartial4Kernel : statsPartialKernel, { WG }, [xb, part.bufferFor('norm')], redUniform(s), groups(s.m * s.p));
+  rt.dispatch(v4 ? statsPartial4Kernel : statsPartialKernel, { WG }, [xb, part.bufferFor('norm')], redUniform(s), wgGrid(s.m * s.p));
   const stats = empty([s.m, 2]);
   if (running) {
     const counter = running.counter ?? null;
@@ -154,11 +137,11 @@ export function normStats(x: Tensor, v: RedView, eps: number, running: RunningSt
         (counter ?? spare!).bufferFor('batchNorm2d'),
       ],
       finalUniform(s.m, s.p, eps, running.momentum),
-      groups(s.m),
+      wgGrid(s.m),
     );
     spare?.dispose();
   } else {
-    rt.dispatch(statsFinalKernel, { WG }, [part.bufferFor('norm'), stats.bufferFor('norm')], finalUniform(s.m, s.p, eps, 0), groups(s.m));
+    rt.dispatch(statsFinalKernel, { WG }, [part.bufferFor('norm'), stats.bufferFor('norm')], finalUniform(s.m, s.p, eps, 0), wgGrid(s.m));
   }
   part.dispose();
   return stats;
@@ -170,7 +153,7 @@ export function runningNormStats(mean: Tensor, variance: Tensor, eps: number): T
   const mb = mean.bufferFor('batchNorm2d');
   const vb = variance.bufferFor('batchNorm2d');
   const stats = empty([c, 2]);
-  if (c > 0) stats.runtime.dispatch(evalStatsKernel, { WG }, [mb, vb, stats.bufferFor('batchNorm2d')], finalUniform(c, 0, eps, 0), groups(c));
+  if (c > 0) stats.runtime.dispatch(evalStatsKernel, { WG }, [mb, vb, stats.bufferFor('batchNorm2d')], finalUniform(c, 0, eps, 0), wgGrid(c));
   return stats;
 }
 
@@ -253,8 +236,8 @@ export function normApply(
   const consts = { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, HAS_R: r ? 1 : 0, RELU: epi?.relu ? 1 : 0, EVAL_STATS: inline ? 1 : 0 };
   const eps = inline?.eps ?? 0;
   const g4 = rows4(g);
-  if (g4) y.runtime.dispatch(apply4Kernel, consts, bufs, applyUniform(g4, eps), groups(g4.rows * lanes(g4)));
-  else y.runtime.dispatch(applyKernel, { ...consts, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(g, eps), groups(n));
+  if (g4) y.runtime.dispatch(apply4Kernel, consts, bufs, applyUniform(g4, eps), wgGrid(g4.rows * lanes(g4)));
+  else y.runtime.dispatch(applyKernel, { ...consts, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(g, eps), wgGrid(n));
   return y;
 }
 
@@ -290,7 +273,7 @@ export function normGradSums(
       { WG, MASK: mask ? 1 : 0 },
       [xb, gy.bufferFor('norm'), stats.bufferFor('norm'), yb, part.bufferFor('norm')],
       redUniform(s, sa, sm, sdiv),
-      groups(s.m * s.p),
+      wgGrid(s.m * s.p),
     );
     return { part, p: s.p };
   }
@@ -302,7 +285,7 @@ export function normGradSums(
     { WG, W_COL: wCol ? 1 : 0, MASK: mask ? 1 : 0 },
     [xb, gy.bufferFor('norm'), sb, wCol ? wCol.bufferFor('norm') : sb, yb, part.bufferFor('norm')],
     redUniform(s, sa, sm, sdiv),
-    groups(s.m * s.p),
+    wgGrid(s.m * s.p),
   );
   return { part, p: s.p };
 }
@@ -343,7 +326,7 @@ export function normGradFold(
   new Float32Array(u, 20, 1)[0] = 1 / Math.max(g.count, 1);
   new Uint32Array(u, 24, 1)[0] = Math.max(g.wmod, 1);
   const outs = [ks, db, dw].map((t, i) => (t ?? spare[i]!).bufferFor('norm'));
-  sums.part.runtime.dispatch(gradFoldKernel, { WG, HAS_W: w ? 1 : 0 }, [pb, w ? w.bufferFor('norm') : pb, ...outs], new Uint8Array(u), groups(n));
+  sums.part.runtime.dispatch(gradFoldKernel, { WG, HAS_W: w ? 1 : 0 }, [pb, w ? w.bufferFor('norm') : pb, ...outs], new Uint8Array(u), wgGrid(n));
   for (const t of spare) t?.dispose();
   return { ks, db, dw };
 }
@@ -382,95 +365,8 @@ export function normApplyGrad(
   ];
   const consts = { WG, HAS_W: w ? 1 : 0, BATCH: ks ? 1 : 0, MASK: mask ? 1 : 0, WRITE_R: dr ? 1 : 0 };
   const g4 = rows4(g);
-  if (g4) dx.runtime.dispatch(applyGrad4Kernel, consts, bufs, applyUniform(g4), groups(g4.rows * lanes(g4)));
-  else dx.runtime.dispatch(applyGradKernel, { ...consts, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(g), groups(n));
+  if (g4) dx.runtime.dispatch(applyGrad4Kernel, consts, bufs, applyUniform(g4), wgGrid(g4.rows * lanes(g4)));
+  else dx.runtime.dispatch(applyGradKernel, { ...consts, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(g), wgGrid(n));
   spare?.dispose();
-  return dx;
-}
-
-/**
- * Eval-mode batch norm folded into the convolution before it: with s = w / sqrt(var + eps) per
- * output channel o, weight' [o, ...] = convWeight [o, ...] * s[o] and bias' = b + (convBias - mean) * s
- * (w, b and convBias optional). One dispatch; the inputs are read on the GPU, so the fold follows
- * parameter updates without a readback.
- */
-export function foldConvBatchNorm(
-  convWeight: Tensor,
-  convBias: Tensor | null,
-  w: Tensor | null,
-  b: Tensor | null,
-  mean: Tensor,
-  variance: Tensor,
-  eps: number,
-): { weight: Tensor; bias: Tensor } {
-  const o = convWeight.shape[0]!;
-  const k = o === 0 ? 0 : convWeight.size / o;
-  const weight = empty(convWeight.shape);
-  const bias = empty([o]);
-  if (o * k === 0) return { weight, bias };
-  const mb = mean.bufferFor('batchNorm2d');
-  // Weights per channel in vec4s when they come in fours (every invocation still covers the bias
-  // while o <= o * k / 4 invocations, i.e. k >= 4).
-  const v4 = normTuning.vec4 && k % 4 === 0;
-  const kk = v4 ? k / 4 : k;
-  const u = new ArrayBuffer(16);
-  new Uint32Array(u, 0, 2).set([o, kk]);
-  new Float32Array(u, 8, 1)[0] = eps;
-  weight.runtime.dispatch(
-    v4 ? foldConv4Kernel : foldConvKernel,
-    { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, HAS_CB: convBias ? 1 : 0 },
-    [
-      convWeight.bufferFor('batchNorm2d'),
-      mb,
-      variance.bufferFor('batchNorm2d'),
-      w ? w.bufferFor('batchNorm2d') : mb,
-      b ? b.bufferFor('batchNorm2d') : mb,
-      convBias ? convBias.bufferFor('batchNorm2d') : mb,
-      weight.bufferFor('batchNorm2d'),
-      bias.bufferFor('batchNorm2d'),
-    ],
-    new Uint8Array(u),
-    groups(o * kk),
-  );
-  return { weight, bias };
-}
-
-function l2Uniform(outer: number, l: number, inner: number, eps: number): Uint8Array {
-  const u = new ArrayBuffer(16);
-  new Uint32Array(u, 0, 3).set([outer, l, inner]);
-  new Float32Array(u, 12, 1)[0] = eps;
-  return new Uint8Array(u);
-}
-
-/** y = x / max(|x|, eps) along `axis` (normalised) and the norms |x| (shape without the axis). */
-export function l2NormalizeForward(x: Tensor, axis: number, eps: number): { y: Tensor; norm: Tensor } {
-  const xb = x.bufferFor('l2Normalize');
-  const outer = x.shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const l = x.shape[axis]!;
-  const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const y = empty(x.shape);
-  const norm = empty(x.shape.filter((_, i) => i !== axis));
-  if (outer * inner > 0) {
-    const bufs = [xb, y.bufferFor('l2Normalize'), norm.bufferFor('l2Normalize')];
-    y.runtime.dispatch(l2ForwardKernel, { WG }, bufs, l2Uniform(outer, l, inner, eps), groups(outer * inner));
-  }
-  return { y, norm };
-}
-
-/** dx of y = x / max(|x|, eps) given gy, the saved y and norms. */
-export function l2NormalizeBackward(gy: Tensor, y: Tensor, norm: Tensor, axis: number, eps: number): Tensor {
-  const outer = y.shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const l = y.shape[axis]!;
-  const inner = y.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const dx = empty(y.shape);
-  if (outer * inner > 0) {
-    dx.runtime.dispatch(
-      l2BackwardKernel,
-      { WG },
-      [gy.bufferFor('l2Normalize'), y.bufferFor('l2Normalize'), norm.bufferFor('l2Normalize'), dx.bufferFor('l2Normalize')],
-      l2Uniform(outer, l, inner, eps),
-      groups(outer * inner),
-    );
-  }
   return dx;
 }

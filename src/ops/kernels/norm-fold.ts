@@ -1,0 +1,66 @@
+/**
+ * Eval-mode batch norm folded into the convolution before it (the `fold_conv` entry points of
+ * shaders/norm.wgsl and shaders/norm-vec4.wgsl), so that an eval forward runs the convolution with a
+ * fused bias epilogue instead of a batch-norm pass.
+ */
+import { empty } from '../../tensor/creation.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { WG, wgGrid } from '../util.js';
+import { normTuning } from './norm.js';
+
+const foldConvKernel = {
+  shader: 'norm',
+  entry: 'fold_conv',
+  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
+} as const;
+const foldConv4Kernel = {
+  shader: 'norm-vec4',
+  entry: 'fold_conv4',
+  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
+} as const;
+/**
+ * Eval-mode batch norm folded into the convolution before it: with s = w / sqrt(var + eps) per
+ * output channel o, weight' [o, ...] = convWeight [o, ...] * s[o] and bias' = b + (convBias - mean) * s
+ * (w, b and convBias optional). One dispatch; the inputs are read on the GPU, so the fold follows
+ * parameter updates without a readback.
+ */
+export function foldConvBatchNorm(
+  convWeight: Tensor,
+  convBias: Tensor | null,
+  w: Tensor | null,
+  b: Tensor | null,
+  mean: Tensor,
+  variance: Tensor,
+  eps: number,
+): { weight: Tensor; bias: Tensor } {
+  const o = convWeight.shape[0]!;
+  const k = o === 0 ? 0 : convWeight.size / o;
+  const weight = empty(convWeight.shape);
+  const bias = empty([o]);
+  if (o * k === 0) return { weight, bias };
+  const mb = mean.bufferFor('batchNorm2d');
+  // Weights per channel in vec4s when they come in fours (every invocation still covers the bias
+  // while o <= o * k / 4 invocations, i.e. k >= 4).
+  const v4 = normTuning.vec4 && k % 4 === 0;
+  const kk = v4 ? k / 4 : k;
+  const u = new ArrayBuffer(16);
+  new Uint32Array(u, 0, 2).set([o, kk]);
+  new Float32Array(u, 8, 1)[0] = eps;
+  weight.runtime.dispatch(
+    v4 ? foldConv4Kernel : foldConvKernel,
+    { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, HAS_CB: convBias ? 1 : 0 },
+    [
+      convWeight.bufferFor('batchNorm2d'),
+      mb,
+      variance.bufferFor('batchNorm2d'),
+      w ? w.bufferFor('batchNorm2d') : mb,
+      b ? b.bufferFor('batchNorm2d') : mb,
+      convBias ? convBias.bufferFor('batchNorm2d') : mb,
+      weight.bufferFor('batchNorm2d'),
+      bias.bufferFor('batchNorm2d'),
+    ],
+    new Uint8Array(u),
+    wgGrid(o * kk),
+  );
+  return { weight, bias };
+}
