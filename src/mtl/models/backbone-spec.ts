@@ -7,7 +7,6 @@ import { ArgumentError } from '../../errors.js';
 import { resnet18, resnet34, resnet50, type ResNet, type ResNetOptions } from '../../nn/backbones/resnet.js';
 import { Conv2d, type Layer, type Sequential } from '../../nn/layers.js';
 import { maxPool2d } from '../../ops/pool.js';
-import { relu } from '../../ops/unary.js';
 import type { Generator } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
@@ -64,9 +63,12 @@ export function lastConv(backbone: ResNet): Conv2d {
   return conv;
 }
 
-/** The stem relu(bn1(conv1(x))) at stride 2, before the max pool (the `stem` feature level). */
+/**
+ * The stem relu(bn1(conv1(x))) at stride 2, before the max pool (the `stem` feature level): the
+ * encoder's own {@link ResNet.stem}, ReLU fused into batch norm.
+ */
 export function stemForward(backbone: ResNet, x: Tensor): Tensor {
-  return relu(backbone.bn1.forward(backbone.conv1.forward(x)));
+  return backbone.stem(x);
 }
 
 /** The stem's 3x3 / 2 max pool (padding 1), the input of layer1. */

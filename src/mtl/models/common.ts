@@ -1,9 +1,10 @@
 /**
  * Checks and small steps every architecture shares: validating the task list and the input image,
- * and resizing a head's logits to the input size (bilinear, align_corners false, as the survey's
- * models do with F.interpolate).
+ * resizing a head's logits to the input size (bilinear, align_corners false, as the survey's
+ * models do with F.interpolate), and the Sequential that runs its conv - BN (- ReLU) runs fused.
  */
 import { ArgumentError, ShapeError } from '../../errors.js';
+import { BatchNorm2d, Conv2d, ReLU, Sequential, convBn } from '../../nn/layers.js';
 import { interpolate } from '../../ops/interpolate.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Task } from '../task.js';
@@ -42,4 +43,32 @@ export function checkImage(op: string, x: Tensor, channels: number): void {
 export function resizeTo(y: Tensor, h: number, w: number): Tensor {
   if (y.shape[2] === h && y.shape[3] === w) return y;
   return interpolate(y, { size: [h, w], mode: 'bilinear', alignCorners: false });
+}
+
+/**
+ * A Sequential (children '0', '1', ... as torch.nn.Sequential, so names and state dicts are
+ * unchanged) whose forward runs each Conv2d - BatchNorm2d (- ReLU) run as one {@link convBn} unit
+ * and each BatchNorm2d - ReLU pair as one batch norm with ReLU fused, instead of separate passes.
+ * Values equal the plain Sequential's up to float rounding.
+ */
+export class ConvBnSequential extends Sequential {
+  override forward(x: Tensor): Tensor {
+    const ls = this.layers;
+    let y = x;
+    for (let i = 0; i < ls.length; i++) {
+      const l = ls[i]!;
+      const next = ls[i + 1];
+      if (l instanceof Conv2d && next instanceof BatchNorm2d) {
+        const relu = ls[i + 2] instanceof ReLU;
+        y = convBn(l, next, y, relu ? { activation: 'relu' } : {});
+        i += relu ? 2 : 1;
+      } else if (l instanceof BatchNorm2d && next instanceof ReLU) {
+        y = l.forward(y, { activation: 'relu' });
+        i += 1;
+      } else {
+        y = l.forward(y);
+      }
+    }
+    return y;
+  }
 }

@@ -19,17 +19,18 @@ import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { MultiTaskModel, type MultiTaskOutput } from './model.js';
 import { buildBackbone, lastConv, stages, stemForward, stemPool } from './backbone-spec.js';
-import { checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
+import { ConvBnSequential, checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
 import { buildHead, checkHead, runSingleLevelHead, type DenseHead, type HeadOptions, type SingleLevelHeadKind } from './head-spec.js';
 import { ModuleDict } from './module-dict.js';
 import type { EncoderModelOptions } from './single-task.js';
 
 /**
  * The attention mask generator: 1x1 conv (with bias) - BN - ReLU - 1x1 conv (with bias) - BN -
- * sigmoid, children `0`..`5` as the survey's AttentionLayer. Outputs a mask in (0, 1).
+ * sigmoid, children `0`..`5` as the survey's AttentionLayer (conv - BN - ReLU and conv - BN each
+ * run as one convBn unit). Outputs a mask in (0, 1).
  */
 export function attentionLayer(inChannels: number, midChannels: number, outChannels: number, generator?: Generator): Sequential {
-  return new Sequential(
+  return new ConvBnSequential(
     new Conv2d(inChannels, midChannels, 1, { generator }),
     new BatchNorm2d(midChannels),
     new ReLU(),

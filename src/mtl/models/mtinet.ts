@@ -35,7 +35,7 @@ import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { MultiTaskModel, type MultiTaskOutput } from './model.js';
 import { buildBackbone, lastConv, type BackboneSpec } from './backbone-spec.js';
-import { checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
+import { ConvBnSequential, checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
 import { InitialTaskPrediction, MultiTaskDistillation, SEBlock, basicBlocks, type InitialPredictions } from './decoder-blocks.js';
 import { ModuleDict } from './module-dict.js';
 
@@ -94,7 +94,8 @@ export class FPM extends Module {
 
 /**
  * The survey's HighResolutionHead: the four scales resized to the first's size, concatenated
- * (S channels), then `last_layer` = 1x1 conv S -> S (bias), BN, ReLU, 1x1 conv S -> outChannels.
+ * (S channels), then `last_layer` = 1x1 conv S -> S (bias), BN, ReLU, 1x1 conv S -> outChannels
+ * (the first three run as one convBn unit).
  */
 export class HighResolutionHead extends Module {
   readonly last_layer: Sequential;
@@ -104,7 +105,7 @@ export class HighResolutionHead extends Module {
     const s = channels.reduce((a, c) => a + c, 0);
     this.last_layer = this.child(
       'last_layer',
-      new Sequential(new Conv2d(s, s, 1, { generator }), new BatchNorm2d(s), new ReLU(), new Conv2d(s, outChannels, 1, { generator })),
+      new ConvBnSequential(new Conv2d(s, s, 1, { generator }), new BatchNorm2d(s), new ReLU(), new Conv2d(s, outChannels, 1, { generator })),
     );
   }
 

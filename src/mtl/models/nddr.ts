@@ -9,10 +9,9 @@ import { ArgumentError } from '../../errors.js';
 import type { BackboneFeatures } from '../../nn/backbones/features.js';
 import { overwrite } from '../../nn/backbones/reinit.js';
 import type { ResNet } from '../../nn/backbones/resnet.js';
-import { BatchNorm2d, Conv2d } from '../../nn/layers.js';
+import { BatchNorm2d, Conv2d, convBn } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import { concat, narrow } from '../../ops/shape-ops.js';
-import { relu } from '../../ops/unary.js';
 import type { Generator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -64,7 +63,7 @@ export class NDDRLayer extends Module {
   forward(xs: readonly Tensor[]): Tensor[] {
     if (xs.length !== this.numTasks) throw new ArgumentError('NDDRLayer', `expected ${this.numTasks} feature maps, got ${xs.length}`);
     return tidy(() => {
-      const y = relu(this.bn.forward(this.conv.forward(concat(xs, 1))));
+      const y = convBn(this.conv, this.bn, concat(xs, 1), { activation: 'relu' });
       return xs.map((_, i) => narrow(y, 1, i * this.channels, this.channels));
     });
   }
