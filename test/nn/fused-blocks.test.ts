@@ -8,22 +8,8 @@ import * as w from '../../src/index.js';
 import { layerFusion } from '../../src/nn/layers.js';
 import { expectClose } from '../helpers/check-op.js';
 import { devices } from '../helpers/devices.js';
+import { dispatched } from '../helpers/dispatched.js';
 
-/** Kernel entry points dispatched while `fn` runs, in order. */
-function dispatched<T>(fn: () => T): { out: T; entries: string[] } {
-  const rt = w.runtime();
-  const entries: string[] = [];
-  const orig = rt.dispatch;
-  rt.dispatch = function (this: w.Runtime, kernel, ...rest) {
-    entries.push(kernel.entry ?? kernel.shader);
-    return orig.call(this, kernel, ...rest);
-  } as typeof orig;
-  try {
-    return { out: fn(), entries };
-  } finally {
-    rt.dispatch = orig;
-  }
-}
 
 const count = (entries: readonly string[], re: RegExp) => entries.filter((e) => re.test(e)).length;
 

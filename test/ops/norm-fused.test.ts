@@ -9,6 +9,7 @@ import * as w from '../../src/index.js';
 import { normTuning } from '../../src/ops/kernels/norm.js';
 import { checkOp, expectClose, makeInputs } from '../helpers/check-op.js';
 import { devices } from '../helpers/devices.js';
+import { dispatched } from '../helpers/dispatched.js';
 import { ND } from '../reference/ndarray.js';
 import * as RN from '../reference/norm.js';
 
@@ -17,21 +18,6 @@ const GRAD = { maxProbes: 10 };
 // bias (every output of the channel shifts); 1e-3 keeps those crossings rare.
 const GRAD_RELU = { maxProbes: 10, eps: 1e-3 };
 
-/** Kernel entry points dispatched while `fn` runs, in order. */
-function dispatched<T>(fn: () => T): { out: T; entries: string[] } {
-  const rt = w.runtime();
-  const entries: string[] = [];
-  const orig = rt.dispatch;
-  rt.dispatch = function (this: w.Runtime, kernel, ...rest) {
-    entries.push(kernel.entry ?? kernel.shader);
-    return orig.call(this, kernel, ...rest);
-  } as typeof orig;
-  try {
-    return { out: fn(), entries };
-  } finally {
-    rt.dispatch = orig;
-  }
-}
 
 /** relu?(bn(x) + r?) in float64. */
 function refFused(x: ND, wt: ND | null, b: ND | null, r: ND | null, relu: boolean, o: Parameters<typeof RN.batchNorm>[3]): ND {
