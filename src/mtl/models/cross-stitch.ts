@@ -5,19 +5,15 @@
  * mixed features.
  */
 import { ArgumentError } from '../../errors.js';
-import type { BackboneFeatures } from '../../nn/backbones/features.js';
-import type { ResNet } from '../../nn/backbones/resnet.js';
 import { Module } from '../../nn/module.js';
 import { matmul } from '../../ops/matmul.js';
 import { narrow, permute, reshape, stack } from '../../ops/shape-ops.js';
 import { fromArray } from '../../tensor/creation.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { MultiTaskModel, type MultiTaskOutput } from './model.js';
-import { buildBackbone, stages, stemForward, stemPool } from './backbone-spec.js';
-import { checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
-import { buildHead, checkHead, type DenseHead } from './head-spec.js';
-import { ModuleDict } from './module-dict.js';
+import type { TaskSpec } from './common.js';
+import type { ModuleDict } from './module-dict.js';
+import { PerTaskEncoderModel } from './per-task-encoders.js';
 import type { EncoderModelOptions } from './single-task.js';
 
 /** The stages after which the survey's cross-stitch network mixes features. */
@@ -76,62 +72,20 @@ export interface CrossStitchOptions extends EncoderModelOptions {
  * input. Only the units are shared: sharedParameters() are the alphas and lastSharedLayer() the
  * last unit's alpha. There is no shared representation (null).
  */
-export class CrossStitchModel extends MultiTaskModel {
-  readonly taskNames: readonly string[];
-  readonly backbone: ModuleDict<ResNet>;
-  readonly heads: ModuleDict<DenseHead>;
-  readonly crossStitch: ModuleDict<CrossStitchUnit>;
-
-  constructor(
-    readonly tasks: readonly TaskSpec[],
-    opts: CrossStitchOptions = {},
-  ) {
-    super();
-    try {
-      this.taskNames = checkTasks('CrossStitchModel', tasks);
-      checkHead('CrossStitchModel', opts.head);
-      const encoders = tasks.map((t) => [t.name, buildBackbone(opts.backbone, opts.generator)] as const);
-      this.backbone = this.child('backbone', new ModuleDict(encoders));
-      const first = encoders[0]![1];
-      this.heads = this.child('heads', new ModuleDict(tasks.map((t) => [t.name, buildHead('CrossStitchModel', first, t.channels, opts.head, opts.generator)] as const)));
-      const ch = first.channels;
+export class CrossStitchModel extends PerTaskEncoderModel<CrossStitchUnit> {
+  constructor(tasks: readonly TaskSpec[], opts: CrossStitchOptions = {}) {
+    super('CrossStitchModel', tasks, opts, 'cross_stitch', (ch) => {
       const perStage = { layer1: ch.c1, layer2: ch.c2, layer3: ch.c3, layer4: ch.c4 };
-      const units = CROSS_STITCH_STAGES.map((s) => [s, new CrossStitchUnit(tasks.length, perStage[s], opts.alpha ?? 0.9, opts.beta ?? 0.1)] as const);
-      this.crossStitch = this.child('cross_stitch', new ModuleDict(units));
-    } catch (e) {
-      // a failed build must not leak the GPU memory of what was already made
-      this.dispose();
-      throw e;
-    }
-  }
-
-  forward(x: Tensor): MultiTaskOutput {
-    const encoders = this.backbone.values();
-    checkImage('CrossStitchModel', x, encoders[0]!.inChannels);
-    const [, , h, w] = x.shape as [number, number, number, number];
-    return tidy(() => {
-      const stem = encoders.map((e) => stemForward(e, x));
-      let xs = stem.map(stemPool);
-      const levels: Tensor[][] = [];
-      CROSS_STITCH_STAGES.forEach((name, k) => {
-        const mixed = this.crossStitch.get(name).forward(encoders.map((e, i) => stages(e)[k]!.forward(xs[i]!)));
-        levels.push(mixed);
-        xs = mixed;
-      });
-      const outputs: Record<string, Tensor> = {};
-      this.taskNames.forEach((name, i) => {
-        const f: BackboneFeatures = { stem: stem[i]!, c1: levels[0]![i]!, c2: levels[1]![i]!, c3: levels[2]![i]!, c4: levels[3]![i]! };
-        outputs[name] = resizeTo(this.heads.get(name).forward(f), h, w);
-      });
-      return { outputs, representation: null };
+      return CROSS_STITCH_STAGES.map((s) => [s, new CrossStitchUnit(tasks.length, perStage[s], opts.alpha ?? 0.9, opts.beta ?? 0.1)] as const);
     });
   }
 
-  sharedParameters(): Tensor[] {
-    return this.crossStitch.parameters();
+  /** The cross-stitch units by stage (`cross_stitch.<stage>.*`). */
+  get crossStitch(): ModuleDict<CrossStitchUnit> {
+    return this.units;
   }
 
   lastSharedLayer(): Tensor {
-    return this.crossStitch.get('layer4').alpha;
+    return this.units.get('layer4').alpha;
   }
 }

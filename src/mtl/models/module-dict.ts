@@ -21,6 +21,11 @@ export class ModuleDict<M extends Module> extends Module {
     return m;
   }
 
+  /** True when a module is registered under `key`. */
+  has(key: string): boolean {
+    return this.byKey.has(key);
+  }
+
   /** The keys, in insertion order. */
   keys(): string[] {
     return [...this.byKey.keys()];

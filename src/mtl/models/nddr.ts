@@ -6,20 +6,16 @@
  * other task with beta, all other weights 0.
  */
 import { ArgumentError } from '../../errors.js';
-import type { BackboneFeatures } from '../../nn/backbones/features.js';
 import { overwrite } from '../../nn/backbones/reinit.js';
-import type { ResNet } from '../../nn/backbones/resnet.js';
 import { BatchNorm2d, Conv2d, convBn } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import { concat, narrow } from '../../ops/shape-ops.js';
 import type { Generator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { MultiTaskModel, type MultiTaskOutput } from './model.js';
-import { buildBackbone, stages, stemForward, stemPool } from './backbone-spec.js';
-import { checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
-import { buildHead, checkHead, type DenseHead } from './head-spec.js';
-import { ModuleDict } from './module-dict.js';
+import type { TaskSpec } from './common.js';
+import type { ModuleDict } from './module-dict.js';
+import { PerTaskEncoderModel } from './per-task-encoders.js';
 import type { EncoderModelOptions } from './single-task.js';
 
 /**
@@ -83,61 +79,20 @@ export interface NDDROptions extends EncoderModelOptions {
  * outputs resized to the input. Only the NDDR layers are shared: sharedParameters() are their
  * parameters and lastSharedLayer() the last layer's conv weight. No shared representation (null).
  */
-export class NDDRModel extends MultiTaskModel {
-  readonly taskNames: readonly string[];
-  readonly backbone: ModuleDict<ResNet>;
-  readonly heads: ModuleDict<DenseHead>;
-  readonly nddr: ModuleDict<NDDRLayer>;
-
-  constructor(
-    readonly tasks: readonly TaskSpec[],
-    opts: NDDROptions = {},
-  ) {
-    super();
-    try {
-      this.taskNames = checkTasks('NDDRModel', tasks);
-      checkHead('NDDRModel', opts.head);
-      const encoders = tasks.map((t) => [t.name, buildBackbone(opts.backbone, opts.generator)] as const);
-      this.backbone = this.child('backbone', new ModuleDict(encoders));
-      const first = encoders[0]![1];
-      this.heads = this.child('heads', new ModuleDict(tasks.map((t) => [t.name, buildHead('NDDRModel', first, t.channels, opts.head, opts.generator)] as const)));
-      const ch = first.channels;
+export class NDDRModel extends PerTaskEncoderModel<NDDRLayer> {
+  constructor(tasks: readonly TaskSpec[], opts: NDDROptions = {}) {
+    super('NDDRModel', tasks, opts, 'nddr', (ch) => {
       const perStage = { stem: ch.stem, layer1: ch.c1, layer2: ch.c2, layer3: ch.c3, layer4: ch.c4 };
-      const layers = NDDR_STAGES.map((s) => [s, new NDDRLayer(tasks.length, perStage[s], opts.alpha ?? 0.9, opts.beta ?? 0.1, opts.generator)] as const);
-      this.nddr = this.child('nddr', new ModuleDict(layers));
-    } catch (e) {
-      // a failed build must not leak the GPU memory of what was already made
-      this.dispose();
-      throw e;
-    }
-  }
-
-  forward(x: Tensor): MultiTaskOutput {
-    const encoders = this.backbone.values();
-    checkImage('NDDRModel', x, encoders[0]!.inChannels);
-    const [, , h, w] = x.shape as [number, number, number, number];
-    return tidy(() => {
-      const stem = encoders.map((e) => stemForward(e, x));
-      let xs = this.nddr.get('stem').forward(stem.map(stemPool));
-      const levels: Tensor[][] = [];
-      NDDR_STAGES.slice(1).forEach((name, k) => {
-        xs = this.nddr.get(name).forward(encoders.map((e, i) => stages(e)[k]!.forward(xs[i]!)));
-        levels.push(xs);
-      });
-      const outputs: Record<string, Tensor> = {};
-      this.taskNames.forEach((name, i) => {
-        const f: BackboneFeatures = { stem: stem[i]!, c1: levels[0]![i]!, c2: levels[1]![i]!, c3: levels[2]![i]!, c4: levels[3]![i]! };
-        outputs[name] = resizeTo(this.heads.get(name).forward(f), h, w);
-      });
-      return { outputs, representation: null };
+      return NDDR_STAGES.map((s) => [s, new NDDRLayer(tasks.length, perStage[s], opts.alpha ?? 0.9, opts.beta ?? 0.1, opts.generator)] as const);
     });
   }
 
-  sharedParameters(): Tensor[] {
-    return this.nddr.parameters();
+  /** The NDDR layers by stage (`nddr.<stage>.*`). */
+  get nddr(): ModuleDict<NDDRLayer> {
+    return this.units;
   }
 
   lastSharedLayer(): Tensor {
-    return this.nddr.get('layer4').conv.weight;
+    return this.units.get('layer4').conv.weight;
   }
 }
