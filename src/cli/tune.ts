@@ -71,7 +71,7 @@ export async function tuneCommand(opts: TuneCommandOptions): Promise<void> {
     const todo = opts.retune ? seen : seen.filter((k) => !stored.get(k));
     out(`webmtl tune: ${seen.length} shapes in one step of ${cfg.name}, ${todo.length} to measure on ${rt.adapterName}`);
     const t0 = performance.now();
-    const results = await autotune({ keys: todo, retune: opts.retune, rounds, measure: opts.measure, onResult: (r, i, n) => out(`[${i}/${n}] ${formatResult(r)}`) });
+    const results = await autotune({ keys: todo, retune: true, rounds, measure: opts.measure, onResult: (r, i, n) => out(`[${i}/${n}] ${formatResult(r)}`) });
     const changed = results.filter((r) => r.variant !== r.rule);
     const path = await saveTuning(stored);
     out(
