@@ -158,15 +158,14 @@ fn init_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 }
 
 // col2im for the input gradient: dx[n0 + b, ch, y, x] = sum over taps (i, j) of
-// dcol[b][(ch, i, j)][oy * ow + ox] where y + pt = oy * SH + i * DH and x + pl = ox * SW + j * DW.
-// dcol [nb][c * KH * KW][oh * ow] is the product w^T gy. The geometry is in override constants, so the
-// tap loops unroll and the divisions by the strides become multiplies. Each invocation: four
-// consecutive x of one row (y) of one channel of one image.
-override KH: u32 = 3u;
-override KW: u32 = 3u;
+// dcol[b][(ch, i, j)][oy * ow + ox] where y + pt = oy * SH + i * dh and x + pl = ox * SW + j * dw.
+// dcol [nb][c * kh * kw][oh * ow] is the product w^T gy. The strides are override constants (the
+// divisions by them become shifts); the taps and dilations are uniforms walked by runtime loops, so
+// one pipeline per stride serves every kernel size and dilation. With the taps unrolled by constants
+// each (kh, kw, dh, dw) cost its own ~0.35 s LLVM compile on a fresh lavapipe and ran no faster on
+// stride 1 (bench/README.md). Each invocation: four consecutive x of one row (y) of one channel of one
+// image.
 override SH: u32 = 1u;
-override DH: u32 = 1u;
-override DW: u32 = 1u;
 
 struct Col2imParams {
   w4: u32,      // vec4s per row of dx (ceil(w / 4))
@@ -179,6 +178,10 @@ struct Col2imParams {
   pl: u32,
   out0: u32,    // first element of the chunk in dx (n0 * c * h * w)
   c: u32,       // channels of dx
+  kh: u32,
+  kw: u32,
+  dh: u32,
+  dw: u32,
   pad0: u32, pad1: u32,
 }
 
@@ -199,13 +202,13 @@ fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   var v = vec4<f32>(0.0);
   // (convTranspose2d, which is this pass, adds its bias here)
   if (HAS_BIAS) { v = vec4<f32>(cbias[bc % cp.c]); }
-  for (var i = 0u; i < KH; i++) {
-    let ty = i32(y + cp.pt) - i32(i * DH);
+  for (var i = 0u; i < cp.kh; i++) {
+    let ty = i32(y + cp.pt) - i32(i * cp.dh);
     if (ty < 0 || u32(ty) % SH != 0u || u32(ty) / SH >= cp.oh) { continue; }
-    let rbase = (bc * KH * KW + i * KW) * ohw + (u32(ty) / SH) * cp.ow;
-    for (var j = 0u; j < KW; j++) {
+    let rbase = (bc * cp.kh + i) * cp.kw * ohw + (u32(ty) / SH) * cp.ow;
+    for (var j = 0u; j < cp.kw; j++) {
       for (var t = 0u; t < 4u; t++) {
-        let tx = i32(x0 + t + cp.pl) - i32(j * DW);
+        let tx = i32(x0 + t + cp.pl) - i32(j * cp.dw);
         if (tx >= 0 && u32(tx) % SW == 0u && u32(tx) / SW < cp.ow) {
           v[t] += dcol[rbase + j * ohw + u32(tx) / SW];
         }

@@ -12,9 +12,6 @@
 // dilate_pad: z[n, c, i, j] = x[n, c, (i - top)/sh, (j - left)/sw] where divisible and in range, else 0.
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
-override ACT: u32 = 0u;       // 0 none, 1 relu
-override HAS_BIAS: bool = false;
-override HAS_RES: bool = false;
 override BO: u32 = 4u;        // output channels per invocation (4 or 8)
 override BP: u32 = 1u;        // groups of 4 output pixels per invocation (1 or 2)
 
@@ -33,7 +30,7 @@ struct Params {
   groups: u32,
   splits: u32,    // wgrad: number of pixel ranges
   chunk: u32,     // wgrad: pixels per range
-  pad0: u32,
+  flags: u32,     // main's epilogue: 1 adds bias, 2 adds res, 4 applies ReLU
   pad1: u32,
 }
 
@@ -85,9 +82,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       if (px >= p.pix) { break; }
       let at = (px / p.ohw) * p.y_batch + oc * p.ohw + px % p.ohw;
       var v = acc[i * 2u + q / 4u][q % 4u];
-      if (HAS_BIAS) { v += bias[oc]; }
-      if (HAS_RES) { v += res[at]; }
-      if (ACT == 1u) { v = max(v, 0.0); }
+      if ((p.flags & 1u) != 0u) { v += bias[oc]; }
+      if ((p.flags & 2u) != 0u) { v += res[at]; }
+      if ((p.flags & 4u) != 0u) { v = max(v, 0.0); }
       y[at] = v;
     }
   }

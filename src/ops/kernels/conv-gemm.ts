@@ -227,7 +227,7 @@ export function gemmInputGrad(gy: Tensor, w: Tensor, g: ConvGeom, pt: number, pl
   const nb = list[0]!.nb;
   const dcol = empty([nb, kdim, ohw]);
   const w4 = Math.ceil(wd / 4);
-  const consts = { WG: COLS_WG, KH: kh, KW: kw, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, HAS_BIAS: bias ? 1 : 0 };
+  const consts = { WG: COLS_WG, SH: g.sh, SW: g.sw, HAS_BIAS: bias ? 1 : 0 };
   for (const ch of list) {
     const B = packKMajor(gy, { rows: ohw, k: o, kMajorSource: true, stride: o * ohw, batch: ch.nb, offset: ch.n0 * o * ohw, f16 });
     productKMajor(A, B, dcol, { batch: ch.nb, m: kdim, n: ohw, k: o, strideC: kdim * ohw, offC: 0, ldc: ohw }, v);
@@ -238,7 +238,7 @@ export function gemmInputGrad(gy: Tensor, w: Tensor, g: ConvGeom, pt: number, pl
       col2imKernel,
       consts,
       [db, bias ? bias.bufferFor('conv2d') : db, dx.bufferFor('conv2d')],
-      new Uint32Array([w4, h, wd, rows, oh, ow, pt, pl, ch.n0 * c * h * wd, c, 0, 0]),
+      new Uint32Array([w4, h, wd, rows, oh, ow, pt, pl, ch.n0 * c * h * wd, c, kh, kw, g.dh, g.dw, 0, 0]),
       grid(Math.ceil((rows * w4) / COLS_WG)),
     );
   }
