@@ -10,15 +10,20 @@ import { detach } from '../autograd/tape.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 
-/** Raised when a task's loss became NaN or infinite; names the task and the step. */
+/**
+ * Raised when a task's loss became NaN or infinite; names the task and the step, 1-based like the
+ * `step` of metrics.jsonl (the first step is step 1). `before` holds the steps of the same readback
+ * that came before it and were finite, so a caller can still record them.
+ */
 export class NonFiniteLossError extends WebmtlError {
   constructor(
     readonly task: string,
     readonly step: number,
     readonly value: number,
+    readonly before: readonly StepLog[] = [],
   ) {
     super(
-      `loss of task '${task}' is ${value} at step ${step}: training stopped (the last checkpoint written before it is intact); ` +
+      `loss of task '${task}' is ${value} at step ${step}: training stopped; ` +
         'lower the learning rate, check that task\'s targets, or use gradient clipping',
     );
   }
@@ -53,7 +58,7 @@ export class StepRecorder {
 
   /**
    * Reads back every pending step (one transfer) and returns their logs; throws NonFiniteLossError
-   * for the first non-finite loss (after freeing everything).
+   * for the first non-finite loss (after freeing everything), carrying the finite steps before it.
    */
   async drain(): Promise<StepLog[]> {
     if (this.pending.length === 0) return [];
@@ -70,7 +75,7 @@ export class StepRecorder {
       const weights: Record<string, number> = {};
       this.tasks.forEach((name, j) => {
         const v = data[k * 2 * T + j]!;
-        if (!Number.isFinite(v)) throw new NonFiniteLossError(name, it.step, v);
+        if (!Number.isFinite(v)) throw new NonFiniteLossError(name, it.step + 1, v, out);
         losses[name] = v;
         weights[name] = data[k * 2 * T + T + j]!;
       });

@@ -19,8 +19,8 @@ import type { MultiTaskModel } from './models/model.js';
 import { readFileBytes } from '../io/node-fs.js';
 import { restoreCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { fromArray } from '../tensor/creation.js';
-import { peekExtra } from './trainer-checkpoint.js';
-import { StepRecorder, type StepLog } from './step-log.js';
+import { peekExtra, type EpochSums, type PeekedCheckpoint, type SavedBalancer } from './trainer-checkpoint.js';
+import { NonFiniteLossError, StepRecorder, type StepLog } from './step-log.js';
 import { disposeBatch, type MultiTaskBatch, type Task } from './task.js';
 
 export { disposeBatch };
@@ -61,6 +61,16 @@ export interface EpochLog {
   seconds: number;
 }
 
+/** Options of {@link Trainer.loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /**
+   * Called with the checkpoint's validated progress (step, epoch, the caller's `extra`) before
+   * anything is restored; throw to refuse the checkpoint with the trainer unchanged (e.g. an epoch
+   * beyond the run's length).
+   */
+  check?: (checkpoint: PeekedCheckpoint) => void;
+}
+
 /** Data for one pass: an iterable (sync or async) of batches. */
 export type Batches = Iterable<MultiTaskBatch> | AsyncIterable<MultiTaskBatch>;
 
@@ -85,6 +95,8 @@ export class Trainer {
   private checked = false;
   private epochStartStep = 0;
   private epochStartTime = performance.now();
+  /** Running sums of the epoch in progress (what its means are computed from). */
+  private sums: EpochSums;
 
   constructor(opts: TrainerOptions) {
     const op = 'Trainer';
@@ -116,6 +128,12 @@ export class Trainer {
     if (!(this.auxWeight >= 0)) throw new ArgumentError(op, `auxWeight must be >= 0, got ${opts.auxWeight}`);
     this.onLog = opts.onLog;
     this.recorder = new StepRecorder(modelNames);
+    this.sums = this.emptySums();
+  }
+
+  private emptySums(): EpochSums {
+    const zero = () => Object.fromEntries(this.tasks.map((t) => [t.name, 0]));
+    return { count: 0, losses: zero(), weights: zero(), seconds: 0 };
   }
 
   /** Task names in the model's order. */
@@ -198,14 +216,33 @@ export class Trainer {
     if (this.recorder.size >= this.logEvery) await this.drainLogs();
   }
 
-  /** Reads back the pending step logs (throws NonFiniteLossError for a non-finite loss). */
+  /**
+   * Reads back the pending step logs (throws NonFiniteLossError for a non-finite loss, after the
+   * finite steps before it were taken into the history and passed to `onLog`).
+   */
   async drainLogs(): Promise<StepLog[]> {
-    const logs = await this.recorder.drain();
+    let logs: readonly StepLog[];
+    try {
+      logs = await this.recorder.drain();
+    } catch (e) {
+      if (e instanceof NonFiniteLossError) this.take(e.before);
+      throw e;
+    }
+    this.take(logs);
+    return [...logs];
+  }
+
+  /** Adds read-back step logs to the history and the epoch's running sums. */
+  private take(logs: readonly StepLog[]): void {
     for (const l of logs) {
       this.history.push(l);
+      this.sums.count++;
+      for (const n of this.taskNames) {
+        this.sums.losses[n] = this.sums.losses[n]! + l.losses[n]!;
+        this.sums.weights[n] = this.sums.weights[n]! + l.weights[n]!;
+      }
       this.onLog?.(l);
     }
-    return logs;
   }
 
   /**
@@ -225,27 +262,32 @@ export class Trainer {
 
   /**
    * Ends the current epoch: reads back pending logs, computes the epoch's mean losses and weights
-   * (over the steps logged since the epoch began), tells the balancer (DWA uses them) and advances
-   * the epoch counter.
+   * (from the running sums over every step of the epoch, those before a resume included), tells the
+   * balancer (DWA uses them) and advances the epoch counter.
    */
   async finishEpoch(): Promise<EpochLog> {
     await this.drainLogs();
-    const first = this.epochStartStep;
-    const logs = this.history.filter((h) => h.step >= first);
-    const mean = (pick: (l: StepLog) => Record<string, number>): Record<string, number> =>
-      Object.fromEntries(this.taskNames.map((n) => [n, logs.reduce((a, l) => a + pick(l)[n]!, 0) / Math.max(logs.length, 1)]));
+    const s = this.sums;
+    const mean = (sums: Record<string, number>): Record<string, number> =>
+      Object.fromEntries(this.taskNames.map((n) => [n, sums[n]! / Math.max(s.count, 1)]));
     const log: EpochLog = {
       epoch: this.epoch,
-      steps: this.step - first,
-      trainLoss: mean((l) => l.losses),
-      weights: mean((l) => l.weights),
-      seconds: (performance.now() - this.epochStartTime) / 1000,
+      steps: this.step - this.epochStartStep,
+      trainLoss: mean(s.losses),
+      weights: mean(s.weights),
+      seconds: this.epochSeconds(),
     };
-    if (logs.length > 0) this.balancer.endEpoch?.(log.trainLoss);
+    if (s.count > 0) this.balancer.endEpoch?.(log.trainLoss);
     this.epoch++;
     this.epochStartStep = this.step;
     this.epochStartTime = performance.now();
+    this.sums = this.emptySums();
     return log;
+  }
+
+  /** Seconds the current epoch has run (before a resume included). */
+  private epochSeconds(): number {
+    return this.sums.seconds + (performance.now() - this.epochStartTime) / 1000;
   }
 
   /**
@@ -302,39 +344,66 @@ export class Trainer {
       optimizer: this.optimizer,
       ...(this.scheduler ? { schedule: this.scheduler } : {}),
       step: this.step,
-      extra: { ...extra, epoch: this.epoch, epochStartStep: this.epochStartStep, balancer: { name: this.balancer.name, scalars: bs.scalars, tensors } },
+      extra: {
+        ...extra,
+        epoch: this.epoch,
+        epochStartStep: this.epochStartStep,
+        epochSums: { ...this.sums, seconds: this.epochSeconds() },
+        balancer: { name: this.balancer.name, scalars: bs.scalars, tensors },
+      },
     });
   }
 
   /**
    * Restores a checkpoint written by {@link saveCheckpoint} into this trainer's model, optimiser,
    * scheduler and balancer (which must be of the same kind); returns the checkpoint's `extra`.
-   * Everything is validated before the model changes.
+   * All or nothing: the progress fields are validated (and `opts.check` consulted) first, and when
+   * the balancer or the model/optimiser/schedule refuse their state, the balancer's previous state
+   * is put back, so a refused checkpoint leaves the whole trainer as it was.
    */
-  async loadCheckpoint(path: string): Promise<Record<string, unknown>> {
-    const bytes = await readFileBytes(path, 'Trainer.loadCheckpoint');
-    const meta = peekExtra(bytes, path);
+  async loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<Record<string, unknown>> {
+    const op = 'Trainer.loadCheckpoint';
+    const bytes = await readFileBytes(path, op);
+    const meta = peekExtra(bytes, path, this.taskNames);
     if (meta.balancer.name !== this.balancer.name) {
-      throw new ArgumentError('Trainer.loadCheckpoint', `${path} was written with balancer '${meta.balancer.name}', this trainer uses '${this.balancer.name}'`);
+      throw new ArgumentError(op, `${path} was written with balancer '${meta.balancer.name}', this trainer uses '${this.balancer.name}'`);
     }
-    const loaded = restoreCheckpoint(bytes, {
-      model: this.model,
-      optimizer: this.optimizer,
-      ...(this.scheduler ? { schedule: this.scheduler } : {}),
-    }, path);
-    const tensors: Record<string, Tensor> = {};
+    opts.check?.(meta);
+    const previous = await this.balancerSnapshot();
+    let loaded: ReturnType<typeof restoreCheckpoint>;
     try {
-      for (const [k, v] of Object.entries(meta.balancer.tensors)) tensors[k] = fromArray(v.data, v.shape);
-      this.balancer.loadState({ scalars: meta.balancer.scalars, tensors });
-    } finally {
-      for (const t of Object.values(tensors)) t.dispose();
+      this.loadBalancer(meta.balancer);
+      loaded = restoreCheckpoint(bytes, { model: this.model, optimizer: this.optimizer, ...(this.scheduler ? { schedule: this.scheduler } : {}) }, path);
+    } catch (e) {
+      this.loadBalancer(previous);
+      throw e;
     }
     this.step = loaded.step;
     this.epoch = meta.epoch;
     this.epochStartStep = meta.epochStartStep ?? loaded.step;
     this.epochStartTime = performance.now();
+    this.sums = meta.epochSums ? structuredClone(meta.epochSums) : this.emptySums();
     this.checked = false;
     return loaded.extra as Record<string, unknown>;
+  }
+
+  /** The balancer's state copied to the host (to put back when a checkpoint is refused). */
+  private async balancerSnapshot(): Promise<SavedBalancer> {
+    const bs = this.balancer.state();
+    const tensors: SavedBalancer['tensors'] = {};
+    for (const [k, t] of Object.entries(bs.tensors)) tensors[k] = { shape: [...t.shape], data: Array.from(await t.data()) };
+    return { name: this.balancer.name, scalars: structuredClone(bs.scalars), tensors };
+  }
+
+  /** Loads a host-side balancer state into the balancer. */
+  private loadBalancer(saved: SavedBalancer): void {
+    const tensors: Record<string, Tensor> = {};
+    try {
+      for (const [k, v] of Object.entries(saved.tensors)) tensors[k] = fromArray(v.data, v.shape);
+      this.balancer.loadState({ scalars: saved.scalars, tensors });
+    } finally {
+      for (const t of Object.values(tensors)) t.dispose();
+    }
   }
 
   /** Frees the trainer's pending logs (the model, balancer and optimiser stay the caller's). */

@@ -166,8 +166,11 @@ describe.each(devices())('Trainer on %s', () => {
     );
     expect(err).toBeInstanceOf(w.NonFiniteLossError);
     expect((err as w.NonFiniteLossError).task).toBe('depth');
-    expect((err as w.NonFiniteLossError).step).toBe(4);
-    expect(String((err as Error).message)).toMatch(/task 'depth'.*step 4/);
+    // 1-based, like metrics.jsonl: the fifth step (index 4) is step 5.
+    expect((err as w.NonFiniteLossError).step).toBe(5);
+    expect(String((err as Error).message)).toMatch(/task 'depth'.*step 5/);
+    // The finite step before it in the same readback (index 3) reached the history.
+    expect(trainer.history.map((h) => h.step)).toEqual([0, 1, 2, 3]);
     // The file still holds the good state: a fresh model loads it and matches what was saved.
     const fresh = setup({ seed: 9 });
     await fresh.trainer.loadCheckpoint(path);
