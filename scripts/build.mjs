@@ -54,31 +54,43 @@ function checkBrowserBundle(file) {
   }
 }
 
-const common = { bundle: true, format: 'esm', target: 'es2022', sourcemap: true, logLevel: 'warning' };
-if (parts.has('node')) {
-  await build({ ...common, entryPoints: [path.join(root, 'src/index.ts')], platform: 'node', outfile: path.join(root, 'dist/node/index.js'), external: ['webgpu'] });
-}
-if (parts.has('cli')) {
-  // The `webmtl` command (bin/webmtl.mjs loads it); npm dependencies stay external.
-  await build({ ...common, entryPoints: [path.join(root, 'src/cli/main.ts')], platform: 'node', outfile: path.join(root, 'dist/node/cli.js'), packages: 'external' });
-}
+// No source maps: the package ships no sources for them to point at, and they tripled its size.
+const common = { bundle: true, format: 'esm', target: 'es2022', sourcemap: false, logLevel: 'warning' };
 if (parts.has('node') || parts.has('cli')) {
-  // DataLoader worker threads: loader.ts imports ./worker-pool.js under a computed name (so the
-  // browser bundle never sees node:worker_threads), and the pool starts ./worker-entry.js; both
-  // must therefore sit next to index.js and cli.js as files of their own.
+  // One build with code splitting, so the engine exists once in dist/node (a shared chunk) however many
+  // entries use it: the library (index.js), the `webmtl` command (cli.js, loaded by bin/webmtl.mjs)
+  // and the DataLoader's worker threads. loader.ts imports ./worker-pool.js under a computed name (so
+  // the browser bundle never sees node:worker_threads), and the pool starts ./worker-entry.js; both
+  // therefore sit next to index.js as files of their own. npm dependencies stay external (they are
+  // installed beside the package), and the shaders are inlined as in the browser build.
   await build({
     ...common,
-    entryPoints: { 'worker-pool': path.join(root, 'src/data/worker-pool.ts'), 'worker-entry': path.join(root, 'src/data/worker-entry.ts') },
+    entryPoints: {
+      index: path.join(root, 'src/index.ts'),
+      cli: path.join(root, 'src/cli/main.ts'),
+      'worker-pool': path.join(root, 'src/data/worker-pool.ts'),
+      'worker-entry': path.join(root, 'src/data/worker-entry.ts'),
+    },
     platform: 'node',
     outdir: path.join(root, 'dist/node'),
-    external: ['webgpu'],
+    splitting: true,
+    // Chunks sit beside the entries: loader.ts's import of ./worker-pool.js is relative to its chunk.
+    chunkNames: 'chunk-[hash]',
+    packages: 'external',
+    plugins: [inlineShaders],
   });
 }
 if (parts.has('browser')) {
-  const outfile = path.join(root, 'dist/browser/webmtl.js');
-  await build({ ...common, entryPoints: [path.join(root, 'src/browser.ts')], platform: 'browser', outfile, plugins: [inlineShaders] });
-  checkBrowserBundle(outfile);
-  console.log(`built ${path.relative(root, outfile)}`);
+  // The package's `browser` export: a readable ESM bundle and a minified one beside it. Bare imports
+  // of npm dependencies stay (the consumer's bundler resolves them from the installed package).
+  // The minified one leaves out esbuild's syntax rewrites: they would fold the computed module names
+  // of the Node-only paths back into literal imports that a consumer's bundler then tries to resolve.
+  for (const [file, minify] of [['webmtl.js', false], ['webmtl.min.js', true]]) {
+    const outfile = path.join(root, 'dist/browser', file);
+    await build({ ...common, minifyWhitespace: minify, minifyIdentifiers: minify, entryPoints: [path.join(root, 'src/browser.ts')], platform: 'browser', outfile, packages: 'external', plugins: [inlineShaders] });
+    checkBrowserBundle(outfile);
+    console.log(`built ${path.relative(root, outfile)}`);
+  }
 }
 if (parts.has('demo')) {
   // The page imports the library from source, so one bundle holds the library, Chart.js and the page.

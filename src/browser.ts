@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The browser entry point (dist/browser/webmtl.js): everything of the Node entry, which is
  * browser-safe (WebGPU through navigator.gpu; shaders inlined by the build; Node file access and

@@ -66,10 +66,13 @@ export class GradError extends WebmtlError {}
 
 /** No WebGPU adapter is available; the message names the set-up command. */
 export class NoAdapterError extends WebmtlError {
-  constructor(detail: string) {
+  /** `fix` replaces the default advice (install a Vulkan driver) when the cause is another one. */
+  constructor(detail: string, fix?: string) {
     super(
-      `no WebGPU adapter: ${detail}. On Linux without a GPU, install Mesa's lavapipe (>= 24) with ` +
-        '`sudo bash scripts/ensure-gpu.sh` (from the webmtl repository) and try again; in a browser, use one with WebGPU enabled',
+      `no WebGPU adapter: ${detail}. ` +
+        (fix ??
+          "On Linux without a GPU, install Mesa's lavapipe (>= 24) with `sudo bash scripts/ensure-gpu.sh` (in a clone; " +
+            'node_modules/webmtl/scripts/ensure-gpu.sh in a project that installed webmtl) and try again; in a browser, use one with WebGPU enabled'),
     );
   }
 }

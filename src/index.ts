@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * webmtl: multi-task dense-prediction networks on WebGPU. This is the public entry point.
  */

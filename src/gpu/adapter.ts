@@ -2,10 +2,14 @@
  * Finding a WebGPU device: `navigator.gpu` in a browser, Dawn (the `webgpu` package) in Node.
  */
 import { NoAdapterError } from '../errors.js';
+import { withoutDawnStartupNoise } from './dawn-startup-log.js';
 
 // Dawn crashes when its GPU object is garbage-collected while work is pending, so the object lives
 // for the whole process (see shared/WEBGPU-ON-CPU.md).
 let nodeGpu: GPU | null = null;
+
+/** The Dawn release webmtl is tested with (package.json's peer dependency). */
+export const DAWN_VERSION = '0.6.2';
 
 async function nodeWebGpu(): Promise<GPU> {
   if (nodeGpu) return nodeGpu;
@@ -18,12 +22,35 @@ async function nodeWebGpu(): Promise<GPU> {
     const name = 'webgpu';
     mod = await import(/* @vite-ignore */ name);
   } catch (e) {
-    throw new NoAdapterError(`the 'webgpu' package could not be loaded (${(e as Error).message}); run npm ci`);
+    // Dawn is an optional peer dependency (browser-only users never download it), so in Node it may
+    // simply not be installed: say which package to add.
+    const err = e as Error & { code?: string };
+    const missing = err.code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module) 'webgpu'/.test(err.message);
+    throw new NoAdapterError(
+      missing
+        ? "WebGPU in Node comes from Dawn, the 'webgpu' package, which is not installed"
+        : `the 'webgpu' package could not be loaded (${err.message})`,
+      `Install it next to webmtl: \`npm install webgpu@${DAWN_VERSION}\``,
+    );
   }
   for (const [k, v] of Object.entries(mod.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
-  nodeGpu = mod.create([]);
+  const gpu = mod.create([]);
+  // Dawn discovers adapters inside the first requestAdapter() call: run that one with its start-up
+  // noise filtered (see dawn-startup-log.ts). Later calls print nothing.
+  const fsName = 'node:fs';
+  const osName = 'node:os';
+  const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
+  const os = (await import(/* @vite-ignore */ osName)) as typeof import('node:os');
+  const first = gpu.requestAdapter.bind(gpu);
+  let discovered = false;
+  gpu.requestAdapter = (options?: GPURequestAdapterOptions) => {
+    if (discovered) return first(options);
+    discovered = true;
+    return withoutDawnStartupNoise(fs, `${os.tmpdir()}/webmtl-dawn-${process.pid}.log`, () => first(options));
+  };
+  nodeGpu = gpu;
   return nodeGpu;
 }
 

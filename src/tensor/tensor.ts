@@ -10,6 +10,14 @@ import { released, track } from './scope.js';
 
 export type DType = 'f32' | 'i32';
 
+// Consumers that compile against ES2022 without the esnext.disposable lib (a browser setup) still
+// typecheck `[Symbol.dispose]` below: the same declaration the lib and @types/node make.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
+
 /** A backward node recorded by an op; see src/autograd/tape.ts. */
 export interface GradNode {
   readonly op: string;

@@ -27,7 +27,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function launch(flags: string[]): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: the browser test drives Debian's Chromium; run \`apt-get install -y chromium\` (.ci/run does)`);
+    throw new Error(`${CHROMIUM} is missing: the browser test drives Debian's Chromium; run \`bash scripts/ensure-test-tools.sh\` (npm test does, as root on Debian/Ubuntu)`);
   }
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...BASE_FLAGS, ...flags] });
 }

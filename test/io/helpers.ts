@@ -3,6 +3,7 @@
  * from the published spec (independently of src/io, so the tests do not check the code against
  * itself), bitwise comparison, and the Python checker's location.
  */
+import { requirePython } from '../helpers/python.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -96,17 +97,11 @@ export async function tensorBits(t: Tensor): Promise<number[]> {
   return t.size === 0 ? [] : bits(await t.data());
 }
 
-/** /usr/bin/python3 with numpy, or null (the Python cross-checks are then skipped, see their names). */
-export const PYTHON: string | null = (() => {
-  const py = '/usr/bin/python3';
-  if (!existsSync(py)) return null;
-  return spawnSync(py, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0 ? py : null;
-})();
 
 export const CHECKER = fileURLToPath(new URL('../../scripts/fixtures/check_safetensors.py', import.meta.url));
 
 /** Runs the Python checker; returns its exit status and output. */
 export function runChecker(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(PYTHON!, [CHECKER, ...args], { encoding: 'utf8' });
+  const r = spawnSync(requirePython('numpy'), [CHECKER, ...args], { encoding: 'utf8' });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMat, loadInflate, matTo2d, type MatCell, type MatStruct, type MatValue } from '../../src/io/mat.js';
-import { double2d, mat, python, pythonMissing, type MatIn } from '../data/readers/writers.js';
+import { double2d, mat, python, type MatIn } from '../data/readers/writers.js';
 
 const vars: Record<string, MatIn> = {
   LabelMap: { kind: 'uint16', dims: [2, 3], data: [1, 4, 2, 5, 3, 459] }, // column-major of [[1,2,3],[4,5,459]]
@@ -87,8 +87,7 @@ describe('decodeMat', () => {
   });
 });
 
-const noScipy = pythonMissing('numpy, scipy.io');
-describe.skipIf(noScipy !== null)(`decodeMat against scipy-written files${noScipy ? ` (skipped: ${noScipy})` : ''}`, () => {
+describe('decodeMat against scipy-written files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'webmtl-mat-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -108,7 +107,7 @@ anno = {'imname': '2008_000002', 'objects': objs}
 for c in (False, True):
     sio.savemat(os.path.join(d, 'c%d.mat' % c), {'LabelMap': lm, 'anno': anno, 'x': np.array([[0.25, -3.5, 1e-7]])}, do_compression=c)
 `;
-    python(script, dir);
+    python('numpy, scipy.io', script, dir);
     for (const c of [0, 1]) {
       const m = decodeMat(new Uint8Array(readFileSync(join(dir, `c${c}.mat`))), `c${c}.mat`);
       const lm = matTo2d(m.get('LabelMap'), 'LabelMap', 'f');

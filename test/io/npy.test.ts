@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/io/errors.js';
 import { decodeNpy } from '../../src/io/npy.js';
-import { npy, python, pythonMissing } from '../data/readers/writers.js';
+import { npy, python } from '../data/readers/writers.js';
 
 describe('decodeNpy', () => {
   it('reads C-ordered arrays of every common dtype exactly', () => {
@@ -53,8 +53,7 @@ describe('decodeNpy', () => {
   });
 });
 
-const noNumpy = pythonMissing('numpy');
-describe.skipIf(noNumpy !== null)(`decodeNpy against numpy-written files${noNumpy ? ` (skipped: ${noNumpy})` : ''}`, () => {
+describe('decodeNpy against numpy-written files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'webmtl-npy-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -71,7 +70,7 @@ np.save(os.path.join(d, 'be_i2.npy'), (np.arange(5) - 2).astype('>i2'))
 np.save(os.path.join(d, 'i8.npy'), np.arange(4))
 print(json.dumps({k: np.load(os.path.join(d, k + '.npy')).ravel(order='C').tolist() for k in ['c_f4', 'f_f8', 'i4', 'u1', 'be_i2', 'i8']}))
 `;
-    const want = JSON.parse(python(script, dir)) as Record<string, number[]>;
+    const want = JSON.parse(python('numpy', script, dir)) as Record<string, number[]>;
     for (const [k, values] of Object.entries(want)) {
       const got = decodeNpy(new Uint8Array(readFileSync(join(dir, `${k}.npy`))), k);
       expect(Array.from(got.data), k).toEqual(values.map((v) => (got.data instanceof Float32Array ? Math.fround(v) : v)));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import { devices } from '../helpers/devices.js';
-import { PYTHON, bits, buildFile, f32le, runChecker, tempDir, tensorBits } from './helpers.js';
+import { bits, buildFile, f32le, runChecker, tempDir, tensorBits } from './helpers.js';
 
 const FIXTURE = new URL('../fixtures/torch_written.safetensors', import.meta.url).pathname;
 const EXPECTED = new URL('../fixtures/torch_written.json', import.meta.url).pathname;
@@ -25,8 +25,6 @@ const jsonValue = (v: number) => (Number.isNaN(v) ? 'nan' : v === Infinity ? 'in
 
 const { dir, cleanup } = tempDir('py');
 afterAll(cleanup);
-const pythonNote = PYTHON ? '' : ' [SKIPPED: /usr/bin/python3 with numpy not found]';
-if (!PYTHON) console.warn('test/io/safetensors-python: /usr/bin/python3 with numpy not found; the Python checker tests are skipped');
 
 describe.each(devices())('safetensors and Python on %s', () => {
   it('the Python-written fixture loads: every dtype converted, values bit for bit as torch had them', async () => {
@@ -66,7 +64,7 @@ describe.each(devices())('safetensors and Python on %s', () => {
     for (const t of tensors.values()) t.dispose();
   });
 
-  it.runIf(PYTHON)(`a file written by webmtl passes the Python checker: reference layout and every value${pythonNote}`, async () => {
+  it('a file written by webmtl passes the Python checker: reference layout and every value', async () => {
     const specials = [0, -0, NaN, Infinity, -Infinity, 1e-45, 3.4028234663852886e38, -1.5, 0.1];
     const ts: Record<string, w.Tensor> = {
       'enc.weight': w.randn([3, 2, 3, 3], { seed: 3 }),
@@ -99,7 +97,7 @@ describe.each(devices())('safetensors and Python on %s', () => {
     Object.values(ts).forEach((t) => t.dispose());
   });
 
-  it.runIf(PYTHON)(`the Python checker also rejects the corrupt files webmtl rejects${pythonNote}`, () => {
+  it('the Python checker also rejects the corrupt files webmtl rejects', () => {
     const good = buildFile({ a: { dtype: 'F32', shape: [2], bytes: f32le([1, 2]) }, b: { dtype: 'F32', shape: [1], bytes: f32le([3]) } });
     const cases: Record<string, Uint8Array> = {
       truncated: good.subarray(0, good.length - 3),

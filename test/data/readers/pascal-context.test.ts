@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError } from '../../../src/data/errors.js';
 import { PascalContextDataset } from '../../../src/data/pascal-context.js';
 import { laplacianNonZero, labelMapEdges, thin } from '../../../src/data/pascal-edges.js';
-import { colMajor, double2d, jpeg, mat, npy, png, put, python, pythonMissing, type MatIn } from './writers.js';
+import { colMajor, double2d, jpeg, mat, npy, png, put, python, type MatIn } from './writers.js';
 
 const H = 6;
 const W = 8;
@@ -137,8 +137,7 @@ describe('PASCAL edge derivation', () => {
     expect(t.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   });
 
-  const noSkimage = pythonMissing('numpy, scipy.ndimage, skimage.morphology');
-  it.skipIf(noSkimage !== null)(`matches skimage thin(|scipy laplace, mode=mirror| > 0)${noSkimage ? ` (skipped: ${noSkimage})` : ''}`, () => {
+  it('matches skimage thin(|scipy laplace, mode=mirror| > 0)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'webmtl-edge-'));
     try {
       const h = 40;
@@ -153,7 +152,7 @@ describe('PASCAL edge derivation', () => {
           for (let y = y0; y < Math.min(h, y0 + hh); y++) for (let x = x0; x < Math.min(w, x0 + ww); x++) lm[y * w + x] = v;
         }
         put(join(dir, `lm${seed}.npy`), npy('<i4', [h, w], lm));
-        const out = python(`
+        const out = python('numpy, scipy.ndimage, skimage.morphology', `
 import numpy as np, sys
 from scipy import ndimage
 from skimage.morphology import thin

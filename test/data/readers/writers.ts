@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { encode as encodePng } from 'fast-png';
 import { encode as encodeJpeg } from 'jpeg-js';
+import { requirePython } from '../../helpers/python.js';
 
 /** Writes `bytes` to `path`, creating folders. */
 export function put(path: string, bytes: Uint8Array | string): void {
@@ -167,16 +168,12 @@ export function jpeg(width: number, height: number, rgb: Uint8Array): Uint8Array
   return new Uint8Array(encodeJpeg({ width, height, data: rgba }, 100).data);
 }
 
-/** Why python3 cannot cross-check (null when `import <modules>` works). */
-export function pythonMissing(modules: string): string | null {
-  const r = spawnSync('/usr/bin/python3', ['-c', `import ${modules}`], { encoding: 'utf8' });
-  if (r.error) return `no /usr/bin/python3 (${r.error.message})`;
-  return r.status === 0 ? null : `python3 lacks ${modules} (${(r.stderr || '').trim().split('\n').pop()})`;
-}
-
-/** Runs a python3 script (throws with its stderr on failure). */
-export function python(script: string, ...args: string[]): string {
-  const r = spawnSync('/usr/bin/python3', ['-c', script, ...args], { encoding: 'utf8' });
+/**
+ * Runs a python3 script that imports `modules` (throws naming the install command when they are
+ * missing, and with its stderr when the script fails).
+ */
+export function python(modules: string, script: string, ...args: string[]): string {
+  const r = spawnSync(requirePython(modules), ['-c', script, ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
   return r.stdout;
 }
