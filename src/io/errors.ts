@@ -38,3 +38,22 @@ export class CheckpointError extends StateDictError {
     super(`${file}: checkpoint does not fit: ${problems.join('; ')}; nothing was loaded`, missing, unexpected, mismatched);
   }
 }
+
+/**
+ * A pickle (inside a .pth/.pt file) that names a global outside the restricted reader's allowlist,
+ * such as `os.system` or a user's model class. Nothing from the file was executed: the reader
+ * never imports or calls anything, it only rebuilds the few types a state dict is made of. `global`
+ * is the dotted name the file asked for, so the user can see what the checkpoint holds.
+ */
+export class UnsafePickleError extends FormatError {
+  constructor(
+    file: string,
+    readonly global: string,
+  ) {
+    super(
+      file,
+      `refused global '${global}': the PyTorch reader only rebuilds state dicts (dicts, lists, tensors, storages); ` +
+        `re-save the weights alone with torch.save(model.state_dict(), path)`,
+    );
+  }
+}
