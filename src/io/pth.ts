@@ -133,11 +133,13 @@ function selectStateDict(root: TorchValue, source: string, key: string | undefin
     if (!hasTensors(v)) throw new FormatError(source, `no state dict under '${key}'; top-level keys: ${describeTop(top)}`);
     return { dict: v as D, nestedUnder: key };
   }
-  if (hasTensors(top)) return { dict: top, nestedUnder: null };
+  // A nested state dict wins over tensors beside it (a checkpoint's `best_acc1`); a state dict's
+  // own keys never hold dicts, so a state dict is never mistaken for a checkpoint.
   for (const k of NESTED_STATE_DICT_KEYS) {
     const v = top.map.get(k);
     if (hasTensors(v)) return { dict: v as D, nestedUnder: k };
   }
+  if (hasTensors(top)) return { dict: top, nestedUnder: null };
   throw new FormatError(source, `no state dict found (looked at the top level and under ${NESTED_STATE_DICT_KEYS.map((k) => `'${k}'`).join(', ')}); top-level keys: ${describeTop(top)}; pass the key to use`);
 }
 

@@ -16,3 +16,4 @@ export {
   type ResNetOptions,
   type StageDepths,
 } from './resnet.js';
+export * from './pretrained-keys.js';
