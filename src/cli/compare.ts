@@ -6,12 +6,15 @@
  * are reused, so an interrupted comparison continues where it stopped.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WebmtlError } from '../errors.js';
 import { deltaMTL, type TaskMetrics } from '../mtl/metrics/delta-mtl.js';
 import type { Task } from '../mtl/task.js';
+import { BALANCE_METHODS } from '../mtl/balance/index.js';
+import { ARCHITECTURES } from '../mtl/models/create-model.js';
 import { init } from '../tensor/context.js';
+import { fsFailure, makeRunDir } from './run-folder.js';
 import { buildTasks, openData } from './build.js';
 import { parseConfig, type RunConfig } from './config.js';
 import { resolveConfig } from './resolve-config.js';
@@ -87,13 +90,20 @@ export async function compareCommand(opts: CompareCommandOptions): Promise<void>
   const base = resolveConfig(opts);
   const models = list(opts.models, 'models');
   const balancers = list(opts.balancers, 'balancers');
+  // Names are checked before anything trains (the single-task runs come first and take a while).
+  const unknown = (xs: string[], valid: readonly string[], what: string) => {
+    const bad = xs.filter((x) => !valid.includes(x));
+    if (bad.length) throw new WebmtlError(`--${what}: unknown ${bad.map((b) => `'${b}'`).join(', ')}; valid: ${valid.join(', ')}`);
+  };
+  unknown(models, Object.keys(ARCHITECTURES), 'models');
+  unknown(balancers, BALANCE_METHODS, 'balancers');
   const seeds = list(opts.seeds, 'seeds').map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0) throw new WebmtlError(`--seeds: '${s}' is not a non-negative integer`);
     return n;
   });
   const out = opts.out ?? join('runs', `compare-${base.name}`);
-  await mkdir(out, { recursive: true });
+  await makeRunDir(out);
   const rt = await init();
   // Head options belong to the encoder-focused archs; the decoder-focused ones build their own heads.
   const modelFor = (arch: string): RunConfig['model'] => {
@@ -121,7 +131,8 @@ export async function compareCommand(opts: CompareCommandOptions): Promise<void>
     if (m) process.stdout.write(`[${i + 1}/${plan.length}] ${p.config.name}: finished earlier, reusing\n`);
     else {
       process.stdout.write(`[${i + 1}/${plan.length}] ${p.config.name}\n`);
-      const resume = existsSync(join(p.dir, 'checkpoints/last.safetensors'));
+      // A folder that holds a run continues it (from step 0 when it never wrote a checkpoint).
+      const resume = existsSync(join(p.dir, 'config.json'));
       const r = await trainRun({ dir: p.dir, config: resume ? undefined : p.config, resume, progress: opts.progress });
       if (r.interrupted || !r.final) throw new WebmtlError(`run ${p.config.name} did not finish`);
       m = r.final;
@@ -149,7 +160,11 @@ export async function compareCommand(opts: CompareCommandOptions): Promise<void>
     }
   const command = `webmtl compare ${process.argv.slice(3).join(' ')}`.trim();
   const table = compareTable(rows, baselines, base.tasks);
-  await writeFile(join(out, 'compare.json'), `${JSON.stringify({ command, adapter: rt.adapterName, seeds, baselines, rows }, null, 2)}\n`);
-  await writeFile(join(out, 'compare.md'), `Command: \`${command}\` (adapter: ${rt.adapterName})\n\n${table}\n`);
+  const write = (name: string, text: string) =>
+    writeFile(join(out, name), text).catch((e: unknown) => {
+      throw fsFailure(e, join(out, name), 'write the comparison', 'run the same command again once fixed (finished runs are reused)');
+    });
+  await write('compare.json', `${JSON.stringify({ command, adapter: rt.adapterName, seeds, baselines, rows }, null, 2)}\n`);
+  await write('compare.md', `Command: \`${command}\` (adapter: ${rt.adapterName})\n\n${table}\n`);
   process.stdout.write(`\n${table}\n\nwritten to ${join(out, 'compare.md')}\n`);
 }

@@ -67,7 +67,11 @@ const train = z.strictObject({
 /** The whole run configuration (see the file comment). */
 export const runConfigSchema = z.strictObject({
   /** Name of the run (the run folder's default name). */
-  name: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
+  name: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only')
+    .refine((n) => n !== '.' && n !== '..', "must not be '.' or '..' (it names the folder under runs/)"),
   seed: z.number().int().min(0).default(0),
   data: z.discriminatedUnion('kind', [syntheticData, fileData]),
   tasks: z.array(z.enum(TASK_NAMES)).min(1).refine((t) => new Set(t).size === t.length, 'tasks must not repeat'),
@@ -120,6 +124,9 @@ export function applyOverrides(base: unknown, overrides: readonly string[]): unk
     const eq = o.indexOf('=');
     if (eq <= 0) throw new ArgumentError('--set', `expected key.path=value, got '${o}'`);
     const path = o.slice(0, eq).split('.');
+    // Keys that reach an object's prototype are never configuration keys.
+    const bad = path.find((k) => k === '__proto__' || k === 'constructor' || k === 'prototype');
+    if (bad) throw new ArgumentError('--set', `'${o}': '${bad}' is not a configuration key`);
     const raw = o.slice(eq + 1);
     let value: unknown;
     try {

@@ -3,7 +3,7 @@
  * the validation split, printing the metrics and writing them to RUN/eval.json.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WebmtlError } from '../errors.js';
 import { toDevice } from '../data/batch.js';
@@ -12,14 +12,13 @@ import type { TaskMetrics } from '../mtl/metrics/delta-mtl.js';
 import { Trainer } from '../mtl/trainer.js';
 import { init } from '../tensor/context.js';
 import { buildRun } from './build.js';
-import { parseConfig, type RunConfig } from './config.js';
+import { fsFailure } from './run-folder.js';
+import { readRunConfig } from './run-inputs.js';
 
-/** Reads and validates RUN/config.json. */
-export async function readRunConfig(dir: string): Promise<RunConfig> {
-  const path = join(dir, 'config.json');
-  if (!existsSync(path)) throw new WebmtlError(`${dir} is not a run folder (no config.json)`);
-  return parseConfig(JSON.parse(await readFile(path, 'utf8')), path);
-}
+export { readRunConfig };
+
+/** The weights of a checkpoint hold NaN or infinity: its metrics would mean nothing. */
+export class NonFiniteWeightsError extends WebmtlError {}
 
 /** Evaluates the last checkpoint of the run in `dir` on its validation split. */
 export async function evaluateRun(dir: string): Promise<TaskMetrics> {
@@ -31,6 +30,12 @@ export async function evaluateRun(dir: string): Promise<TaskMetrics> {
   const trainer = new Trainer({ model, tasks, balancer, optimizer, scheduler });
   try {
     await trainer.loadCheckpoint(ckpt);
+    for (const [name, t] of model.stateDict()) {
+      const v = await t.data();
+      for (let i = 0; i < v.length; i++) {
+        if (!Number.isFinite(v[i]!)) throw new NonFiniteWeightsError(`${ckpt}: weight '${name}' holds ${v[i]} (at index ${i}); the run diverged, so there is nothing to evaluate`);
+      }
+    }
     const loader = new DataLoader(data.val, { batchSize: config.train.batchSize, tasks: config.tasks, augment: data.valAugment ?? undefined });
     return await trainer.evaluate(
       (async function* () {
@@ -56,5 +61,8 @@ export async function evalCommand(dir: string): Promise<void> {
   await init();
   const m = await evaluateRun(dir);
   process.stdout.write(`${formatMetrics(m)}\n`);
-  await writeFile(join(dir, 'eval.json'), `${JSON.stringify(m, null, 2)}\n`);
+  const out = join(dir, 'eval.json');
+  await writeFile(out, `${JSON.stringify(m, null, 2)}\n`).catch((e: unknown) => {
+    throw fsFailure(e, out, 'write the metrics');
+  });
 }

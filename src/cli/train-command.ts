@@ -1,15 +1,15 @@
 /**
- * The `webmtl train` action: resolves the configuration, initialises WebGPU, traps Ctrl-C (the
- * first one stops after the current step with a checkpoint; a second one exits at once), trains,
- * then writes the sample images and the HTML report.
+ * The `webmtl train` action: resolves the configuration, initialises WebGPU, traps Ctrl-C and
+ * SIGTERM (the first one stops after the current step with a checkpoint; a second one exits at
+ * once), trains, then writes the sample images and the HTML report.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import { WebmtlError } from '../errors.js';
-import type { TaskMetrics } from '../mtl/metrics/delta-mtl.js';
 import { init } from '../tensor/context.js';
 import { resolveConfig } from './resolve-config.js';
 import { finishRun } from './finish.js';
+import { readBaselines } from './run-inputs.js';
 import { trainRun } from './train.js';
 
 /** Options commander passes to the train action. */
@@ -24,17 +24,16 @@ export interface TrainCommandOptions {
   report: boolean;
 }
 
-/** Reads a baselines JSON file (task -> metric -> value). */
-export function readBaselines(path: string): TaskMetrics {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as TaskMetrics;
-  } catch (e) {
-    throw new WebmtlError(`cannot read baselines ${path}: ${(e as Error).message}`);
-  }
-}
+export { readBaselines };
 
-/** runs/<name>, or runs/<name>-2, -3 ... when earlier runs hold the name (an explicit --out never moves). */
+/**
+ * runs/<name>, or runs/<name>-2, -3 ... when earlier runs hold the name (an explicit --out never
+ * moves). A name that would leave runs/ (`..`, `a/b`) is refused.
+ */
 export function freshRunDir(name: string): string {
+  if (!name || name === '.' || name === '..' || /[\\/]/.test(name) || !resolve('runs', name).startsWith(resolve('runs') + sep)) {
+    throw new WebmtlError(`run name ${JSON.stringify(name)} cannot be a folder name under runs/; use letters, digits, . _ - (not '.' or '..')`);
+  }
   let dir = join('runs', name);
   for (let k = 2; existsSync(join(dir, 'config.json')); k++) dir = join('runs', `${name}-${k}`);
   return dir;
@@ -48,16 +47,22 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   }
   const config = resume ? undefined : resolveConfig(opts);
   const dir = opts.resume ?? opts.out ?? freshRunDir(config!.name);
+  // Read before the GPU starts and before anything trains.
+  const baselines = opts.baselines ? readBaselines(opts.baselines) : undefined;
   const rt = await init();
   process.stdout.write(`webmtl: ${resume ? 'resuming' : 'training'} ${dir} on ${rt.adapterName}\n`);
   const controller = new AbortController();
   let presses = 0;
-  const onSigint = () => {
-    if (++presses > 1) process.exit(130);
-    process.stderr.write('\nwebmtl: stopping after this step and writing a checkpoint (Ctrl-C again to quit now)\n');
+  let signalCode = 130;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const code = signal === 'SIGTERM' ? 143 : 130;
+    if (++presses > 1) process.exit(code);
+    signalCode = code;
+    process.stderr.write(`\nwebmtl: ${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'}: stopping after the current step (${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} again to quit at once)\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const res = await trainRun({
       dir,
@@ -65,12 +70,15 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
       resume,
       progress: opts.progress,
       signal: controller.signal,
-      baselines: opts.baselines ? readBaselines(opts.baselines) : undefined,
+      baselines,
+      baselinesSource: opts.baselines,
       finish: opts.report ? finishRun : undefined,
     });
-    if (res.interrupted) process.exitCode = 130;
-    else process.stdout.write(`webmtl: done, ${res.steps} steps; run folder ${dir}${opts.report ? `, report ${join(dir, 'report.html')}` : ''}\n`);
+    const report = join(dir, 'report.html');
+    if (res.interrupted) process.exitCode = signalCode;
+    else process.stdout.write(`webmtl: done, ${res.steps} steps; run folder ${dir}${opts.report && existsSync(report) ? `, report ${report}` : ''}\n`);
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

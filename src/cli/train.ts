@@ -2,26 +2,35 @@
  * `webmtl train`: runs a configuration into a run folder (config.json, metrics.jsonl,
  * checkpoints/last.safetensors, samples/, report.html). Progress is shown per step; validation runs
  * every `evalEvery` epochs; a checkpoint is written every `checkpointEvery` epochs, at the end, and
- * when the run is interrupted (Ctrl-C or an AbortSignal), mid-epoch included: `--resume` continues
- * from it, skipping the batches of the interrupted epoch that were already trained on.
+ * when the run is interrupted (Ctrl-C, SIGTERM or an AbortSignal), mid-epoch included.
+ *
+ * The run folder survives faults: one trainer holds it at a time (run-folder.ts), `--resume`
+ * continues from the checkpoint with the epoch's running sums (the epoch record equals that of an
+ * uninterrupted run), first cutting metrics.jsonl back to what the checkpoint covers (no duplicated
+ * or torn records, metrics-file.ts), and restarts from step 0 when the run never wrote a checkpoint.
+ * Everything read from outside (config, baselines, validation labels) is checked before step 1.
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, WebmtlError } from '../errors.js';
 import { DataLoader } from '../data/loader.js';
-import { toDevice } from '../data/batch.js';
+import { toDevice, type HostBatch } from '../data/batch.js';
 import { deltaMTL } from '../mtl/metrics/delta-mtl.js';
+import { NonFiniteLossError } from '../mtl/step-log.js';
 import { surveyDirections } from './survey-metrics.js';
 import type { TaskMetrics } from '../mtl/metrics/delta-mtl.js';
 import { Trainer, disposeBatch } from '../mtl/trainer.js';
 import { runtime } from '../tensor/context.js';
 import { evaluateBaselines } from './baselines.js';
 import { buildRun, type RunObjects } from './build.js';
-import { parseConfig, type RunConfig } from './config.js';
+import type { RunConfig } from './config.js';
 import { checkHostLabels } from './check-labels.js';
+import { appendRecords, repairMetrics } from './metrics-file.js';
 import { Progress } from './progress.js';
-import type { BaselineRecord, EpochRecord, FinalRecord, StepRecord } from './run-files.js';
+import { fsFailure, isFsError, lockRunDir, makeRunDir, removeTempFiles } from './run-folder.js';
+import { checkBaselines, readRunConfig } from './run-inputs.js';
+import type { BaselineRecord, EpochRecord, FinalRecord, MetricsRecord, StepRecord } from './run-files.js';
 import type { Task } from '../mtl/task.js';
 
 /** Options of {@link trainRun}. */
@@ -30,20 +39,24 @@ export interface TrainRunOptions {
   dir: string;
   /** The configuration (ignored when resuming: the folder's config.json is used). */
   config?: RunConfig;
-  /** Continue the run in `dir` from its last checkpoint. */
+  /** Continue the run in `dir` from its last checkpoint (from step 0 when it has none yet). */
   resume?: boolean;
   /** Show progress (default true). */
   progress?: boolean;
-  /** Stop (with a checkpoint) when this signal aborts; Ctrl-C does the same through the CLI. */
+  /** Stop (with a checkpoint) when this signal aborts; Ctrl-C and SIGTERM do the same through the CLI. */
   signal?: AbortSignal;
   /** Single-task baselines for ΔMTL: task -> metric -> value (e.g. from `webmtl compare`). */
   baselines?: TaskMetrics;
+  /** Where `baselines` came from, for messages (default 'the baselines'). */
+  baselinesSource?: string;
   /** Called with each message the run prints outside the progress bar. */
   log?: (message: string) => void;
   /** Called after every optimisation step with the number of steps taken (e.g. to stop a run). */
   onStep?: (steps: number) => void;
   /** Writes samples and the report at the end (default true). */
   finish?: (run: FinishedRun) => Promise<void>;
+  /** Builds the run's objects from its configuration (default buildRun; tests swap in faulty data). */
+  build?: (config: RunConfig) => Promise<RunObjects>;
 }
 
 /** What a run leaves for the report stage. */
@@ -59,82 +72,158 @@ export interface TrainRunResult {
   dir: string;
   steps: number;
   epochs: number;
-  /** Validation metrics after the last epoch (null when interrupted before any). */
+  /** Validation metrics after the last epoch (null when interrupted before the end). */
   final: TaskMetrics | null;
   baseline: TaskMetrics | null;
   interrupted: boolean;
+  /** The step of the checkpoint on disk when the run ended (null when there is none). */
+  checkpointStep: number | null;
 }
 
-const CHECKPOINT = 'checkpoints/last.safetensors';
+/** Training stopped by a non-finite loss; says what was kept and how to go on. */
+export class TrainingStoppedError extends WebmtlError {}
+
+/** The checkpoint's path inside a run folder. */
+export const CHECKPOINT = 'checkpoints/last.safetensors';
 
 /** Every metric's direction per task, as the report wants it. */
 function directions(tasks: readonly Task[]): Record<string, Record<string, boolean>> {
   return Object.fromEntries(tasks.map((t) => [t.name, Object.assign({}, ...t.metrics().map((m) => m.higherIsBetter)) as Record<string, boolean>]));
 }
 
-/** Appends JSON lines to the run's metrics.jsonl. */
-async function appendLines(dir: string, lines: readonly object[]): Promise<void> {
-  if (lines.length) await appendFile(join(dir, 'metrics.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+/** What is in the folder at the start, and how this run begins. */
+async function readStart(opts: TrainRunOptions): Promise<{ config: RunConfig; resume: boolean }> {
+  const dir = opts.dir;
+  if (opts.resume) return { config: await readRunConfig(dir), resume: existsSync(join(dir, CHECKPOINT)) };
+  if (!opts.config) throw new ArgumentError('train', 'needs a configuration');
+  if (existsSync(join(dir, 'config.json'))) {
+    throw new ArgumentError('train', `${dir} already holds a run; use --resume ${dir} to continue it (from step 0 if it has no checkpoint yet) or choose another --out`);
+  }
+  return { config: opts.config, resume: false };
 }
 
 /** Trains `opts.config` (or resumes the run in `opts.dir`); see the file comment. */
 export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const dir = opts.dir;
   const log = opts.log ?? ((m: string) => process.stdout.write(`${m}\n`));
-  let config: RunConfig;
-  if (opts.resume) {
-    const path = join(dir, 'config.json');
-    if (!existsSync(path)) throw new ArgumentError('train --resume', `${dir} holds no run (no config.json)`);
-    config = parseConfig(JSON.parse(await readFile(path, 'utf8')), path);
-    if (!existsSync(join(dir, CHECKPOINT))) throw new ArgumentError('train --resume', `${dir} has no checkpoint to resume from (${CHECKPOINT})`);
-  } else {
-    if (!opts.config) throw new ArgumentError('train', 'needs a configuration');
-    config = opts.config;
-    if (existsSync(join(dir, 'config.json'))) {
-      throw new ArgumentError('train', `${dir} already holds a run; use --resume to continue it or choose another --out`);
-    }
-  }
-
-  // Build first: a bad model or balancer spec fails before the run folder is created.
-  const objects = await buildRun(config);
-  if (!opts.resume) {
-    await mkdir(join(dir, 'checkpoints'), { recursive: true });
-    await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  }
-  const { data, tasks, model, balancer, optimizer, scheduler, stepsPerEpoch } = objects;
+  const start = await readStart(opts);
+  const config = start.config;
+  let resume = start.resume;
+  // Build first: a bad model or balancer spec (or baselines) fails before the run folder is touched.
+  const objects = await (opts.build ?? buildRun)(config);
+  const { tasks, model, balancer, optimizer, scheduler, stepsPerEpoch } = objects;
   const trainer = new Trainer({ model, tasks, balancer, optimizer, scheduler, logEvery: config.train.logEvery });
+  let unlock: (() => Promise<void>) | null = null;
+  const ckptPath = join(dir, CHECKPOINT);
+  let checkpointStep: number | null = null;
+  try {
+    if (opts.baselines) checkBaselines(opts.baselines, tasks, opts.baselinesSource);
+    await makeRunDir(dir);
+    unlock = await lockRunDir(dir);
+    // Holding the lock: look again (another trainer may have started it meanwhile), then tidy up.
+    resume = (await readStart({ ...opts, config })).resume;
+    await removeTempFiles(dir);
+    await removeTempFiles(join(dir, 'checkpoints'));
+    const result = await trainLoop({ opts, dir, log, config, resume, objects, trainer, stepsPerEpoch, ckptPath, onCheckpoint: (s) => (checkpointStep = s) });
+    return { ...result, checkpointStep };
+  } catch (e) {
+    throw isFsError(e) ? fsFailure(e, (e as NodeJS.ErrnoException).path ?? dir, 'write to the run folder', `then continue with --resume ${dir}`) : e;
+  } finally {
+    trainer.dispose();
+    balancer.dispose();
+    model.dispose();
+    await unlock?.();
+  }
+}
+
+interface LoopArgs {
+  opts: TrainRunOptions;
+  dir: string;
+  log: (m: string) => void;
+  config: RunConfig;
+  resume: boolean;
+  objects: RunObjects;
+  trainer: Trainer;
+  stepsPerEpoch: number;
+  ckptPath: string;
+  onCheckpoint: (step: number) => void;
+}
+
+/** The run itself, in a folder this process holds. */
+async function trainLoop(a: LoopArgs): Promise<Omit<TrainRunResult, 'checkpointStep'>> {
+  const { opts, dir, log, config, objects, trainer, stepsPerEpoch, ckptPath } = a;
+  const { data, tasks, optimizer } = objects;
   const loaderOpts = { batchSize: config.train.batchSize, seed: config.seed, tasks: config.tasks, prefetch: config.train.prefetch };
   const trainLoader = new DataLoader(data.train, { ...loaderOpts, shuffle: true, dropLast: true, augment: data.trainAugment ?? undefined, workers: config.train.workers });
   const valLoader = new DataLoader(data.val, { ...loaderOpts, shuffle: false, augment: data.valAugment ?? undefined });
   const total = stepsPerEpoch * config.train.epochs;
+  const valHost = async function* (): AsyncGenerator<HostBatch> {
+    for await (const h of valLoader.hostBatches(0)) {
+      checkHostLabels(h, tasks);
+      yield h;
+    }
+  };
   const valBatches = async function* () {
-    for await (const h of valLoader.hostBatches(0)) yield toDevice(h);
+    for await (const h of valHost()) yield toDevice(h);
   };
 
   let skip = 0;
+  let elapsed = 0;
+  let checkpointStep: number | null = null;
   let baseline: TaskMetrics | null = null;
-  if (opts.resume) {
-    const extra = await trainer.loadCheckpoint(join(dir, CHECKPOINT));
-    skip = typeof extra.batchInEpoch === 'number' ? extra.batchInEpoch : 0;
-    log(`resuming ${dir} at step ${trainer.step} (epoch ${trainer.epoch}, batch ${skip})`);
+  if (a.resume) {
+    const extra = await trainer.loadCheckpoint(ckptPath, {
+      check: (c) => {
+        const b = c.extra.batchInEpoch;
+        const bad = (why: string) => new ArgumentError('train --resume', `${ckptPath}: ${why}; the checkpoint does not belong to this run's config.json`);
+        if (!Number.isInteger(b) || (b as number) < 0 || (b as number) > stepsPerEpoch) throw bad(`batchInEpoch ${JSON.stringify(b)} is not an integer in [0, ${stepsPerEpoch}]`);
+        if (c.epoch > config.train.epochs) throw bad(`epoch ${c.epoch} is beyond the run's ${config.train.epochs} epochs`);
+        if (c.step !== c.epoch * stepsPerEpoch + (b as number)) throw bad(`step ${c.step} does not match epoch ${c.epoch} and batch ${b as number} (${stepsPerEpoch} steps per epoch)`);
+      },
+    });
+    skip = extra.batchInEpoch as number;
+    elapsed = typeof extra.time === 'number' && Number.isFinite(extra.time) ? extra.time : 0;
+    checkpointStep = trainer.step;
+    a.onCheckpoint(trainer.step);
+    const fix = await repairMetrics(dir, { step: trainer.step, epoch: trainer.epoch });
+    const notes = [fix.dropped ? `${fix.dropped} record(s) after the checkpoint dropped from metrics.jsonl (they are written again)` : '', fix.torn ? `${fix.torn} torn line(s) removed` : ''].filter(Boolean);
+    log(`resuming ${dir} at step ${trainer.step} (epoch ${trainer.epoch}, batch ${skip})${notes.length ? `; ${notes.join('; ')}` : ''}`);
+    // The baseline pass checks the validation labels of a new run; a resumed one checks them here.
+    for await (const h of valHost()) void h;
   } else {
-    // Trivial baselines from training-set statistics, evaluated like the model.
+    if (opts.resume) log(`${dir} has no checkpoint yet: starting the run again from step 0 with its config.json`);
+    await makeRunDir(join(dir, 'checkpoints'));
+    await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    await repairMetrics(dir, null);
+    // Trivial baselines from training-set statistics, evaluated like the model (checks the validation labels).
     baseline = await evaluateBaselines(tasks, objects.stats, valBatches(), disposeBatch);
-    await appendLines(dir, [{ type: 'baseline', val: baseline, higherIsBetter: directions(tasks) } satisfies BaselineRecord]);
+    await appendRecords(dir, [{ type: 'baseline', val: baseline, higherIsBetter: directions(tasks) } satisfies BaselineRecord]);
   }
 
   const progress = new Progress(total, trainer.step, process.stdout, opts.progress ?? true);
   // Messages go above the bar when it is shown, to the caller's log otherwise.
   const say = (m: string) => ((opts.progress ?? true) ? progress.log(m) : log(m));
-  const t0 = performance.now();
-  const pending: object[] = [];
+  const t0 = performance.now() - elapsed * 1000;
+  const time = () => (performance.now() - t0) / 1000;
+  const pending: MetricsRecord[] = [];
   const onStepLog = (s: { step: number; epoch: number; losses: Record<string, number>; weights: Record<string, number> }) => {
-    const rec: StepRecord = { type: 'step', step: s.step + 1, epoch: s.epoch, time: (performance.now() - t0) / 1000, lr: optimizer.paramGroups[0]!.lr, losses: s.losses, weights: s.weights };
+    const rec: StepRecord = { type: 'step', step: s.step + 1, epoch: s.epoch, time: time(), lr: optimizer.paramGroups[0]!.lr, losses: s.losses, weights: s.weights };
     pending.push(rec);
     progress.update(s);
   };
   (trainer as unknown as { onLog: typeof onStepLog }).onLog = onStepLog;
+  const checkpoint = async (batchInEpoch: number) => {
+    try {
+      await trainer.saveCheckpoint(ckptPath, { batchInEpoch, name: config.name, time: time() });
+    } catch (e) {
+      const kept = checkpointStep === null ? `no checkpoint exists yet; --resume ${dir} starts the run again from step 0` : `the checkpoint of step ${checkpointStep} is intact; continue with --resume ${dir}`;
+      throw isFsError(e) ? fsFailure(e, ckptPath, 'write the checkpoint', kept) : e;
+    }
+    checkpointStep = trainer.step;
+    a.onCheckpoint(trainer.step);
+  };
 
+  const startStep = trainer.step;
   let firstStep = true;
   let interrupted = false;
   const abort = () => (interrupted = true);
@@ -142,10 +231,11 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   if (opts.signal?.aborted) interrupted = true;
   let final: TaskMetrics | null = null;
   try {
-    while (trainer.epoch < config.train.epochs && !interrupted) {
+    while (trainer.epoch < config.train.epochs) {
       const epoch = trainer.epoch;
       let b = 0;
       for await (const h of trainLoader.hostBatches(epoch)) {
+        if (interrupted) break;
         if (b++ < skip) continue;
         checkHostLabels(h, tasks);
         const batch = toDevice(h);
@@ -166,11 +256,16 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
         if (interrupted) break;
       }
       if (interrupted) {
-        await trainer.drainLogs();
-        await appendLines(dir, pending.splice(0));
-        await trainer.saveCheckpoint(join(dir, CHECKPOINT), { batchInEpoch: b, name: config.name });
         progress.stop();
-        log(`interrupted at step ${trainer.step}: checkpoint written to ${join(dir, CHECKPOINT)}; continue with --resume`);
+        if (trainer.step === startStep) {
+          const where = checkpointStep === null ? `no checkpoint was written; --resume ${dir} starts the run again from step 0` : `the checkpoint of step ${checkpointStep} is unchanged; continue with --resume ${dir}`;
+          log(`interrupted before the first step: nothing was trained; ${where}`);
+          break;
+        }
+        await trainer.drainLogs();
+        await appendRecords(dir, pending.splice(0));
+        await checkpoint(b);
+        log(`interrupted at step ${trainer.step}: checkpoint written to ${ckptPath}; continue with --resume ${dir}`);
         break;
       }
       skip = 0;
@@ -178,31 +273,40 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       const last = trainer.epoch === config.train.epochs;
       let val: TaskMetrics | undefined;
       if (last || trainer.epoch % config.train.evalEvery === 0) val = await trainer.evaluate(valBatches());
-      await appendLines(dir, [
+      await appendRecords(dir, [
         ...pending.splice(0),
-        { type: 'epoch', epoch: e.epoch, step: trainer.step, time: (performance.now() - t0) / 1000, trainLoss: e.trainLoss, weights: e.weights, val: val ?? {}, seconds: e.seconds } satisfies EpochRecord,
+        { type: 'epoch', epoch: e.epoch, step: trainer.step, time: time(), trainLoss: e.trainLoss, weights: e.weights, val: val ?? {}, seconds: e.seconds } satisfies EpochRecord,
       ]);
       if (val) {
         final = val;
         say(`epoch ${e.epoch}: ${Object.entries(val).map(([t, m]) => `${t} ${Object.entries(m).map(([k, v]) => `${k}=${v.toPrecision(4)}`).join(' ')}`).join(' | ')}`);
       }
-      if (last || trainer.epoch % config.train.checkpointEvery === 0) {
-        await trainer.saveCheckpoint(join(dir, CHECKPOINT), { batchInEpoch: 0, name: config.name });
-      }
+      if (last || trainer.epoch % config.train.checkpointEvery === 0) await checkpoint(0);
     }
     progress.stop();
-    if (!interrupted && final) {
+    // Training is complete (now, or before a kill that came before the final record): finish it;
+    // an interrupt after the last checkpoint has nothing left to save and does not skip the result.
+    if (trainer.epoch >= config.train.epochs) {
+      interrupted = false;
+      final ??= await trainer.evaluate(valBatches());
       let d: number | null = null;
       if (opts.baselines) d = deltaMTL(final, opts.baselines, surveyDirections(tasks));
-      await appendLines(dir, [{ type: 'final', val: final, deltaMTL: d, higherIsBetter: directions(tasks) } satisfies FinalRecord]);
+      await appendRecords(dir, [{ type: 'final', val: final, deltaMTL: d, higherIsBetter: directions(tasks) } satisfies FinalRecord]);
       await opts.finish?.({ dir, config, objects, trainer });
     }
+  } catch (e) {
+    if (!(e instanceof NonFiniteLossError)) throw e;
+    // Keep what was read back: the finite steps before it (metrics.jsonl numbers steps from 1, as the message does).
+    progress.stop();
+    await appendRecords(dir, pending.splice(0));
+    const kept =
+      checkpointStep === null
+        ? `no checkpoint was written; after fixing the cause, --resume ${dir} starts the run again from step 0`
+        : `the checkpoint of step ${checkpointStep} (${ckptPath}), written before it, is intact`;
+    throw new TrainingStoppedError(`${e.message}. The steps before it are in ${join(dir, 'metrics.jsonl')}; ${kept}`);
   } finally {
     opts.signal?.removeEventListener('abort', abort);
     progress.stop();
-    trainer.dispose();
-    balancer.dispose();
-    model.dispose();
   }
   return { dir, steps: trainer.step, epochs: trainer.epoch, final, baseline, interrupted };
 }
