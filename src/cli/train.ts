@@ -11,10 +11,10 @@
  * Everything read from outside (config, baselines, validation labels) is checked before step 1.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArgumentError, WebmtlError } from '../errors.js';
 import { DataLoader } from '../data/loader.js';
+import { writeFileAtomic } from '../io/node-fs.js';
 import { toDevice, type HostBatch } from '../data/batch.js';
 import { deltaMTL } from '../mtl/metrics/delta-mtl.js';
 import { NonFiniteLossError } from '../mtl/step-log.js';
@@ -193,7 +193,11 @@ async function trainLoop(a: LoopArgs): Promise<Omit<TrainRunResult, 'checkpointS
   } else {
     if (opts.resume) log(`${dir} has no checkpoint yet: starting the run again from step 0 with its config.json`);
     await makeRunDir(join(dir, 'checkpoints'));
-    await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    const configPath = join(dir, 'config.json');
+    // Atomically: a failed write leaves no config.json, so the same command can simply run again.
+    await writeFileAtomic(configPath, new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`), 'train').catch((e: unknown) => {
+      throw fsFailure(e, configPath, 'write the run configuration', opts.resume ? `then run --resume ${dir} again` : 'then run the same command again');
+    });
     await repairMetrics(dir, null);
     // Trivial baselines from training-set statistics, evaluated like the model (checks the validation labels).
     baseline = await evaluateBaselines(tasks, objects.stats, valBatches(), disposeBatch);
