@@ -42,7 +42,8 @@ export class P {
   int(v: number): this {
     if (v >= 0 && v < 256) return this.raw(0x4b, v);
     if (v >= 0 && v < 65536) return this.raw(0x4d, v, v >> 8);
-    return this.raw(0x4a).u32(v);
+    if (v >= -(2 ** 31) && v < 2 ** 31) return this.raw(0x4a).u32(v >>> 0);
+    return this.long1(BigInt(v), 8);
   }
   /** LONG1 of a bigint, two's complement little-endian in `n` bytes. */
   long1(v: bigint, n: number): this {
@@ -145,11 +146,11 @@ function crc32(b: Uint8Array): number {
 }
 
 /** A stored (uncompressed) zip archive of `entries`, with zip64 end records as torch writes them. */
-export function storedZip(entries: Record<string, Uint8Array>): Uint8Array {
+export function storedZip(entries: Record<string, Uint8Array> | [string, Uint8Array][]): Uint8Array {
   const chunks: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let at = 0;
-  for (const [name, data] of Object.entries(entries)) {
+  for (const [name, data] of Array.isArray(entries) ? entries : Object.entries(entries)) {
     const n = enc.encode(name);
     const local = new Uint8Array(30 + n.length);
     const dv = new DataView(local.buffer);
