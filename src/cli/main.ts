@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `webmtl` command: train, eval, compare, tune and report (see README, "The webmtl command").
+ * The `webmtl` command: train, eval, export, compare, tune and report (see README, "The webmtl command").
  * Argument parsing is commander's; unknown options and commands are rejected with the valid ones.
  */
 import { Command, CommanderError, Option } from 'commander';
@@ -8,6 +8,7 @@ import { WebmtlError } from '../errors.js';
 import { init, shutdown } from '../tensor/context.js';
 import { compareCommand } from './compare.js';
 import { evalCommand } from './eval.js';
+import { EXPORT_TARGETS, exportCommand } from './export.js';
 import { PRESETS } from './presets.js';
 import { resolveConfig } from './resolve-config.js';
 import { reportCommand } from './report-command.js';
@@ -40,6 +41,13 @@ export function program(): Command {
     .description('evaluate a run\'s last checkpoint on the validation split')
     .argument('<run>', 'run folder')
     .action(evalCommand);
+  p.command('export')
+    .description("write a run's model for PyTorch (module, weights, DDP trainer, data) or as an ONNX inference graph")
+    .argument('<run>', 'run folder')
+    .addOption(new Option('--to <target>', 'what to write').choices([...EXPORT_TARGETS]).makeOptionMandatory())
+    .option('--out <dir>', 'output folder (default RUN/export-<target>)')
+    .option('--samples <n>', 'pytorch: training samples written to data/train.safetensors (default all; 0 none)')
+    .action(exportCommand);
   configOptions(p.command('compare').description('train single-task baselines and several models/balancers, then tabulate ΔMTL'))
     .option('--models <list>', 'comma-separated architectures', 'shared-encoder')
     .option('--balancers <list>', 'comma-separated balancing methods', 'equal')
