@@ -4,7 +4,7 @@
 // Usage: npm run build                     everything
 //        node scripts/build.mjs --only=browser,demo   some of: node, cli, browser, types, demo
 import { build } from 'esbuild';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -57,6 +57,8 @@ function checkBrowserBundle(file) {
 // No source maps: the package ships no sources for them to point at, and they tripled its size.
 const common = { bundle: true, format: 'esm', target: 'es2022', sourcemap: false, logLevel: 'warning' };
 if (parts.has('node') || parts.has('cli')) {
+  // Chunk names carry content hashes: clear the folder so no stale chunk from an earlier build ships.
+  rmSync(path.join(root, 'dist/node'), { recursive: true, force: true });
   // One build with code splitting, so the engine exists once in dist/node (a shared chunk) however many
   // entries use it: the library (index.js), the `webmtl` command (cli.js, loaded by bin/webmtl.mjs)
   // and the DataLoader's worker threads. loader.ts imports ./worker-pool.js under a computed name (so

@@ -3,6 +3,7 @@
  * The `webmtl` command: train, eval, export, compare, tune and report (see README, "The webmtl command").
  * Argument parsing is commander's; unknown options and commands are rejected with the valid ones.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { WebmtlError } from '../errors.js';
 import { init, shutdown } from '../tensor/context.js';
@@ -19,10 +20,25 @@ export { resolveConfig };
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/**
+ * webmtl's version, from the package.json two folders up (src/cli/ in a clone, dist/node/ in the
+ * installed package).
+ */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'webmtl' && typeof pkg.version === 'string') return pkg.version;
+  } catch {
+    // Fall through: a copy of the CLI outside its package.
+  }
+  return 'unknown';
+}
+
 /** Builds the commander program (exported for tests). */
 export function program(): Command {
   const p = new Command('webmtl')
     .description('Train and compare multi-task dense-prediction networks on WebGPU')
+    .version(packageVersion(), '-V, --version', 'print the webmtl version')
     .showHelpAfterError()
     .exitOverride();
   const configOptions = (c: Command) =>

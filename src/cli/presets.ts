@@ -68,6 +68,21 @@ export const PRESETS: Readonly<Record<string, RunConfigInput>> = {
   'pascal-resnet18': pascal,
 };
 
+/** One line per preset, for the list a command prints when it is given no configuration. */
+export const PRESET_SUMMARIES: Readonly<Record<keyof typeof PRESETS & string, string>> = {
+  demo: 'what `npm run demo` runs: 4 tasks on synthetic 64x64 scenes, GradNorm, 768 steps (minutes on 2 cores)',
+  smoke: 'a seconds-long 4-task run on 32x32 scenes, for checking a set-up',
+  'nyud-resnet18': "the survey's NYUD-v2 setup on ResNet-18 (needs --set data.root=<NYUD_MT folder>)",
+  'pascal-resnet18': "the survey's PASCAL-Context setup on ResNet-18 (needs --set data.root=<PASCAL_MT folder>)",
+};
+
+/** The presets with their summaries, one per line (for messages). */
+export function listPresets(): string {
+  return Object.keys(PRESETS)
+    .map((n) => `  ${n.padEnd(18)} ${PRESET_SUMMARIES[n] ?? ''}`.trimEnd())
+    .join('\n');
+}
+
 /** The preset called `name`, or an error listing the valid names. */
 export function preset(name: string): RunConfigInput {
   const p = PRESETS[name];

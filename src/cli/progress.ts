@@ -23,6 +23,9 @@ export class Progress {
   private readonly t0 = performance.now();
   private lastLine = 0;
   private readonly window: { step: number; t: number }[] = [];
+  // The bar's last values: a restart after log() must pass them again, or the format's {epoch},
+  // {losses} and {rate} show literally.
+  private payload = { epoch: 0, losses: '', rate: '-' };
 
   constructor(
     readonly total: number,
@@ -42,7 +45,7 @@ export class Progress {
             cliProgress.Presets.shades_classic,
           )
         : null;
-    this.bar?.start(total, start, { epoch: 0, losses: '', rate: '-' });
+    this.bar?.start(total, start, this.payload);
   }
 
   /**
@@ -68,7 +71,8 @@ export class Progress {
       .join('  ');
     const rate = this.rate();
     if (this.bar) {
-      this.bar.update(u.step + 1, { epoch: u.epoch, losses, rate: Number.isFinite(rate) ? rate.toFixed(2) : '-' });
+      this.payload = { epoch: u.epoch, losses, rate: Number.isFinite(rate) ? rate.toFixed(2) : '-' };
+      this.bar.update(u.step + 1, this.payload);
       return;
     }
     if (!this.enabled) return;
@@ -85,7 +89,7 @@ export class Progress {
     if (this.bar) {
       this.bar.stop();
       this.out.write(`${message}\n`);
-      this.bar.start(this.total, this.window.length ? this.window[this.window.length - 1]!.step : this.start);
+      this.bar.start(this.total, this.window.length ? this.window[this.window.length - 1]!.step : this.start, this.payload);
     } else this.out.write(`${message}\n`);
   }
 

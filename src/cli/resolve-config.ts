@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { WebmtlError } from '../errors.js';
 import { applyOverrides, parseConfig, type RunConfig } from './config.js';
-import { preset } from './presets.js';
+import { listPresets, preset } from './presets.js';
 
 /** Reads --preset / --config plus --set overrides into a validated config. */
 export function resolveConfig(opts: { preset?: string; config?: string; set?: string[] }): RunConfig {
@@ -26,7 +26,12 @@ export function resolveConfig(opts: { preset?: string; config?: string; set?: st
       throw new WebmtlError(`config file ${opts.config} is not valid JSON: ${(e as Error).message}`);
     }
   } else {
-    const name = opts.preset ?? 'demo';
+    if (!opts.preset) {
+      throw new WebmtlError(
+        `no configuration given: name one with --preset <name> or --config <file.json> (and change values with --set key=value).\nPresets:\n${listPresets()}\nExample: webmtl train --preset smoke`,
+      );
+    }
+    const name = opts.preset;
     source = `preset '${name}'`;
     base = preset(name);
   }

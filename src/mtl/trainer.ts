@@ -162,7 +162,7 @@ export class Trainer {
   private async checkLabels(batch: MultiTaskBatch): Promise<void> {
     for (const task of this.tasks) {
       const truth = batch.targets[task.name];
-      if (!truth || truth.target.dtype !== 'i32' || truth.target.rank < 2) continue;
+      if (!truth || truth.target.dtype !== 'i32') continue;
       const ignore = (task as { ignoreIndex?: number }).ignoreIndex ?? 255;
       try {
         await validateLabels(truth.target, task.channels, ignore);

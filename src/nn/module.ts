@@ -27,6 +27,11 @@ export class StateDictError extends WebmtlError {
 export interface LoadResult {
   missing: string[];
   unexpected: string[];
+  /**
+   * Keys left out on purpose, with the reason: e.g. a ResNet drops torchvision's ImageNet classifier
+   * `fc.*`, which a dense-prediction backbone has no place for. Absent when nothing was dropped.
+   */
+  ignored?: { keys: string[]; why: string };
 }
 
 export abstract class Module {
@@ -167,6 +172,9 @@ export abstract class Module {
     const mismatched: string[] = [];
     for (const [k, t] of own) {
       const s = src.get(k);
+      // A one-element [1] tensor fills a scalar, as PyTorch accepts (older checkpoints store scalars
+      // such as batch norm's num_batches_tracked that way); the element is the same four bytes.
+      if (s && t.rank === 0 && s.rank === 1 && s.shape[0] === 1 && s.dtype === t.dtype) continue;
       if (s && (s.dtype !== t.dtype || s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i]))) {
         mismatched.push(`${k}: ${fmtShapes(s.shape)} ${s.dtype} vs ${fmtShapes(t.shape)} ${t.dtype}`);
       }

@@ -123,26 +123,44 @@ function maxPool(op: string, x: Tensor, opts: MaxPool2dOptions, withIndices: boo
  * 2-D max pooling of x [n, c, h, w] (torch.nn.functional.max_pool2d): each output is the maximum
  * of its window (stride, -inf padding, dilation, ceil mode as PyTorch). A NaN in a window wins.
  * The gradient flows to the first maximum of each window (the element PyTorch's indices name).
+ * The window can be given as PyTorch does, `maxPool2d(x, 2)` or `maxPool2d(x, 3, { stride: 2 })`,
+ * or inside the options, `maxPool2d(x, { kernelSize: 2 })`.
  */
-export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
-  return maxPool('maxPool2d', x, opts, false).output;
+export function maxPool2d(x: Tensor, kernelSize: Pair2d, opts?: Omit<MaxPool2dOptions, 'kernelSize'>): Tensor;
+export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor;
+export function maxPool2d(x: Tensor, k: Pair2d | MaxPool2dOptions, rest?: Omit<MaxPool2dOptions, 'kernelSize'>): Tensor {
+  return maxPool('maxPool2d', x, withKernel(k, rest), false).output;
+}
+
+/**
+ * The options of a pooling call written either way: `(x, { kernelSize, ... })`, or PyTorch's
+ * `(x, kernelSize, { stride, ... })`.
+ */
+function withKernel<O extends { kernelSize: Pair2d }>(k: Pair2d | O, rest: Omit<O, 'kernelSize'> | undefined): O {
+  return typeof k === 'number' || Array.isArray(k) ? ({ ...(rest ?? {}), kernelSize: k as Pair2d } as O) : (k as O);
 }
 
 /**
  * {@link maxPool2d} that also returns `indices` (i32, the output's shape): the flat position
  * iy * w + ix of each chosen element within its (n, c) input plane, as PyTorch's return_indices.
  */
-export function maxPool2dWithIndices(x: Tensor, opts: MaxPool2dOptions): { output: Tensor; indices: Tensor } {
-  return maxPool('maxPool2dWithIndices', x, opts, true);
+export function maxPool2dWithIndices(x: Tensor, kernelSize: Pair2d, opts?: Omit<MaxPool2dOptions, 'kernelSize'>): { output: Tensor; indices: Tensor };
+export function maxPool2dWithIndices(x: Tensor, opts: MaxPool2dOptions): { output: Tensor; indices: Tensor };
+export function maxPool2dWithIndices(x: Tensor, k: Pair2d | MaxPool2dOptions, rest?: Omit<MaxPool2dOptions, 'kernelSize'>): { output: Tensor; indices: Tensor } {
+  return maxPool('maxPool2dWithIndices', x, withKernel(k, rest), true);
 }
 
 /**
  * 2-D average pooling of x [n, c, h, w] (torch.nn.functional.avg_pool2d). Windows are clipped to
  * the padded input; the divisor counts the padding (countIncludePad, default true) or only the
- * input elements in the window, or is `divisorOverride`.
+ * input elements in the window, or is `divisorOverride`. `avgPool2d(x, 2)` and
+ * `avgPool2d(x, { kernelSize: 2 })` are the same call.
  */
-export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
+export function avgPool2d(x: Tensor, kernelSize: Pair2d, opts?: Omit<AvgPool2dOptions, 'kernelSize'>): Tensor;
+export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor;
+export function avgPool2d(x: Tensor, k: Pair2d | AvgPool2dOptions, rest?: Omit<AvgPool2dOptions, 'kernelSize'>): Tensor {
   const op = 'avgPool2d';
+  const opts = withKernel<AvgPool2dOptions>(k, rest);
   const { g, oh, ow } = geometry(op, x, { ...opts, dilation: 1 });
   const div = opts.divisorOverride ?? null;
   if (div !== null && (!Number.isInteger(div) || div === 0)) throw new ArgumentError(op, `divisorOverride must be a non-zero integer, got ${div}`);

@@ -285,6 +285,26 @@ describe.each(devices())('pooling errors on %s', () => {
     x.dispose();
   });
 
+  it("takes the kernel size as PyTorch's second argument: maxPool2d(x, 2), avgPool2d(x, 3, { stride: 1 })", async () => {
+    const x = w.randn([2, 3, 7, 6], { seed: 11 });
+    const same = async (a: w.Tensor, b: w.Tensor) => {
+      expect([...a.shape]).toEqual([...b.shape]);
+      expect(Array.from(await a.data())).toEqual(Array.from(await b.data()));
+      a.dispose();
+      b.dispose();
+    };
+    await same(w.maxPool2d(x, 2), w.maxPool2d(x, { kernelSize: 2 }));
+    await same(w.maxPool2d(x, [3, 2], { stride: 1, padding: [1, 0] }), w.maxPool2d(x, { kernelSize: [3, 2], stride: 1, padding: [1, 0] }));
+    await same(w.avgPool2d(x, 3, { stride: 1 }), w.avgPool2d(x, { kernelSize: 3, stride: 1 }));
+    const a = w.maxPool2dWithIndices(x, 2);
+    const b = w.maxPool2dWithIndices(x, { kernelSize: 2 });
+    await same(a.indices, b.indices);
+    await same(a.output, b.output);
+    expect([...a.output.shape]).toEqual([2, 3, 3, 3]);
+    expect(() => w.maxPool2d(x, 0)).toThrow(w.ArgumentError);
+    x.dispose();
+  });
+
   it('handles an empty batch', async () => {
     const x = w.zeros([0, 3, 5, 5]);
     expect([...w.maxPool2d(x, { kernelSize: 2 }).shape]).toEqual([0, 3, 2, 2]);

@@ -20,7 +20,7 @@ import { Generator, defaultGenerator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { BatchNorm2d, Conv2d, Layer, Sequential, convBn } from '../layers.js';
-import { expectInput } from '../module.js';
+import { expectInput, type LoadResult, type StateDict } from '../module.js';
 import { Backbone, type BackboneFeatures, type LevelInfo } from './features.js';
 import { fillConstant, kaimingNormalFanOut } from './reinit.js';
 
@@ -244,6 +244,19 @@ export class ResNet extends Backbone {
       if (opts.zeroInitResidual && mod instanceof Bottleneck) fillConstant(mod.bn3.weight!, 0);
       if (opts.zeroInitResidual && mod instanceof BasicBlock) fillConstant(mod.bn2.weight!, 0);
     }
+  }
+
+  /**
+   * Module.loadStateDict, reading torchvision's ResNet state dicts as they are: their ImageNet
+   * classifier `fc.weight` / `fc.bias` has no place in this backbone and is dropped, reported in the
+   * result's `ignored` (strict mode then still requires every other key to match).
+   */
+  override loadStateDict(state: StateDict | Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    const src = state instanceof Map ? state : new Map(Object.entries(state));
+    const fc: string[] = [...src.keys()].filter((k) => k === 'fc.weight' || k === 'fc.bias');
+    if (fc.length === 0) return super.loadStateDict(src, opts);
+    const rest = new Map([...src].filter(([k]) => !fc.includes(k)));
+    return { ...super.loadStateDict(rest, opts), ignored: { keys: fc, why: "torchvision's ImageNet classifier (this backbone has no fc layer)" } };
   }
 
   /** The stem relu(bn1(conv1(x))) at stride 2, before the max pool (the `stem` feature level). */
