@@ -49,8 +49,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const dir = opts.resume ?? opts.out ?? freshRunDir(config!.name);
   // Read before the GPU starts and before anything trains.
   const baselines = opts.baselines ? readBaselines(opts.baselines) : undefined;
-  const rt = await init();
-  process.stdout.write(`webmtl: ${resume ? 'resuming' : 'training'} ${dir} on ${rt.adapterName}\n`);
+  // Signals are trapped from here on, so one that arrives while the GPU starts is a clean stop too.
   const controller = new AbortController();
   let presses = 0;
   let signalCode = 130;
@@ -64,6 +63,8 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    const rt = await init();
+    process.stdout.write(`webmtl: ${resume ? 'resuming' : 'training'} ${dir} on ${rt.adapterName}\n`);
     const res = await trainRun({
       dir,
       config,
