@@ -72,6 +72,33 @@ describe.each(devices())('GradNorm on %s', () => {
     p.dispose();
   });
 
+  it.each([1.5, 3])('alpha = %s decides the direction of the weight update where alpha = 0 would reverse it', async (alpha) => {
+    // The weights' loss is sum_i |G_i - target_i|, so alpha matters only through the signs of
+    // G_i - Gbar r_i^alpha. Make the task with the larger gradient norm also the slower one: with
+    // alpha = 0 its target is Gbar < G_i (weight down); with alpha > 0 its target is
+    // Gbar r_i^alpha > 2 Gbar >= G_i (weight up). The float64 reference decides, and the alpha = 0
+    // reference must disagree, so an implementation that ignores alpha fails here.
+    const p = makeProblem(2, 12);
+    const g = await p.refGrads();
+    const L = g.map((gt) => gt.loss);
+    const n = g.map((gt) => norm(gt.W));
+    const big = n[0]! >= n[1]! ? 0 : 1;
+    // Loss ratios: the big-norm task made no progress (1), the other a lot (0.05); r_big = 1.9.
+    const L0 = L.map((l, i) => (i === big ? l : l / 0.05));
+    const lr = 0.025;
+    const bal = new GradNorm(p.tasks, { alpha, lr, initialLosses: L0 });
+    step(p, bal);
+    const got = Array.from(await bal.w.data());
+    const want = refGradNormStep([1, 1], L, L0, n, alpha, { m: [0, 0], v: [0, 0], t: 0 }, lr).w;
+    const ignored = refGradNormStep([1, 1], L, L0, n, 0, { m: [0, 0], v: [0, 0], t: 0 }, lr).w;
+    closeAll(got, want, `alpha ${alpha} w`, 1e-5, 1e-6);
+    expect(want[big]).toBeGreaterThan(1);
+    expect(ignored[big]).toBeLessThan(1);
+    expect(Math.abs(got[big]! - ignored[big]!)).toBeGreaterThan(0.02);
+    bal.dispose();
+    p.dispose();
+  });
+
   it('minWeight floors the weights before renormalising (default 0); -Infinity lets them go negative', async () => {
     const p = makeProblem(2, 8);
     const g = await p.refGrads();
