@@ -96,7 +96,7 @@ describe.each(devices())('webmtl train / eval / compare on %s', () => {
     expect(res).toMatchObject({ interrupted: false, steps: 4, epochs: 2 });
     expect(lines(dir).filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4]);
     for (const [t, ms] of Object.entries(full.final!)) for (const [k, v] of Object.entries(ms)) expect(res.final![t]![k], `${t}.${k}`).toBeCloseTo(v, 3);
-    await expect(trainRun({ dir: join(root, 'nothing'), resume: true, progress: false })).rejects.toThrow(/holds no run/);
+    await expect(trainRun({ dir: join(root, 'nothing'), resume: true, progress: false })).rejects.toThrow(/nothing.config\.json: not found: .* is not a run folder/);
   });
 
   it('compare: single-task baselines, every model x balancer, a ΔMTL table; finished runs are reused', async () => {
