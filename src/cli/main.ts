@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { addConvertCommand } from './convert.js';
 import { WebmtlError } from '../errors.js';
 import { init, shutdown } from '../tensor/context.js';
 import { compareCommand } from './compare.js';
@@ -81,6 +82,7 @@ export function program(): Command {
     .description('write report.html for a run folder')
     .argument('<run>', 'run folder')
     .action(reportCommand);
+  addConvertCommand(p);
   return p;
 }
 
