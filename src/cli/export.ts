@@ -67,7 +67,9 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
       files.push(name);
     };
     if (opts.to === 'onnx') {
-      await put('model.onnx', await modelOnnx(model, { ...info, opset: 17 }));
+      const s = config.data.size;
+      const size: [number, number] = typeof s === 'number' ? [s, s] : [s[0], s[1]];
+      await put('model.onnx', await modelOnnx(model, { ...info, size, opset: 17, docString: `webmtl run ${config.name} (${config.model.arch})` }));
       return { dir, files, trained };
     }
     const source = `Run: ${config.name} (${config.model.arch}), exported from ${runDir}${trained ? '' : ' before any checkpoint (initial weights)'}.`;

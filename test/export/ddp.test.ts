@@ -2,12 +2,13 @@
 // `torchrun --nproc_per_node 2` (gloo, CPU) with GradNorm; its loss falls, both ranks end with
 // identical parameters and balancer weights, and the run folder it writes loads back into webmtl:
 // `webmtl eval` on it, its checkpoint restored into a Trainer (weights equal rank 0's), and
-// `webmtl train --resume` continuing it by a step.
+// `webmtl train --resume` continuing it by a step; and `webmtl export --to onnx` of the same run.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
 import * as w from '../../src/index.js';
 import { buildRun } from '../../src/cli/build.js';
 import { evaluateRun, readRunConfig } from '../../src/cli/eval.js';
@@ -40,7 +41,7 @@ describe('train_ddp.py under torchrun', () => {
     const python = requirePython('torch');
     const run = join(root, 'run');
     rmSync(run, { recursive: true, force: true });
-    (await import('node:fs')).mkdirSync(run);
+    mkdirSync(run);
     writeFileSync(join(run, 'config.json'), JSON.stringify(CONFIG));
     const exp = await exportRun(run, { to: 'pytorch', out: join(root, 'export') });
     expect(exp.files).toEqual(expect.arrayContaining(['model.py', 'weights.safetensors', 'train_ddp.py', 'train_plan.json', 'data/train.safetensors']));
@@ -102,5 +103,12 @@ describe('train_ddp.py under torchrun', () => {
     expect(await main(['train', '--resume', out, '--no-progress', '--no-report'])).toBe(0);
     const last = w.decodeSafetensorsHost(new Uint8Array(readFileSync(join(out, 'checkpoints/last.safetensors')))).metadata;
     expect(JSON.parse(last.step!)).toBe(6);
+    // The command line's export to ONNX of the same run: a graph onnxruntime runs, one output per task.
+    expect(await main(['export', run, '--to', 'onnx', '--out', join(root, 'onnx')])).toBe(0);
+    const session = await ort.InferenceSession.create(join(root, 'onnx', 'model.onnx'));
+    const res = await session.run({ input: new ort.Tensor('float32', new Float32Array(3 * 32 * 32), [1, 3, 32, 32]) });
+    expect(Object.keys(res).sort()).toEqual(['depth', 'semseg']);
+    await session.release();
+    await w.init(); // main() shut the shared runtime down
   });
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
-import { modelPy } from '../../src/export/pytorch/model-py.js';
+import { emitConstruction, modelPy } from '../../src/export/pytorch/model-py.js';
 import { requirePython } from '../helpers/python.js';
 import { CASES, buildCase, caseInput, tasksOf } from './models.js';
 
@@ -49,5 +49,16 @@ describe('export to PyTorch', () => {
       }
     }
     console.log(`PyTorch export, relative max errors:\n  ${lines.join('\n  ')}`);
+  });
+
+  it('a module class without an exporter is an error naming the class and where it sits', () => {
+    class Mystery extends w.Module {}
+    class Holder extends w.Module {
+      constructor() {
+        super();
+        this.child('inner', new Mystery());
+      }
+    }
+    expect(() => emitConstruction(new Holder())).toThrow(/module class Mystery \(at 'inner'\) has no PyTorch exporter/);
   });
 });
