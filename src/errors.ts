@@ -47,6 +47,19 @@ export class DisposedError extends WebmtlError {
   }
 }
 
+/**
+ * A tensor used after its runtime ended (shutdown() then init(), or a lost device): its GPU memory
+ * went with that runtime, so the tensor must be created again on the current one.
+ */
+export class StaleTensorError extends WebmtlError {
+  constructor(readonly op: string, readonly shape: readonly number[], detail: string, name?: string) {
+    super(
+      `${op}: tensor${name ? ` '${name}'` : ''} of shape ${fmtShapes(shape)} belongs to a runtime that has ended (${detail}); ` +
+        'tensors do not survive shutdown() or a lost device: create it again after init()',
+    );
+  }
+}
+
 /** NaN or infinity found where the caller asked for a finiteness check. */
 export class NonFiniteError extends WebmtlError {
   constructor(readonly op: string, readonly shape: readonly number[], detail: string) {

@@ -153,6 +153,9 @@ function run(
  * them into `.grad` of every leaf that requires gradients. Frees the graph unless `retainGraph`.
  */
 export function backward(root: Tensor, gradient?: Tensor, opts: GradOptions = {}): void {
+  // A disposed root (or gradient) has no graph left to walk: say so rather than do nothing.
+  root.storageFor('backward');
+  gradient?.storageFor('backward');
   if (!root.requiresGrad) throw new GradError('backward: the tensor does not require gradients (no input was marked with requireGrad)');
   if (!gradient && root.size !== 1) {
     throw new GradError(`backward: output of shape ${fmtShapes(root.shape)} is not a scalar; pass a gradient of the same shape`);

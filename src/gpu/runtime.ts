@@ -122,6 +122,11 @@ export class Runtime {
     return this.device.limits;
   }
 
+  /** Why the runtime can no longer be used (destroyed or device lost), or null while it can. */
+  get endedBecause(): string | null {
+    return this.lost;
+  }
+
   private checkAlive(): void {
     if (this.lost !== null) throw new DeviceLostError(this.lost);
   }

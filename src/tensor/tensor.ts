@@ -3,7 +3,7 @@
  * contiguous (row-major); reshape shares storage, every other layout change copies. Autograd fields
  * (`requiresGrad`, `grad`, `gradFn`) live here but are managed by src/autograd.
  */
-import { DisposedError, ShapeError } from '../errors.js';
+import { DisposedError, ShapeError, StaleTensorError } from '../errors.js';
 import type { Runtime } from '../gpu/runtime.js';
 import { sizeOf, type Shape } from './shape.js';
 import { released, track } from './scope.js';
@@ -77,9 +77,14 @@ export class Tensor {
     return this.storage_ === null;
   }
 
-  /** The storage, or a DisposedError naming `op` when the tensor was disposed. */
+  /**
+   * The storage, or a DisposedError naming `op` when the tensor was disposed (a StaleTensorError
+   * when its runtime has ended since it was made).
+   */
   storageFor(op: string): Storage {
     if (!this.storage_) throw new DisposedError(op, this.shape);
+    const ended = this.storage_.runtime.endedBecause;
+    if (ended !== null) throw new StaleTensorError(op, this.shape, ended, this.name);
     return this.storage_;
   }
 
