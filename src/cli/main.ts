@@ -14,6 +14,7 @@ import { EXPORT_TARGETS, exportCommand } from './export.js';
 import { PRESETS } from './presets.js';
 import { resolveConfig } from './resolve-config.js';
 import { reportCommand } from './report-command.js';
+import { isFsError } from './run-folder.js';
 import { trainCommand } from './train-command.js';
 import { tuneCommand } from './tune.js';
 
@@ -94,7 +95,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
-    const msg = e instanceof WebmtlError || (e instanceof Error && e.name === 'ZodError') ? e.message : (e as Error).stack ?? String(e);
+    // Our errors and Node's file-system errors (ENOSPC, EROFS ... with the path) are one line; anything else is a bug: its stack.
+    const msg = e instanceof WebmtlError || (e instanceof Error && e.name === 'ZodError') || isFsError(e) ? (e as Error).message : (e as Error).stack ?? String(e);
     process.stderr.write(`webmtl: ${msg}\n`);
     return 1;
   } finally {

@@ -137,14 +137,23 @@ describe('webmtl train under SIGKILL, signals and a second trainer', () => {
     const corrupt = join(root, 'corrupt');
     mkdirSync(corrupt);
     writeFileSync(join(corrupt, 'config.json'), '{"name": "smo');
+    mkdirSync(join(root, 'reference', 'report.html')); // a folder where the report goes
     const runs = await Promise.all([
       webmtl(['train', '--preset', 'smoke', '--set', 'name=..'], '', join(cwd, 'inner')).done,
       webmtl(['train', ...SMOKE, '--out', '/proc/webmtl-run']).done,
       webmtl(['train', '--resume', corrupt]).done,
       webmtl(['eval', corrupt]).done,
       webmtl(['train', '--preset', 'smoke', '--set', '__proto__.x=1']).done,
+      webmtl(['report', join(root, 'reference')]).done,
     ]);
-    const expected = [/name: must not be '\.' or '\.\.'/, /^webmtl: \/proc\/webmtl-run: cannot create the run folder/m, /config\.json: is not valid JSON/, /config\.json: is not valid JSON/, /'__proto__' is not a configuration key/];
+    const expected = [
+      /name: must not be '\.' or '\.\.'/,
+      /^webmtl: \/proc\/webmtl-run: cannot create the run folder/m,
+      /config\.json: is not valid JSON/,
+      /config\.json: is not valid JSON/,
+      /'__proto__' is not a configuration key/,
+      /^webmtl: EISDIR: .*report\.html/m,
+    ];
     for (const [k, r] of runs.entries()) {
       expect(r.code, r.out).toBe(1);
       expect(r.out).toMatch(expected[k]!);
