@@ -11,7 +11,7 @@ import type { Dataset, DatasetInfo, SampleTask } from '../data/sample.js';
 import { SyntheticScenes } from '../data/synthetic/index.js';
 import { createBalancer, type BalancerSpec } from '../mtl/balance/index.js';
 import type { Balancer } from '../mtl/balance/balancer.js';
-import { createModel, type ModelSpec } from '../mtl/models/index.js';
+import { createModel, setRecompute, type ModelSpec } from '../mtl/models/index.js';
 import type { MultiTaskModel } from '../mtl/models/model.js';
 import type { Task } from '../mtl/task.js';
 import { depthTask, edgeTask, humanPartsTask, normalsTask, saliencyTask, segmentationTask } from '../mtl/tasks/index.js';
@@ -21,6 +21,7 @@ import { LRScheduler, constantLR, cosineLR, linearWarmup, polyLR, type Schedule 
 import { DataLoader, type DatasetRecipe } from '../data/loader.js';
 import { accumulateStats, type BaselineStats } from './baselines.js';
 import type { RunConfig, RunTask } from './config.js';
+import { loadPretrainedBackbones, splitPretrained } from './pretrained-backbone.js';
 
 /** Training and validation data with their augmentation. */
 export interface RunData {
@@ -132,9 +133,12 @@ export async function buildRun(cfg: RunConfig): Promise<RunObjects> {
   const depth = stats.sums.depth;
   const tasks = buildTasks(cfg, data.train.info, depth && depth.n > 0 ? depth.sum[0]! / depth.n : 0);
   const names = tasks.map((t) => t.name);
-  const model = createModel({ seed: cfg.seed, ...cfg.model } as unknown as ModelSpec, tasks);
+  const { spec, pretrained } = splitPretrained(cfg.model);
+  const model = createModel({ seed: cfg.seed, ...spec } as unknown as ModelSpec, tasks);
+  if (cfg.train.recompute) setRecompute(model, true);
   let balancer: Balancer;
   try {
+    if (pretrained) await loadPretrainedBackbones(model, pretrained.name, pretrained.path);
     const spec = cfg.balancer as unknown as BalancerSpec;
     const withWeights: BalancerSpec = spec.method === 'fixed' && !('weights' in spec) ? { method: 'fixed', weights: tasks.map((t) => t.weight) } : spec;
     balancer = createBalancer(withWeights, names);

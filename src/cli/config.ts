@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ArgumentError } from '../errors.js';
+import { backboneConfig } from './pretrained-backbone.js';
 
 const TASK_NAMES = ['semseg', 'depth', 'normals', 'edge', 'sal', 'human_parts'] as const;
 /** Task names a run can train (the keys of the datasets' samples). */
@@ -62,6 +63,11 @@ const train = z.strictObject({
   prefetch: z.number().int().min(0).default(2),
   /** Worker threads preparing training batches (0: the main thread; bit-identical either way). */
   workers: z.number().int().min(0).max(16).default(0),
+  /**
+   * Gradient checkpointing of the backbone stages: keep only each stage's input for backward and
+   * run the stage again there (less activation memory, one more backbone forward per step).
+   */
+  recompute: z.boolean().default(false),
 });
 
 /** The whole run configuration (see the file comment). */
@@ -77,8 +83,8 @@ export const runConfigSchema = z.strictObject({
   tasks: z.array(z.enum(TASK_NAMES)).min(1).refine((t) => new Set(t).size === t.length, 'tasks must not repeat'),
   /** Per-task loss weights for the fixed balancer and the task definitions (default 1). */
   taskWeights: z.partialRecord(z.enum(TASK_NAMES), z.number().min(0)).default({}),
-  /** createModel spec: {arch, backbone, width, outputStride, head, ...}. */
-  model: z.looseObject({ arch: z.string() }),
+  /** createModel spec: {arch, backbone, width, outputStride, head, ...}; backbone may be {name, pretrained} (pretrained-backbone.ts). */
+  model: z.looseObject({ arch: z.string(), backbone: backboneConfig.optional() }),
   /** createBalancer spec: {method, ...}. */
   balancer: z.looseObject({ method: z.string() }),
   optimizer,

@@ -80,21 +80,26 @@ export function loadPretrainedState(
 }
 
 /**
- * Loads pretrained weights from a file into `target`, a backbone such as `resnet50()`: a PyTorch
- * checkpoint (.pth/.pt, read by {@link loadPytorch}, nested state dicts and `module.` prefixes
- * handled) or a safetensors file, through the key map of `backbone` (see
- * {@link loadPretrainedState} for the checks). The file's tensors are freed afterwards.
+ * Loads pretrained weights from a file into `target`, a backbone such as `resnet50()`, or into
+ * each of several backbones of one architecture (per-task encoders): a PyTorch checkpoint
+ * (.pth/.pt, read by {@link loadPytorch}, nested state dicts and `module.` prefixes handled) or a
+ * safetensors file, through the key map of `backbone` (see {@link loadPretrainedState} for the
+ * checks). The file is read once; its tensors are freed afterwards.
  */
 export async function loadPretrained(
-  target: Module,
+  target: Module | readonly Module[],
   path: string,
   backbone: string | PretrainedKeyMap,
   opts: PthOptions = {},
 ): Promise<PretrainedLoad> {
   const km = pretrainedKeyMap(backbone);
+  const targets = Array.isArray(target) ? (target as readonly Module[]) : [target as Module];
+  if (targets.length === 0) throw new ArgumentError('loadPretrained', 'no backbone to load into');
   const tensors = path.endsWith('.safetensors') ? (await loadSafetensors(path)).tensors : (await loadPytorch(path, opts)).tensors;
   try {
-    return loadPretrainedState(target, tensors, km, path);
+    let result: PretrainedLoad | null = null;
+    for (const t of targets) result = loadPretrainedState(t, tensors, km, path);
+    return result!;
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
