@@ -1,12 +1,13 @@
 // Faults around a run folder, in process: ENOSPC/EROFS/ENOTDIR injected into each writer, a NaN
 // loss, a bad validation label, a second trainer, bad paths and names. Each gives one clear line
 // naming the file, nothing is lost or duplicated, and the folder can always be continued.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRun, type RunObjects } from '../../src/cli/build.js';
 import { applyOverrides, parseConfig } from '../../src/cli/config.js';
+import { finishRun } from '../../src/cli/finish.js';
 import { lockRunDir } from '../../src/cli/run-folder.js';
 import type { RunConfig } from '../../src/cli/config.js';
 import { freshRunDir } from '../../src/cli/train-command.js';
@@ -95,6 +96,28 @@ describe('a full disk, a read-only or a wrong path: one line naming the file, th
       expect(comparable(records(dir)), `${fn} #${nth}`).toEqual(comparable(reference));
       expect(readdirSync(join(dir, 'checkpoints'))).toEqual(['last.safetensors']);
     }
+  });
+
+  it('ENOSPC while --resume repairs metrics.jsonl, and while the samples and the report are written', async () => {
+    // The repair: a folder with records after its checkpoint, resumed on a full disk, then resumed again.
+    const dir = fresh();
+    const stop = new AbortController();
+    await run({ dir, config: cfg, signal: stop.signal, onStep: (s) => s === 1 && stop.abort() });
+    appendFileSync(join(dir, 'metrics.jsonl'), '{"type":"step","step":2}\n');
+    const fault = inject('open', /\.metrics\.jsonl\..*\.tmp$/, 'ENOSPC');
+    const e = await failure(run({ dir, resume: true })).finally(() => fault.restore());
+    oneLine(e, /metrics\.jsonl: cannot rewrite the metrics: no space left .*\(ENOSPC\)/);
+    await run({ dir, resume: true });
+    expect(comparable(records(dir))).toEqual(comparable(reference));
+    // The end of a run: samples and report fail; --resume writes the final record again (once) and the report.
+    const end = fresh();
+    const withSamples = parseConfig(applyOverrides(cfg, ['train.reportSamples=2']));
+    const f2 = inject('writeFile', /samples[/\\].*\.png$/, 'ENOSPC');
+    const e2 = await failure(run({ dir: end, config: withSamples, finish: finishRun })).finally(() => f2.restore());
+    oneLine(e2, /samples.*\.png: cannot write to the run folder: no space left .*\(ENOSPC\); then continue with --resume/);
+    await run({ dir: end, resume: true, finish: finishRun });
+    expect(comparable(records(end))).toEqual(comparable(reference));
+    expect(existsSync(join(end, 'report.html'))).toBe(true);
   });
 
   it('--out on a file, under a file, in /proc: one line naming the path, no hang', async () => {
