@@ -8,10 +8,15 @@
  *   config.json          the resolved run config (any JSON object; see RunConfigLike for the keys
  *                        the report summarises)
  *   metrics.jsonl        one MetricsRecord per line, appended as training goes
+ *   checkpoints/last.safetensors  the last checkpoint (src/io/checkpoint.ts), replaced atomically
  *   samples/index.json   a SamplesIndex; the PNG files it names lie next to it
  *   samples/*.png
  *   report.html          written by `webmtl report RUN`
+ *   train.lock           while a trainer runs: {"pid","host","started"} of the one that owns the folder
  * ```
+ *
+ * metrics.jsonl never holds a step or epoch twice: `webmtl train --resume` first cuts it back to the
+ * records its checkpoint covers (see metrics-file.ts), so readers may take every line as it is.
  *
  * Numbers that are NaN or infinite (a metric with nothing counted) are written as `null`, which is
  * what JSON.stringify does anyway; readers treat null as "not available".
