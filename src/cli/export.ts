@@ -60,7 +60,8 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     model.eval();
     const dir = opts.out ?? join(runDir, `export-${opts.to}`);
     await mkdir(dir, { recursive: true });
-    const info = { tasks: tasks.map((t) => ({ name: t.name, channels: t.channels })), inChannels: 3 };
+    const inChannels = (config.model as { inChannels?: number }).inChannels ?? 3;
+    const info = { tasks: tasks.map((t) => ({ name: t.name, channels: t.channels })), inChannels };
     const files: string[] = [];
     const put = async (name: string, text: string | Uint8Array) => {
       await writeFileAtomic(join(dir, name), typeof text === 'string' ? new TextEncoder().encode(text) : text, 'export');

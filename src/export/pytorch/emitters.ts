@@ -52,7 +52,7 @@ export function pyLiteral(v: unknown): string {
   if (typeof v === 'boolean') return v ? 'True' : 'False';
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new ArgumentError('pyLiteral', `cannot write ${v} into model.py`);
-    return Number.isInteger(v) ? String(v) : String(v);
+    return String(v); // JavaScript's shortest round-trip form is valid Python (1e-7, 0.1, 3)
   }
   if (typeof v === 'string') return JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(pyLiteral).join(', ')}]`;
@@ -62,7 +62,7 @@ export function pyLiteral(v: unknown): string {
 
 type Pair = number | readonly [number, number] | undefined;
 const two = (v: Pair, d: number): [number, number] => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0], v[1]]);
-const tup = (p: readonly number[]) => `(${p.join(', ')},)`;
+const tup = (p: readonly number[]) => (p.length === 1 ? `(${p[0]},)` : `(${p.join(', ')})`);
 
 /** Conv2d padding as PyTorch's symmetric (h, w); asymmetric F.pad-order padding has no nn.Conv2d form. */
 function convPadding(m: Conv2d): [number, number] {

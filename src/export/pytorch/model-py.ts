@@ -83,6 +83,7 @@ import torch.nn.functional as F
 TASKS = ${pyLiteral(info.tasks.map((t) => t.name))}
 TASK_CHANNELS = ${pyLiteral(channels)}
 IN_CHANNELS = ${info.inChannels}
+
 ${PY_NODE}
 ${used.join('\n\n')}
 
