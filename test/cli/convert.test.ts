@@ -62,7 +62,7 @@ describe('webmtl convert', () => {
 
   it('names an unknown backbone and a missing state dict key', async () => {
     const a = await run(['convert', `${FIX}model.pth`, join(dir, 'x.safetensors'), '--backbone', 'vgg16']);
-    expect([a.code, a.err]).toEqual([1, expect.stringContaining("no PyTorch key map for backbone 'vgg16' (known: resnet18, resnet34, resnet50, resnet101)")]);
+    expect([a.code, a.err]).toEqual([1, expect.stringContaining("no PyTorch key map for backbone 'vgg16' (known: resnet18, resnet34, resnet50, resnet101")]);
     const b = await run(['convert', `${FIX}model.pth`, join(dir, 'x.safetensors'), '--key', 'ema']);
     expect([b.code, b.err]).toEqual([1, expect.stringContaining("no state dict under 'ema'; top-level keys: 'model', 'step'")]);
   });
