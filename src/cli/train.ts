@@ -230,7 +230,9 @@ async function trainLoop(a: LoopArgs): Promise<Omit<TrainRunResult, 'checkpointS
   const startStep = trainer.step;
   let firstStep = true;
   let interrupted = false;
-  const abort = () => (interrupted = true);
+  // Once training is complete there is nothing left to checkpoint: an interrupt then changes nothing.
+  let complete = false;
+  const abort = () => (interrupted = !complete);
   opts.signal?.addEventListener('abort', abort);
   if (opts.signal?.aborted) interrupted = true;
   let final: TaskMetrics | null = null;
@@ -291,6 +293,7 @@ async function trainLoop(a: LoopArgs): Promise<Omit<TrainRunResult, 'checkpointS
     // Training is complete (now, or before a kill that came before the final record): finish it;
     // an interrupt after the last checkpoint has nothing left to save and does not skip the result.
     if (trainer.epoch >= config.train.epochs) {
+      complete = true;
       interrupted = false;
       final ??= await trainer.evaluate(valBatches());
       let d: number | null = null;

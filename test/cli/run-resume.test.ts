@@ -6,7 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRun } from '../../src/cli/build.js';
+import type { RunConfig } from '../../src/cli/config.js';
 import { readRun } from '../../src/cli/report/index.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
 import { comparable, records, run, smokeConfig, type Rec } from './run-helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'webmtl-resume-'));
@@ -38,6 +41,32 @@ describe('resume', () => {
       await stopAndResume(dir, stops);
       expect(comparable(records(dir)), `stops ${stops}`).toEqual(comparable(reference));
     }
+  });
+
+  it('an interrupt during validation stops at the epoch boundary; one during the report does not skip the result', async () => {
+    const dir = join(root, 'during-eval');
+    const stop = new AbortController();
+    const build = async (c: RunConfig) => {
+      const o = await buildRun(c);
+      const forward = o.model.forward.bind(o.model);
+      o.model.forward = (x: Tensor) => {
+        if (!o.model.training) stop.abort(); // the first validation, after step 2
+        return forward(x);
+      };
+      return o;
+    };
+    const said: string[] = [];
+    const r = await run({ dir, config: cfg, signal: stop.signal, build, said });
+    expect(r).toMatchObject({ interrupted: true, steps: 2, checkpointStep: 2 });
+    expect(said.join('\n')).toMatch(/interrupted at step 2: checkpoint written/);
+    await run({ dir, resume: true });
+    expect(comparable(records(dir))).toEqual(comparable(reference));
+
+    const late = join(root, 'during-report');
+    const stop2 = new AbortController();
+    const done = await run({ dir: late, config: cfg, signal: stop2.signal, finish: async () => stop2.abort() });
+    expect(done).toMatchObject({ interrupted: false, steps: 6 });
+    expect(comparable(records(late))).toEqual(comparable(reference));
   });
 
   it('repairs what a kill leaves: records after the checkpoint, a torn line, temporary files, a stale lock', async () => {
