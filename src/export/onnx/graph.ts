@@ -67,7 +67,11 @@ export class OnnxGraph {
     if (!name) throw new ArgumentError('exportOnnx', 'a tensor the forward reads is not a parameter or buffer of the model');
     if (!this.added.has(name)) {
       const h = this.host.get(name)!;
-      this.initializers.push({ name, dims: [...h.shape], dataType: ONNX_DTYPE.FLOAT, floatData: Array.from(h.data) });
+      // raw_data: the float32 values as little-endian bytes (ONNX's layout), whatever the host's order.
+      const raw = new Uint8Array(h.data.length * 4);
+      const view = new DataView(raw.buffer);
+      h.data.forEach((v, i) => view.setFloat32(4 * i, v, true));
+      this.initializers.push({ name, dims: [...h.shape], dataType: ONNX_DTYPE.FLOAT, rawData: raw });
       this.added.add(name);
     }
     return { name, shape: [...t.shape] };
