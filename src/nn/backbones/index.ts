@@ -16,4 +16,17 @@ export {
   type ResNetOptions,
   type StageDepths,
 } from './resnet.js';
+export {
+  ConvBnUnit,
+  HRNET_W18_FULL,
+  HRNET_W18_SURVEY,
+  HRNet,
+  HighResolutionModule,
+  ModuleSlots,
+  hrnet18,
+  isClassifierKey,
+  type HRNetConfig,
+  type HRNetOptions,
+  type HRNetStage,
+} from './hrnet.js';
 export * from './pretrained-keys.js';

@@ -26,8 +26,18 @@ const torchvisionResNet: PretrainedKeyMap = {
   dropped: 'the ImageNet classifier fc.*',
 };
 
+/**
+ * The official HRNet checkpoints (HRNet-Image-Classification, which the survey's hrnet_w18 loads):
+ * backbone names are already ours (see hrnet.ts); the ImageNet classification head is dropped.
+ */
+const officialHRNet: PretrainedKeyMap = {
+  source: 'HRNet-Image-Classification hrnet_w18_small_model_v2.pth',
+  map: (key) => (/^(incre_modules|downsamp_modules|final_layer|classifier)\./.test(key) ? null : key),
+  dropped: 'the ImageNet classification head incre_modules.*, downsamp_modules.*, final_layer.*, classifier.*',
+};
+
 /** The backbones that can load pretrained PyTorch weights by name. */
-export const PRETRAINED_BACKBONES = ['resnet18', 'resnet34', 'resnet50', 'resnet101'] as const;
+export const PRETRAINED_BACKBONES = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'hrnet18'] as const;
 
 /** A backbone name with a key map. */
 export type PretrainedBackbone = (typeof PRETRAINED_BACKBONES)[number];
@@ -38,6 +48,7 @@ export const PRETRAINED_KEY_MAPS: { readonly [K in PretrainedBackbone]: Pretrain
   resnet34: torchvisionResNet,
   resnet50: torchvisionResNet,
   resnet101: torchvisionResNet,
+  hrnet18: officialHRNet,
 };
 
 /** True when `name` has a key map in {@link PRETRAINED_KEY_MAPS}. */
