@@ -24,6 +24,27 @@ export function noGrad<T>(fn: () => T, on = false): T {
   }
 }
 
+let replaying = 0;
+
+/**
+ * True while a checkpointed segment is run again during backward (see checkpoint.ts): layers with
+ * side effects in training mode, such as batch norm's running statistics, skip them then, since
+ * the first forward already made them.
+ */
+export function isRecomputing(): boolean {
+  return replaying > 0;
+}
+
+/** Runs `fn` as the recomputation of a checkpointed segment (see {@link isRecomputing}). */
+export function recomputing<T>(fn: () => T): T {
+  replaying++;
+  try {
+    return fn();
+  } finally {
+    replaying--;
+  }
+}
+
 /**
  * Backward rule: input gradients from the output gradient; `needs[i]` false lets input i get null.
  * The engine owns (and disposes) what a rule returns: return new tensors, or `gy` itself.

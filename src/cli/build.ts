@@ -11,7 +11,7 @@ import type { Dataset, DatasetInfo, SampleTask } from '../data/sample.js';
 import { SyntheticScenes } from '../data/synthetic/index.js';
 import { createBalancer, type BalancerSpec } from '../mtl/balance/index.js';
 import type { Balancer } from '../mtl/balance/balancer.js';
-import { createModel, type ModelSpec } from '../mtl/models/index.js';
+import { createModel, setRecompute, type ModelSpec } from '../mtl/models/index.js';
 import type { MultiTaskModel } from '../mtl/models/model.js';
 import type { Task } from '../mtl/task.js';
 import { depthTask, edgeTask, humanPartsTask, normalsTask, saliencyTask, segmentationTask } from '../mtl/tasks/index.js';
@@ -135,6 +135,7 @@ export async function buildRun(cfg: RunConfig): Promise<RunObjects> {
   const names = tasks.map((t) => t.name);
   const { spec, pretrained } = splitPretrained(cfg.model);
   const model = createModel({ seed: cfg.seed, ...spec } as unknown as ModelSpec, tasks);
+  if (cfg.train.recompute) setRecompute(model, true);
   let balancer: Balancer;
   try {
     if (pretrained) await loadPretrainedBackbones(model, pretrained.name, pretrained.path);

@@ -63,6 +63,11 @@ const train = z.strictObject({
   prefetch: z.number().int().min(0).default(2),
   /** Worker threads preparing training batches (0: the main thread; bit-identical either way). */
   workers: z.number().int().min(0).max(16).default(0),
+  /**
+   * Gradient checkpointing of the backbone stages: keep only each stage's input for backward and
+   * run the stage again there (less activation memory, one more backbone forward per step).
+   */
+  recompute: z.boolean().default(false),
 });
 
 /** The whole run configuration (see the file comment). */

@@ -4,7 +4,7 @@
  * and `convBn`, a conv - BN (- add) (- ReLU) unit in the fewest dispatches.
  */
 import { ArgumentError } from '../errors.js';
-import { isGradEnabled } from '../autograd/tape.js';
+import { isGradEnabled, isRecomputing } from '../autograd/tape.js';
 import { add } from '../ops/binary.js';
 import { conv2d, type Conv2dOptions } from '../ops/conv.js';
 import { linear } from '../ops/matmul.js';
@@ -137,15 +137,18 @@ export class BatchNorm2d extends Layer {
   forward(x: Tensor, extra: BatchNormEpilogue = {}): Tensor {
     expectInput('BatchNorm2d', x, 4, this.numFeatures);
     const fused = layerFusion.batchNorm;
+    // The replay of a checkpointed segment normalises with the batch statistics again but leaves the
+    // running statistics and the counter alone: its first forward updated them.
+    const track = !this.training || !isRecomputing();
     const opts = {
-      runningMean: this.runningMean,
-      runningVar: this.runningVar,
+      runningMean: track ? this.runningMean : null,
+      runningVar: track ? this.runningVar : null,
       training: this.training,
       momentum: this.opts.momentum ?? 0.1,
       eps: this.opts.eps ?? 1e-5,
     };
-    if (fused) return batchNorm2d(x, this.weight, this.bias, { ...opts, ...extra, numBatchesTracked: this.training ? this.numBatchesTracked : null });
-    if (this.training) incrementCounter(this.numBatchesTracked);
+    if (fused) return batchNorm2d(x, this.weight, this.bias, { ...opts, ...extra, numBatchesTracked: this.training && track ? this.numBatchesTracked : null });
+    if (this.training && track) incrementCounter(this.numBatchesTracked);
     return tidy(() => {
       let y = batchNorm2d(x, this.weight, this.bias, opts);
       if (extra.residual) y = add(y, extra.residual);

@@ -34,4 +34,5 @@ export { PADNetModel, type PADNetOptions } from './padnet.js';
 export { FPM, HighResolutionHead, MTINetModel, type MTINetOptions, type ScaleChannels } from './mtinet.js';
 export { summary, formatCount, type ForwardModule, type ModelSummary, type SummaryRow } from './summary.js';
 export { ARCHITECTURES, createModel, type Arch, type ModelSpec } from './create-model.js';
+export { setRecompute } from './recompute.js';
 export { countFlops, type FlopCount, type FlopOp } from '../../ops/flops.js';

@@ -9,6 +9,7 @@
 import { ArgumentError } from '../../errors.js';
 import { Bottleneck } from '../../nn/backbones/resnet.js';
 import type { ResNet } from '../../nn/backbones/resnet.js';
+import { stageForward } from '../../nn/backbones/features.js';
 import { BatchNorm2d, Conv2d, ReLU, Sequential } from '../../nn/layers.js';
 import { Sigmoid } from '../../nn/layers-extra.js';
 import { mul } from '../../ops/binary.js';
@@ -129,9 +130,11 @@ export class MTANModel extends MultiTaskModel {
       let cur = stemPool(stemForward(bb, x));
       for (const stage of stages(bb)) {
         const blocks = stage.layers;
-        for (const b of blocks.slice(0, -1)) cur = b.forward(cur);
+        const last = blocks[blocks.length - 1]!;
+        const head = blocks.slice(0, -1);
+        cur = stageForward(bb, { forward: (t: Tensor) => head.reduce((y, b) => b.forward(y), t), parameters: () => head.flatMap((b) => b.parameters()) }, cur);
         ub.push(cur);
-        cur = blocks[blocks.length - 1]!.forward(cur);
+        cur = stageForward(bb, last, cur);
         ut.push(cur);
       }
       const outputs: Record<string, Tensor> = {};

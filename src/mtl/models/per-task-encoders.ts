@@ -4,7 +4,7 @@
  * that mix the tasks' features after the pooled stem (when the model has a 'stem' unit) and after
  * each of layer1..layer4. Only the units are shared; there is no shared representation.
  */
-import type { BackboneFeatures, LevelInfo } from '../../nn/backbones/features.js';
+import { stageForward, type BackboneFeatures, type LevelInfo } from '../../nn/backbones/features.js';
 import type { ResNet } from '../../nn/backbones/resnet.js';
 import type { Module } from '../../nn/module.js';
 import { tidy } from '../../tensor/scope.js';
@@ -66,7 +66,7 @@ export abstract class PerTaskEncoderModel<U extends FusionUnit> extends MultiTas
     return tidy(() => {
       const stem = encoders.map((e) => stemForward(e, x));
       let xs = this.fuse('stem', stem.map(stemPool));
-      const levels = STAGES.map((name, k) => (xs = this.fuse(name, encoders.map((e, i) => stages(e)[k]!.forward(xs[i]!)))));
+      const levels = STAGES.map((name, k) => (xs = this.fuse(name, encoders.map((e, i) => stageForward(e, stages(e)[k]!, xs[i]!)))));
       const outputs: Record<string, Tensor> = {};
       this.taskNames.forEach((name, i) => {
         const f: BackboneFeatures = { stem: stem[i]!, c1: levels[0]![i]!, c2: levels[1]![i]!, c3: levels[2]![i]!, c4: levels[3]![i]! };

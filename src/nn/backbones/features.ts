@@ -3,6 +3,7 @@
  * channel count and the stride relative to the input. Heads take `BackboneFeatures` (or plain
  * tensors) and are built from `channels`, so any backbone with these levels plugs into them.
  */
+import { checkpoint } from '../../autograd/checkpoint.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { Module } from '../module.js';
 
@@ -30,6 +31,26 @@ export abstract class Backbone extends Module {
   abstract readonly channels: LevelInfo;
   abstract readonly strides: LevelInfo;
   abstract forward(x: Tensor): BackboneFeatures;
+  /**
+   * Gradient checkpointing per stage: when true, each stage keeps only its input for the backward
+   * pass and runs again there (see checkpoint()), trading one more forward of the backbone for the
+   * activation memory inside its stages. Off by default; `train.recompute` in a run configuration.
+   */
+  recompute = false;
+}
+
+/** A stage of a backbone (or a run of its blocks): a one-tensor forward and the parameters it uses. */
+export interface StageModule {
+  forward(x: Tensor): Tensor;
+  parameters(): Tensor[];
+}
+
+/**
+ * `stage.forward(x)`, checkpointed when `backbone.recompute` is set: the way every model runs a
+ * backbone's stages, so the switch covers models that interleave their own layers between stages.
+ */
+export function stageForward(backbone: Backbone, stage: StageModule, x: Tensor): Tensor {
+  return backbone.recompute ? checkpoint((t) => stage.forward(t), [x], stage.parameters()) : stage.forward(x);
 }
 
 /** The tensors of `levels` (finest first) from `features`. */

@@ -21,7 +21,7 @@ import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { BatchNorm2d, Conv2d, Layer, Sequential, convBn } from '../layers.js';
 import { expectInput, type LoadResult, type StateDict } from '../module.js';
-import { Backbone, type BackboneFeatures, type LevelInfo } from './features.js';
+import { Backbone, stageForward, type BackboneFeatures, type LevelInfo } from './features.js';
 import { fillConstant, kaimingNormalFanOut } from './reinit.js';
 
 /** Options of a residual block. */
@@ -270,10 +270,10 @@ export class ResNet extends Backbone {
     expectInput('ResNet', x, 4, this.inChannels);
     return tidy(() => {
       const stem = this.stem(x);
-      const c1 = this.layer1.forward(maxPool2d(stem, { kernelSize: 3, stride: 2, padding: 1 }));
-      const c2 = this.layer2.forward(c1);
-      const c3 = this.layer3.forward(c2);
-      const c4 = this.layer4.forward(c3);
+      const c1 = stageForward(this, this.layer1, maxPool2d(stem, { kernelSize: 3, stride: 2, padding: 1 }));
+      const c2 = stageForward(this, this.layer2, c1);
+      const c3 = stageForward(this, this.layer3, c2);
+      const c4 = stageForward(this, this.layer4, c3);
       return { stem, c1, c2, c3, c4 };
     });
   }

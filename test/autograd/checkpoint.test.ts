@@ -1,0 +1,100 @@
+/**
+ * Gradient checkpointing: a checkpointed segment gives the same output and the same gradients (to
+ * its input and to the parameters it uses) as the plain segment, updates batch norm's running
+ * statistics once, replays the same dropout mask, and a ResNet with `recompute` keeps less memory
+ * alive between forward and backward while its gradients stay the same.
+ */
+import { describe, expect, it } from 'vitest';
+import * as w from '../../src/index.js';
+import { checkpoint } from '../../src/autograd/checkpoint.js';
+import { devices } from '../helpers/devices.js';
+
+const values = async (ts: (w.Tensor | null)[]) => Promise.all(ts.map(async (t) => (t ? Array.from(await t.data()) : null)));
+
+/** conv -> batch norm (training) -> relu -> dropout -> conv, as one segment. */
+function makeSegment(seed: number) {
+  const g = new w.Generator(seed);
+  const c1 = new w.Conv2d(3, 5, 3, { padding: 1, generator: g });
+  const bn = new w.BatchNorm2d(5);
+  const c2 = new w.Conv2d(5, 4, 3, { stride: 2, padding: 1, generator: g });
+  const fn = (x: w.Tensor) => c2.forward(w.dropout(bn.forward(c1.forward(x), { activation: 'relu' }), 0.3));
+  const params = [...c1.parameters(), ...bn.parameters(), ...c2.parameters()];
+  return { fn, params, bn, dispose: () => [c1, bn, c2].forEach((m) => m.dispose()) };
+}
+
+describe.each(devices())('checkpoint on %s', () => {
+  it('matches the plain segment: output, input and parameter gradients, running statistics, dropout mask', async () => {
+    const runs = [];
+    for (const useCheckpoint of [false, true]) {
+      const seg = makeSegment(7);
+      w.defaultDropoutRng.setState({ seed: 99, offset: 3 });
+      const x = w.requireGrad(w.randn([2, 3, 9, 7], { seed: 5 }));
+      const gy = w.randn([2, 4, 5, 4], { seed: 6 });
+      const y = useCheckpoint ? checkpoint(seg.fn, [x], seg.params) : seg.fn(x);
+      // The dropout generator moves on after the forward; the replay must not see that.
+      w.dropout(w.ones([4]), 0.5).dispose();
+      w.backward(w.sum(w.mul(y, gy)));
+      runs.push({
+        y: Array.from(await y.data()),
+        gx: Array.from(await x.grad!.data()),
+        gp: await values(seg.params.map((p) => p.grad)),
+        stats: await values([seg.bn.runningMean, seg.bn.runningVar]),
+        count: await seg.bn.numBatchesTracked.toArray(),
+        rng: w.defaultDropoutRng.getState(),
+      });
+      for (const t of [x, y, gy]) t.dispose();
+      seg.dispose();
+    }
+    const [plain, ck] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    expect(ck.y).toEqual(plain.y);
+    expect(ck.gx.length).toBe(plain.gx.length);
+    ck.gx.forEach((v, i) => expect(Math.abs(v - plain.gx[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(plain.gx[i]!))));
+    ck.gp.forEach((g, k) => g!.forEach((v, i) => expect(Math.abs(v - plain.gp[k]![i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(plain.gp[k]![i]!)))));
+    expect(ck.stats).toEqual(plain.stats);
+    expect(ck.count).toEqual([1]);
+    expect(ck.rng).toEqual(plain.rng);
+  });
+
+  it('is a plain call without recording, and refuses nothing it can differentiate', async () => {
+    const seg = makeSegment(3);
+    const x = w.randn([1, 3, 5, 5], { seed: 2 });
+    const y = w.noGrad(() => checkpoint(seg.fn, [x], seg.params));
+    expect(y.gradFn).toBeNull();
+    expect(y.requiresGrad).toBe(false);
+    // An identity segment returns a gradient equal to gy.
+    const a = w.requireGrad(w.randn([3], { seed: 1 }));
+    const b = checkpoint((t) => t, [a]);
+    expect(b).not.toBe(a);
+    w.backward(w.sum(w.mul(b, w.fromArray([1, 2, 3]))));
+    expect(Array.from(await a.grad!.data())).toEqual([1, 2, 3]);
+    for (const t of [x, y, a, b]) t.dispose();
+    seg.dispose();
+  });
+
+  it('ResNet recompute: same gradients, less memory alive between forward and backward', async () => {
+    const rt = w.runtime();
+    const result: { live: number; grads: number[][]; loss: number }[] = [];
+    for (const recompute of [false, true]) {
+      const net = w.resnet18({ widthMultiplier: 0.25, generator: new w.Generator(11) });
+      net.recompute = recompute;
+      const x = w.randn([2, 3, 64, 64], { seed: 4 });
+      await rt.sync();
+      const before = rt.memory().liveBytes;
+      const loss = w.tidy(() => {
+        const f = net.forward(x);
+        return w.add(w.mean(w.square(f.c4)), w.mean(f.c2));
+      });
+      await rt.sync();
+      const live = rt.memory().liveBytes - before;
+      w.backward(loss);
+      const grads = await Promise.all(net.parameters().slice(0, 6).map(async (p) => Array.from(await p.grad!.data())));
+      result.push({ live, grads, loss: await loss.item() });
+      for (const t of [x, loss]) t.dispose();
+      net.dispose();
+    }
+    const [plain, rc] = result as [(typeof result)[0], (typeof result)[0]];
+    expect(rc.loss).toBe(plain.loss);
+    rc.grads.forEach((g, k) => g.forEach((v, i) => expect(Math.abs(v - plain.grads[k]![i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(plain.grads[k]![i]!)))));
+    expect(rc.live).toBeLessThan(plain.live * 0.6);
+  });
+});
