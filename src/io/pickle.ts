@@ -180,8 +180,9 @@ export function unpickle<T>(bytes: Uint8Array, start: number, opts: UnpickleOpti
     push(memo.get(index)!);
   };
   const line = (): string => {
-    const end = bytes.indexOf(0x0a, pos);
-    if (end < 0 || end - pos > 1024) fail('GLOBAL without a newline within 1024 bytes');
+    const nl = bytes.subarray(pos, pos + 1025).indexOf(0x0a);
+    if (nl < 0) fail('GLOBAL without a newline within 1024 bytes');
+    const end = pos + nl;
     const s = latin1.decode(bytes.subarray(pos, end));
     pos = end + 1;
     return s;
