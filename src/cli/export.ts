@@ -58,6 +58,8 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     const trained = existsSync(ckpt);
     if (trained) await loadCheckpoint(ckpt, { model });
     model.eval();
+    // The plan first: a balancer train_ddp.py lacks is refused before anything is written.
+    const plan = opts.to === 'pytorch' ? ddpPlan(config, objects) : null;
     const dir = opts.out ?? join(runDir, `export-${opts.to}`);
     await mkdir(dir, { recursive: true });
     const inChannels = (config.model as { inChannels?: number }).inChannels ?? 3;
@@ -74,12 +76,11 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
       return { dir, files, trained };
     }
     const source = `Run: ${config.name} (${config.model.arch}), exported from ${runDir}${trained ? '' : ' before any checkpoint (initial weights)'}.`;
-    const plan = ddpPlan(config, objects);
     await put('model.py', modelPy(model, { ...info, source }));
     await saveSafetensors(join(dir, 'weights.safetensors'), model.stateDict(), { format: 'pt', source: 'webmtl export' });
     files.push('weights.safetensors');
     await put('train_ddp.py', TRAIN_DDP_PY);
-    await put('train_plan.json', `${JSON.stringify(plan, null, 2)}\n`);
+    await put('train_plan.json', `${JSON.stringify(plan!, null, 2)}\n`);
     await put('run-config.json', `${JSON.stringify(config, null, 2)}\n`);
     if ((opts.samples ?? Infinity) > 0) {
       await mkdir(join(dir, 'data'), { recursive: true });

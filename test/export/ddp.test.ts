@@ -5,7 +5,7 @@
 // `webmtl eval` on it, `webmtl train --resume` continuing it by a step, and `webmtl export --to
 // onnx` of the same run; uncertainty (SGD, poly schedule) and fixed weights train and load back too.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -136,5 +136,14 @@ describe('train_ddp.py under torchrun', () => {
     const f = await trainExported(config('ddp-fixed', { method: 'fixed', weights: [1, 0.5] }, { kind: 'adamw', lr: 0.002 }));
     expect(Object.values(f.steps[0]!.weights)).toEqual([1, 0.5]);
     expect(await expectLoadsBack(f.out, expectRanksIdentical(f.exp, f.out, ['weights']))).toEqual([1, 0.5]);
+  });
+
+  it('a balancer without a DDP version is refused by name, before anything is written', async () => {
+    const run = join(root, 'ddp-pcgrad');
+    mkdirSync(run);
+    writeFileSync(join(run, 'config.json'), JSON.stringify(config('ddp-pcgrad', { method: 'pcgrad' }, { kind: 'adam', lr: 0.001 })));
+    const out = join(root, 'ddp-pcgrad-export');
+    await expect(exportRun(run, { to: 'pytorch', out })).rejects.toThrow(/balancer 'pcgrad' has no DDP version in train_ddp.py \(use equal, fixed, uncertainty, gradnorm\)/);
+    expect(existsSync(join(out, 'model.py'))).toBe(false);
   });
 });
