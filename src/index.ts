@@ -17,6 +17,8 @@ export { sizeOf, stridesOf, broadcastShapes, type Shape } from './tensor/shape.j
 export { noGrad, isGradEnabled, requireGrad, detach, record, type BackwardFn } from './autograd/tape.js';
 export { backward, grad, type GradOptions, type GradFnOptions } from './autograd/backward.js';
 export { gradcheck, type GradcheckOptions, type GradMismatch } from './autograd/gradcheck.js';
+export { checkpoint } from './autograd/checkpoint.js';
+export { graphMemory, type GraphMemory, type GraphMemoryGroup } from './autograd/graph-memory.js';
 export * from './ops/unary.js';
 export * from './ops/binary.js';
 export * from './ops/reduce.js';

@@ -98,3 +98,35 @@ describe.each(devices())('checkpoint on %s', () => {
     expect(rc.live).toBeLessThan(plain.live * 0.6);
   });
 });
+
+describe.each(devices())('graphMemory on %s', () => {
+  it('sums the distinct buffers a graph keeps, by producing op; recompute shrinks the activations', async () => {
+    const a = w.requireGrad(w.randn([4, 8], { seed: 1 }));
+    const b = w.randn([8, 3], { seed: 2 });
+    const h = w.relu(w.matmul(a, b));
+    const y = w.sum(w.mul(h, h.view([4, 3])));
+    const m = w.graphMemory(y);
+    const byOp = Object.fromEntries(m.byOp.map((g) => [g.op, g]));
+    expect(byOp.parameter).toEqual({ op: 'parameter', tensors: 1, bytes: a.bufferFor('t').size });
+    expect(byOp.input!.bytes).toBeGreaterThanOrEqual(b.bufferFor('t').size);
+    // h and its view share one buffer: counted once.
+    expect(byOp.relu!.tensors).toBe(1);
+    expect(m.totalBytes).toBe(m.byOp.reduce((s, g) => s + g.bytes, 0));
+    expect(m.activationBytes).toBe(m.totalBytes - byOp.parameter!.bytes);
+    for (const t of [a, b, h, y]) t.dispose();
+
+    const sizes: number[] = [];
+    for (const recompute of [false, true]) {
+      const net = w.resnet18({ widthMultiplier: 0.125, generator: new w.Generator(2) });
+      net.recompute = recompute;
+      const x = w.randn([2, 3, 64, 64], { seed: 3 });
+      const loss = w.tidy(() => w.mean(w.square(net.forward(x).c4)));
+      const gm = w.graphMemory(loss);
+      sizes.push(gm.activationBytes);
+      if (recompute) expect(gm.byOp.some((g) => g.op === 'checkpoint')).toBe(true);
+      for (const t of [x, loss]) t.dispose();
+      net.dispose();
+    }
+    expect(sizes[1]!).toBeLessThan(sizes[0]! * 0.5);
+  });
+});
