@@ -111,12 +111,21 @@ async function readOwner(path: string): Promise<LockOwner | null> {
   }
 }
 
+/** A held run-folder lock. */
+export interface RunLock {
+  /** Releases the lock (only if this process still owns it). */
+  release(): Promise<void>;
+  /** The process whose stale lock was taken over ('unreadable' for a torn lock file), or null. */
+  tookOver: string | null;
+}
+
 /**
  * Takes the run folder's lock for this process: refuses (RunFolderError) while another live
  * process holds it, takes over a lock whose process is gone (or that is unreadable, as a kill
- * while writing it leaves it). Returns the function that releases it.
+ * while writing it leaves it).
  */
-export async function lockRunDir(dir: string): Promise<() => Promise<void>> {
+export async function lockRunDir(dir: string): Promise<RunLock> {
+  let tookOver: string | null = null;
   const path = join(dir, LOCK_FILE);
   const me: LockOwner = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -127,9 +136,12 @@ export async function lockRunDir(dir: string): Promise<() => Promise<void>> {
       } finally {
         await h.close();
       }
-      return async () => {
-        const o = await readOwner(path);
-        if (o?.pid === me.pid && o.host === me.host) await unlink(path).catch(() => undefined);
+      return {
+        tookOver,
+        release: async () => {
+          const o = await readOwner(path);
+          if (o?.pid === me.pid && o.host === me.host) await unlink(path).catch(() => undefined);
+        },
       };
     } catch (e) {
       if (!isFsError(e) || e.code !== 'EEXIST') throw fsFailure(e, path, 'create the lock file');
@@ -139,10 +151,11 @@ export async function lockRunDir(dir: string): Promise<() => Promise<void>> {
       const where = owner.host === me.host ? `process ${owner.pid}` : `process ${owner.pid} on ${owner.host}`;
       throw new RunFolderError(
         dir,
-        `another webmtl train (${where}, since ${owner.started}) is using this run folder; wait for it to end or stop it` +
-          (owner.host === me.host ? '' : `, or delete ${path} if it no longer runs`),
+        `another webmtl train (${where}, since ${owner.started}) is using this run folder; wait for it to end or stop it ` +
+          `(if no trainer runs there any more, delete ${path})`,
       );
     }
+    tookOver = owner ? `process ${owner.pid}, which no longer runs` : 'an unreadable lock file';
     // The owner is gone: move its lock aside (only one of several takers succeeds) and retry.
     const aside = `${path}.${process.pid}.stale`;
     await rename(path, aside).then(() => rm(aside, { force: true }), () => undefined);

@@ -119,7 +119,9 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   try {
     if (opts.baselines) checkBaselines(opts.baselines, tasks, opts.baselinesSource);
     await makeRunDir(dir);
-    unlock = await lockRunDir(dir);
+    const lock = await lockRunDir(dir);
+    unlock = lock.release;
+    if (lock.tookOver) log(`${dir}: took over the lock of ${lock.tookOver}`);
     // Holding the lock: look again (another trainer may have started it meanwhile), then tidy up.
     resume = (await readStart({ ...opts, config })).resume;
     await removeTempFiles(dir);

@@ -166,7 +166,7 @@ describe('stops and bad inputs leave no dead end', () => {
   it('a second trainer on a folder in use is refused; the first one\'s lock is not touched', async () => {
     const dir = fresh();
     mkdirSync(dir);
-    const release = await lockRunDir(dir);
+    const { release } = await lockRunDir(dir);
     try {
       oneLine(await failure(run({ dir, config: cfg })), new RegExp(`another webmtl train \\(process ${process.pid}, since .*\\) is using this run folder`));
       expect(existsSync(join(dir, 'train.lock'))).toBe(true);

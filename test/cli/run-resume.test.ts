@@ -82,6 +82,7 @@ describe('resume', () => {
     expect(() => records(dir)).toThrow();
     const said: string[] = [];
     await run({ dir, resume: true, said });
+    expect(said.join('\n')).toMatch(/took over the lock of process \d+, which no longer runs/);
     expect(said.join('\n')).toMatch(/resuming .* at step 3 \(epoch 1, batch 1\); \d+ record\(s\) after the checkpoint dropped .*; 1 torn line\(s\) removed/);
     expect(comparable(records(dir))).toEqual(comparable(reference));
     expect(readdirSync(join(dir, 'checkpoints'))).toEqual(['last.safetensors']);
