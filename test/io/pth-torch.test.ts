@@ -28,13 +28,25 @@ interface Manifest {
   nets: Record<string, { file: string; features: Record<string, { file: string; shape: number[] }> }>;
 }
 
+// One Python run writes every file; each test first calls written(), so a missing torch fails every
+// test here with the install command (a throwing beforeAll would only mark them skipped).
 let manifest: Manifest;
+let setupError: Error | null = null;
 beforeAll(() => {
-  const py = requirePython('torch, torchvision');
-  const r = spawnSync(py, [SCRIPT, '--out', dir, '--resnet'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${SCRIPT} failed (${r.status}): ${r.stderr}`);
-  manifest = JSON.parse(readFileSync(join(dir, 'resnet.json'), 'utf8')) as Manifest;
+  try {
+    const py = requirePython('torch, torchvision');
+    const r = spawnSync(py, [SCRIPT, '--out', dir, '--resnet'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${SCRIPT} failed (${r.status}): ${r.stderr}`);
+    manifest = JSON.parse(readFileSync(join(dir, 'resnet.json'), 'utf8')) as Manifest;
+  } catch (e) {
+    setupError = e as Error;
+  }
 }, 60_000);
+
+function written(): Manifest {
+  if (setupError) throw setupError;
+  return manifest;
+}
 
 const f32file = (name: string) => {
   const b = readFileSync(join(dir, name));
@@ -43,12 +55,14 @@ const f32file = (name: string) => {
 
 describe('PyTorch .pth files written now by torch', () => {
   it('every small file decodes as torch describes it (dtypes, views, legacy, protocol 4, nesting, module. prefix, refusal)', () => {
+    written();
     const files = expectations(DIR);
     expect(Object.keys(files).length).toBe(6);
     for (const [name, e] of Object.entries(files)) checkAgainstExpected(DIR, name, e);
   });
 
   it("a DataParallel checkpoint {'epoch', 'state_dict': module.*} gives the plain state dict", () => {
+    written();
     const plain = w.decodePthHost(new Uint8Array(readFileSync(join(dir, 'resnet18.pth'))));
     const ddp = w.decodePthHost(new Uint8Array(readFileSync(join(dir, 'resnet18_ddp.pth'))));
     expect([ddp.nestedUnder, ddp.strippedPrefix, plain.nestedUnder, plain.strippedPrefix]).toEqual(['state_dict', 'module.', null, null]);
@@ -61,7 +75,7 @@ describe('PyTorch .pth files written now by torch', () => {
 describe.each(devices())('torchvision ResNets into webmtl backbones on %s', () => {
   for (const name of ['resnet18', 'resnet50'] as const) {
     it(`${name}: loads by name (fc.* dropped) and its eval-mode features match torchvision's within ${TOL}`, async () => {
-      const net = manifest.nets[name]!;
+      const net = written().nets[name]!;
       const model = name === 'resnet18' ? w.resnet18({ outputStride: 32 }) : w.resnet50({ outputStride: 32 });
       const r = await w.loadPretrained(model, join(dir, net.file), name);
       expect(r.dropped).toEqual(['fc.weight', 'fc.bias']);
@@ -88,9 +102,10 @@ describe.each(devices())('torchvision ResNets into webmtl backbones on %s', () =
   }
 
   it('resnet50 weights into a resnet18: unused and mismatched keys in one error, nothing written', async () => {
+    const r50 = written().nets.resnet50!.file;
     const model = w.resnet18();
     const before = await model.stateDict().get('conv1.weight')!.data();
-    const err = await w.loadPretrained(model, join(dir, manifest.nets.resnet50!.file), 'resnet18').catch((e: unknown) => e);
+    const err = await w.loadPretrained(model, join(dir, r50), 'resnet18').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(w.CheckpointError);
     const e = err as w.CheckpointError;
     // resnet18's names are a subset of resnet50's: nothing missing, the Bottleneck keys unused.
