@@ -50,7 +50,7 @@ export class TensorRef {
 /** The values a torch pickle rebuilds to. */
 export type TorchValue = PyValue<StorageRef | TensorRef>;
 
-/** Most elements one tensor may have (2^31: what a WebGPU buffer of f32 could ever address). */
+/** Most elements one tensor may have (2^31, 8 GiB of f32: more than any WebGPU buffer holds). */
 export const MAX_TENSOR_ELEMENTS = 2 ** 31;
 
 const isCount = (v: TorchValue): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
