@@ -83,6 +83,9 @@ export interface TrainRunResult {
 /** Training stopped by a non-finite loss; says what was kept and how to go on. */
 export class TrainingStoppedError extends WebmtlError {}
 
+/** The checkpoint of a run to resume cannot be used; says how to start the run again. */
+export class CheckpointUnusableError extends WebmtlError {}
+
 /** The checkpoint's path inside a run folder. */
 export const CHECKPOINT = 'checkpoints/last.safetensors';
 
@@ -182,6 +185,10 @@ async function trainLoop(a: LoopArgs): Promise<Omit<TrainRunResult, 'checkpointS
         if (c.epoch > config.train.epochs) throw bad(`epoch ${c.epoch} is beyond the run's ${config.train.epochs} epochs`);
         if (c.step !== c.epoch * stepsPerEpoch + (b as number)) throw bad(`step ${c.step} does not match epoch ${c.epoch} and batch ${b as number} (${stepsPerEpoch} steps per epoch)`);
       },
+    }).catch((e: unknown) => {
+      if (isFsError(e) || !(e instanceof WebmtlError)) throw e;
+      // Not a dead end: without the checkpoint, --resume starts the run again.
+      throw new CheckpointUnusableError(`${e.message.replace(/\s*\n\s*/g, ' ')}; to start the run again from step 0, delete ${ckptPath} and run --resume ${dir}`);
     });
     skip = extra.batchInEpoch as number;
     elapsed = typeof extra.time === 'number' && Number.isFinite(extra.time) ? extra.time : 0;

@@ -97,6 +97,18 @@ describe('checkpoints are validated before anything is restored', () => {
     }
   });
 
+  it('a truncated checkpoint is one line that says how to start again; deleting it and --resume does', async () => {
+    const dir = edited('truncated', () => {});
+    const file = join(dir, 'checkpoints', 'last.safetensors');
+    writeFileSync(file, readFileSync(file).subarray(0, 5000));
+    const e = await failure(run({ dir, resume: true }));
+    oneLine(e, /last\.safetensors.*; to start the run again from step 0, delete .*last\.safetensors and run --resume/);
+    rmSync(file);
+    const said: string[] = [];
+    expect(await run({ dir, resume: true, said })).toMatchObject({ interrupted: false, steps: 2 });
+    expect(said[0]).toMatch(/no checkpoint yet: starting the run again from step 0/);
+  });
+
   it('eval refuses weights that hold NaN instead of printing metrics', async () => {
     const dir = edited('nan-weights', (_x, t) => {
       const w = t.get('model.encoder.conv1.weight') ?? [...t.entries()].find(([k]) => k.startsWith('model.') && k.endsWith('.weight'))![1];
