@@ -145,8 +145,11 @@ function crc32(b: Uint8Array): number {
   return ~c >>> 0;
 }
 
-/** A stored (uncompressed) zip archive of `entries`, with zip64 end records as torch writes them. */
-export function storedZip(entries: Record<string, Uint8Array> | [string, Uint8Array][]): Uint8Array {
+/**
+ * A stored (uncompressed) zip archive of `entries`, with zip64 end records as torch writes them;
+ * `zip64Fields` moves every entry's sizes and offset into zip64 extra fields.
+ */
+export function storedZip(entries: Record<string, Uint8Array> | [string, Uint8Array][], opts: { zip64Fields?: boolean } = {}): Uint8Array {
   const chunks: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let at = 0;
@@ -161,17 +164,29 @@ export function storedZip(entries: Record<string, Uint8Array> | [string, Uint8Ar
     dv.setUint32(22, data.length, true);
     dv.setUint16(26, n.length, true);
     local.set(n, 30);
-    const c = new Uint8Array(46 + n.length);
+    // With zip64Fields, the central entry says 0xffffffff for both sizes and the offset and holds
+    // the real values in a zip64 extra field (id 1), as writers do for entries past 4 GiB.
+    const extra = opts.zip64Fields ? 4 + 24 : 0;
+    const c = new Uint8Array(46 + n.length + extra);
     const cv = new DataView(c.buffer);
     cv.setUint32(0, 0x02014b50, true);
-    cv.setUint16(4, 20, true);
-    cv.setUint16(6, 20, true);
+    cv.setUint16(4, 45, true);
+    cv.setUint16(6, 45, true);
     cv.setUint32(16, crc32(data), true);
-    cv.setUint32(20, data.length, true);
-    cv.setUint32(24, data.length, true);
+    cv.setUint32(20, opts.zip64Fields ? 0xffffffff : data.length, true);
+    cv.setUint32(24, opts.zip64Fields ? 0xffffffff : data.length, true);
     cv.setUint16(28, n.length, true);
-    cv.setUint32(42, at, true);
+    cv.setUint16(30, extra, true);
+    cv.setUint32(42, opts.zip64Fields ? 0xffffffff : at, true);
     c.set(n, 46);
+    if (opts.zip64Fields) {
+      const e = 46 + n.length;
+      cv.setUint16(e, 1, true);
+      cv.setUint16(e + 2, 24, true);
+      cv.setBigUint64(e + 4, BigInt(data.length), true);
+      cv.setBigUint64(e + 12, BigInt(data.length), true);
+      cv.setBigUint64(e + 20, BigInt(at), true);
+    }
     chunks.push(local, data);
     central.push(c);
     at += local.length + data.length;
@@ -211,11 +226,11 @@ export function f32bytes(v: readonly number[]): Uint8Array {
 }
 
 /** A torch.save-like zip: `archive/data.pkl` plus `archive/data/<key>` per storage, and a version entry. */
-export function torchZip(pkl: Uint8Array, storages: Record<string, Uint8Array>): Uint8Array {
+export function torchZip(pkl: Uint8Array, storages: Record<string, Uint8Array>, opts: { zip64Fields?: boolean } = {}): Uint8Array {
   const entries: Record<string, Uint8Array> = { 'archive/data.pkl': pkl };
   for (const [k, b] of Object.entries(storages)) entries[`archive/data/${k}`] = b;
   entries['archive/version'] = enc.encode('3\n');
-  return storedZip(entries);
+  return storedZip(entries, opts);
 }
 
 /** A deterministic generator of 32-bit integers (mulberry32). */

@@ -49,6 +49,12 @@ describe('PyTorch .pth reader (built pickles)', () => {
     expect(Array.from(r.tensors.get('s')!.data)).toEqual([5]);
   });
 
+  it('reads entries whose sizes and offsets sit in zip64 extra fields (files over 4 GiB)', () => {
+    const pkl = torchPickle({ t: tensor({ shape: [2, 3] }) });
+    const r = w.decodePthHost(torchZip(pkl, { '0': six }, { zip64Fields: true }), 'zip64.pth');
+    expect(Array.from(r.tensors.get('t')!.data)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
   it('refuses views outside their storage, expanded views and short storages, naming the tensor', () => {
     expect(() => decode({ a: tensor({ shape: [6], offset: 1 }) })).toThrow(/tensor 'a': the view \(offset 1, size \[6\], stride \[1\]\) reaches element 6 of a storage of 6/);
     expect(() => decode({ a: tensor({ shape: [4, 2], stride: [0, 1] }) })).toThrow(/tensor 'a': 8 elements in a storage of 6/);
