@@ -5,6 +5,9 @@
  */
 import { ArgumentError } from '../errors.js';
 import { readSafetensorsHeader } from '../io/safetensors.js';
+import { fromArray } from '../tensor/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Balancer } from './balance/balancer.js';
 
 /** The balancer state as a checkpoint stores it (tensors as plain arrays). */
 export interface SavedBalancer {
@@ -101,4 +104,26 @@ export function peekExtra(bytes: Uint8Array, source: string, tasks?: readonly st
     if (!t.data!.every((x) => typeof x === 'number')) fail(`balancer tensor '${k}' holds a value that is not a number`);
   }
   return { ...(e as TrainerExtra), step: step as number, extra: extra as Record<string, unknown> };
+}
+
+/**
+ * The balancer's state copied to the host, as a checkpoint stores it (also what the trainer puts
+ * back when a checkpoint is refused half way).
+ */
+export async function saveBalancer(balancer: Balancer): Promise<SavedBalancer> {
+  const bs = balancer.state();
+  const tensors: SavedBalancer['tensors'] = {};
+  for (const [k, t] of Object.entries(bs.tensors)) tensors[k] = { shape: [...t.shape], data: Array.from(await t.data()) };
+  return { name: balancer.name, scalars: structuredClone(bs.scalars), tensors };
+}
+
+/** Loads a host-side balancer state into `balancer` (its tensors uploaded for the call, then freed). */
+export function loadBalancer(balancer: Balancer, saved: SavedBalancer): void {
+  const tensors: Record<string, Tensor> = {};
+  try {
+    for (const [k, v] of Object.entries(saved.tensors)) tensors[k] = fromArray(v.data, v.shape);
+    balancer.loadState({ scalars: saved.scalars, tensors });
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
 }

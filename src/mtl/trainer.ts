@@ -18,8 +18,7 @@ import type { TaskMetrics } from './metrics/delta-mtl.js';
 import type { MultiTaskModel } from './models/model.js';
 import { readFileBytes } from '../io/node-fs.js';
 import { restoreCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
-import { fromArray } from '../tensor/creation.js';
-import { peekExtra, type EpochSums, type PeekedCheckpoint, type SavedBalancer } from './trainer-checkpoint.js';
+import { loadBalancer, peekExtra, saveBalancer, type EpochSums, type PeekedCheckpoint } from './trainer-checkpoint.js';
 import { NonFiniteLossError, StepRecorder, type StepLog } from './step-log.js';
 import { disposeBatch, type MultiTaskBatch, type Task } from './task.js';
 
@@ -336,9 +335,7 @@ export class Trainer {
    */
   async saveCheckpoint(path: string, extra: Record<string, unknown> = {}): Promise<void> {
     await this.drainLogs();
-    const bs = this.balancer.state();
-    const tensors: Record<string, { shape: number[]; data: number[] }> = {};
-    for (const [k, t] of Object.entries(bs.tensors)) tensors[k] = { shape: [...t.shape], data: Array.from(await t.data()) };
+    const balancer = await saveBalancer(this.balancer);
     await saveCheckpoint(path, {
       model: this.model,
       optimizer: this.optimizer,
@@ -349,7 +346,7 @@ export class Trainer {
         epoch: this.epoch,
         epochStartStep: this.epochStartStep,
         epochSums: { ...this.sums, seconds: this.epochSeconds() },
-        balancer: { name: this.balancer.name, scalars: bs.scalars, tensors },
+        balancer,
       },
     });
   }
@@ -369,13 +366,13 @@ export class Trainer {
       throw new ArgumentError(op, `${path} was written with balancer '${meta.balancer.name}', this trainer uses '${this.balancer.name}'`);
     }
     opts.check?.(meta);
-    const previous = await this.balancerSnapshot();
+    const previous = await saveBalancer(this.balancer);
     let loaded: ReturnType<typeof restoreCheckpoint>;
     try {
-      this.loadBalancer(meta.balancer);
+      loadBalancer(this.balancer, meta.balancer);
       loaded = restoreCheckpoint(bytes, { model: this.model, optimizer: this.optimizer, ...(this.scheduler ? { schedule: this.scheduler } : {}) }, path);
     } catch (e) {
-      this.loadBalancer(previous);
+      loadBalancer(this.balancer, previous);
       throw e;
     }
     this.step = loaded.step;
@@ -385,25 +382,6 @@ export class Trainer {
     this.sums = meta.epochSums ? structuredClone(meta.epochSums) : this.emptySums();
     this.checked = false;
     return loaded.extra as Record<string, unknown>;
-  }
-
-  /** The balancer's state copied to the host (to put back when a checkpoint is refused). */
-  private async balancerSnapshot(): Promise<SavedBalancer> {
-    const bs = this.balancer.state();
-    const tensors: SavedBalancer['tensors'] = {};
-    for (const [k, t] of Object.entries(bs.tensors)) tensors[k] = { shape: [...t.shape], data: Array.from(await t.data()) };
-    return { name: this.balancer.name, scalars: structuredClone(bs.scalars), tensors };
-  }
-
-  /** Loads a host-side balancer state into the balancer. */
-  private loadBalancer(saved: SavedBalancer): void {
-    const tensors: Record<string, Tensor> = {};
-    try {
-      for (const [k, v] of Object.entries(saved.tensors)) tensors[k] = fromArray(v.data, v.shape);
-      this.balancer.loadState({ scalars: saved.scalars, tensors });
-    } finally {
-      for (const t of Object.values(tensors)) t.dispose();
-    }
   }
 
   /** Frees the trainer's pending logs (the model, balancer and optimiser stay the caller's). */
