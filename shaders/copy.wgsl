@@ -1,7 +1,9 @@
 // Strided copy of 32-bit words: the one kernel behind permute, expand, slice (with steps), pad and
 // concat. For every index o of the iteration shape:
 //   src_d = start_d + o_d * step_d; in bounds when 0 <= src_d < bound_d for all d
-//   dst[dstOffset + sum o_d * dstStride_d] = in bounds ? src[sum src_d * srcStride_d] : fill
+//   dst[dstOffset + sum o_d * dstStride_d] = in bounds ? src[sum src_d * srcStride_d - srcBase] : fill
+// srcBase is where the bound source range starts (nonzero when a copy too large for one binding is
+// split: src/ops/kernels/copy.ts).
 override WG: u32 = 64u;
 
 struct Params {
@@ -12,6 +14,7 @@ struct Params {
   bound: array<vec4<u32>, 2>,
   src_stride: array<vec4<u32>, 2>,
   dst_stride: array<vec4<u32>, 2>,
+  src_base: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> src: array<u32>;
@@ -26,7 +29,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
   var rem = i;
-  var so = 0u;
+  var so = 0u - p.src_base;
   var doff = p.dst_offset;
   var inside = true;
   for (var d = i32(p.rank) - 1; d >= 0; d--) {

@@ -33,9 +33,12 @@ export class BufferPool {
     private readonly maxPooledBytes = 1 << 30,
   ) {}
 
-  /** A buffer of at least `bytes` bytes (its real size is the bucket size). */
-  acquire(bytes: number): GPUBuffer {
-    const size = bucketSize(bytes);
+  /**
+   * A buffer of at least `bytes` bytes (its real size is the bucket size, or `cap` when the bucket
+   * would exceed it: the runtime keeps buffers that fit one binding within the binding limit).
+   */
+  acquire(bytes: number, cap = Infinity): GPUBuffer {
+    const size = Math.max(Math.min(bucketSize(bytes), cap), Math.ceil(bytes / 4) * 4);
     const list = this.free.get(size);
     let buf = list?.pop();
     if (buf) {

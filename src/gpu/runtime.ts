@@ -35,6 +35,22 @@ export interface RuntimeOptions extends DeviceOptions {
   tuning?: boolean | TuningTable;
   /** Start with {@link Runtime.f16} on (default off); throws ArgumentError without `shader-f16`. */
   f16?: boolean;
+  /**
+   * The most bytes an op may bind as one storage buffer (default: the adapter's
+   * maxStorageBufferBindingSize; `WEBMTL_MAX_BINDING` in the environment sets it when this is absent).
+   * Ops split their work over several bindings or dispatches when a tensor or temporary is larger, so
+   * a low value (e.g. 65536) exercises every split path on small tensors. Rounded down to a multiple
+   * of 256 bytes, never above the adapter's limit, at least 4096.
+   */
+  maxBindingBytes?: number;
+}
+
+/** The binding limit a runtime uses: the option, else `WEBMTL_MAX_BINDING`, capped by the adapter. */
+function bindingLimit(opt: number | undefined, adapterMax: number): number {
+  const env = typeof process !== 'undefined' ? process.env?.WEBMTL_MAX_BINDING : undefined;
+  const asked = opt ?? (env ? Number(env) : Infinity);
+  if (!(asked > 0)) throw new ArgumentError('maxBindingBytes', `must be a positive number of bytes, got ${opt ?? env}`);
+  return Math.max(4096, Math.floor(Math.min(asked, adapterMax) / 256) * 256);
 }
 
 export class Runtime {
@@ -63,6 +79,11 @@ export class Runtime {
    */
   politeWaits = true;
   private f16On = false;
+  /**
+   * The most bytes one storage binding of a dispatch may span ({@link RuntimeOptions.maxBindingBytes}).
+   * Tensors may be larger (up to maxBufferSize); ops split their work so that no binding exceeds this.
+   */
+  readonly maxBindingBytes: number;
 
   private constructor(
     readonly device: GPUDevice,
@@ -73,6 +94,7 @@ export class Runtime {
     public tuning: TuningTable,
   ) {
     this.maxBatch = opts.maxBatch ?? 128;
+    this.maxBindingBytes = bindingLimit(opts.maxBindingBytes, device.limits.maxStorageBufferBindingSize);
     if (opts.f16) this.f16 = true;
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 64 << 20);
@@ -140,14 +162,18 @@ export class Runtime {
     }
   }
 
-  /** A storage buffer of at least `bytes` bytes from the pool. */
+  /**
+   * A storage buffer of at least `bytes` bytes from the pool, up to the adapter's maxBufferSize. A
+   * request that fits one binding gets a buffer that does too (its pool bucket is capped at
+   * {@link maxBindingBytes}), so ops may bind it whole.
+   */
   alloc(bytes: number): GPUBuffer {
     this.checkAlive();
-    const max = this.device.limits.maxStorageBufferBindingSize;
+    const max = this.device.limits.maxBufferSize;
     if (bytes > max) {
-      throw new OutOfMemoryError(`a buffer of ${bytes} bytes exceeds this adapter's maxStorageBufferBindingSize (${max})`);
+      throw new OutOfMemoryError(`a buffer of ${bytes} bytes exceeds this adapter's maxBufferSize (${max})`);
     }
-    return this.pool.acquire(bytes);
+    return this.pool.acquire(bytes, bytes <= this.maxBindingBytes ? this.maxBindingBytes : Infinity);
   }
 
   /** Returns a storage buffer to the pool (reusable after the current batch is submitted). */
@@ -199,18 +225,33 @@ export class Runtime {
 
   /**
    * Encodes one dispatch of `kernel` (specialised by `constants`) over `buffers` (in binding order,
-   * the uniform block last when the kernel declares one) and `groups` workgroups.
+   * the uniform block last when the kernel declares one) and `groups` workgroups. A buffer is bound
+   * whole, a {buffer, offset, size} range as given (offset a multiple of the adapter's
+   * minStorageBufferOffsetAlignment). No binding may exceed {@link maxBindingBytes}: an op that would
+   * bind more gets a GpuError naming the kernel, before anything is encoded.
    */
   dispatch(
     kernel: Kernel,
     constants: Record<string, number>,
-    buffers: readonly GPUBuffer[],
+    buffers: readonly (GPUBuffer | GPUBufferBinding)[],
     uniforms: ArrayBufferView | null,
     groups: readonly [number, number, number],
   ): void {
     this.checkAlive();
+    const entries: GPUBindGroupEntry[] = new Array(buffers.length);
+    for (let binding = 0; binding < buffers.length; binding++) {
+      const b = buffers[binding]!;
+      const range = 'buffer' in b;
+      const bytes = range ? (b.size ?? b.buffer.size - (b.offset ?? 0)) : b.size;
+      if (bytes > this.maxBindingBytes) {
+        throw new GpuError(
+          `kernel ${kernel.shader}${kernel.entry ? `.${kernel.entry}` : ''} binds ${bytes} bytes at binding ${binding}, more than the ` +
+            `binding limit (${this.maxBindingBytes}); the op must split its work`,
+        );
+      }
+      entries[binding] = { binding, resource: range ? b : { buffer: b } };
+    }
     const { pipeline, layout } = this.pipelines.get(kernel, constants);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
     if (uniforms) entries.push({ binding: buffers.length, resource: this.uniformBinding(uniforms) });
     const bindGroup = this.device.createBindGroup({ layout, entries });
     const base = kernel.entry && kernel.entry !== 'main' ? `${kernel.shader}.${kernel.entry}` : kernel.shader;

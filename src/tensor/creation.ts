@@ -78,9 +78,14 @@ export function full(shape: Shape, value: number, opts: CreateOptions = {}): Ten
   const bits = new Uint32Array(1);
   if (dtype === 'f32') new Float32Array(bits.buffer)[0] = value;
   else new Int32Array(bits.buffer)[0] = value;
-  const n4 = Math.ceil(t.size / 4);
-  if (n4 > 0) {
-    t.runtime.dispatch(fillKernel, { WG }, [t.bufferFor('full')], new Uint32Array([n4, bits[0]!]), grid(Math.ceil(n4 / WG)));
+  // Chunks of one binding each (at multiples of the binding limit, so offsets stay aligned).
+  const rt = t.runtime;
+  const buffer = t.bufferFor('full');
+  const step = rt.maxBindingBytes / 4;
+  for (let s = 0; s < t.size; s += step) {
+    const n4 = Math.ceil(Math.min(step, t.size - s) / 4);
+    const binding = t.size <= step ? buffer : { buffer, offset: s * 4, size: Math.min(n4 * 16, buffer.size - s * 4) };
+    rt.dispatch(fillKernel, { WG }, [binding], new Uint32Array([n4, bits[0]!]), grid(Math.ceil(n4 / WG)));
   }
   return finish(t, opts);
 }

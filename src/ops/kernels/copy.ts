@@ -8,6 +8,7 @@ import { empty } from '../../tensor/creation.js';
 import { sizeOf, stridesOf, type Shape } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, putDims } from '../util.js';
+import { fits } from './split.js';
 
 const kernel = { shader: 'copy', bindings: ['read', 'write', 'uniform'] } as const;
 
@@ -29,13 +30,18 @@ export function stridedCopy(src: Tensor, dst: Tensor, plan: CopyPlan): void {
   const n = sizeOf(plan.shape);
   if (n === 0) return;
   if (plan.shape.length > 8) throw new ArgumentError('copy', `rank ${plan.shape.length} exceeds 8`);
-  const u = new ArrayBuffer(16 + 6 * 32);
+  if (fits(dst.runtime, src, dst)) launch(dst, src.bufferFor('copy'), dst.bufferFor('copy'), plan, 0, n);
+  else splitCopy(src, dst, { ...plan, dstOffset: plan.dstOffset ?? 0 });
+}
+
+function launch(out: Tensor, src: GPUBuffer | GPUBufferBinding, dst: GPUBuffer | GPUBufferBinding, plan: CopyPlan, srcBase: number, n: number): void {
+  const u = new ArrayBuffer(16 + 6 * 32 + 16);
   const u32 = new Uint32Array(u);
   const i32 = new Int32Array(u);
   u32[0] = n;
   u32[1] = plan.shape.length;
   u32[2] = plan.dstOffset ?? 0;
-  if (dst.dtype === 'f32') new Float32Array(u, 12, 1)[0] = plan.fill ?? 0;
+  if (out.dtype === 'f32') new Float32Array(u, 12, 1)[0] = plan.fill ?? 0;
   else i32[3] = plan.fill ?? 0;
   putDims(u32, 4, plan.shape);
   plan.start.forEach((v, k) => (i32[12 + k] = v));
@@ -43,7 +49,77 @@ export function stridedCopy(src: Tensor, dst: Tensor, plan: CopyPlan): void {
   putDims(u32, 28, plan.bound);
   putDims(u32, 36, plan.srcStride);
   putDims(u32, 44, plan.dstStride);
-  dst.runtime.dispatch(kernel, { WG }, [src.bufferFor('copy'), dst.bufferFor('copy')], u32, grid(Math.ceil(n / WG)));
+  u32[52] = srcBase;
+  out.runtime.dispatch(kernel, { WG }, [src, dst], u32, grid(Math.ceil(n / WG)));
+}
+
+/**
+ * A copy whose source or destination exceeds one binding: the plan is halved along the dim that
+ * widens its spans most until the source elements it reads and the destination elements it writes each
+ * span one binding; those spans are bound from an aligned start, the source's passed as srcBase.
+ */
+function splitCopy(src: Tensor, dst: Tensor, plan: CopyPlan & { dstOffset: number }): void {
+  const rt = dst.runtime;
+  const limit = rt.maxBindingBytes / 4;
+  const align = Math.max(1, rt.limits.minStorageBufferOffsetAlignment / 4);
+  const sb = src.bufferFor('copy');
+  const db = dst.bufferFor('copy');
+  const rank = plan.shape.length;
+  const go = (p: CopyPlan & { dstOffset: number }): void => {
+    const n = sizeOf(p.shape);
+    if (n === 0) return;
+    // Destination span: strides are nonnegative.
+    const dLo = Math.floor(p.dstOffset / align) * align;
+    const dHi = p.dstOffset + p.shape.reduce((acc, s, d) => acc + (s - 1) * p.dstStride[d]!, 0) + 1;
+    // Source span over the in-bounds indices only (out-of-bounds ones write the fill).
+    let sMin = 0;
+    let sMax = 0;
+    let reads = true;
+    for (let d = 0; d < rank; d++) {
+      const [lo, hi] = inBounds(p.start[d]!, p.step[d]!, p.bound[d]!, p.shape[d]!);
+      if (lo > hi) reads = false;
+      const a = (p.start[d]! + lo * p.step[d]!) * p.srcStride[d]!;
+      const b = (p.start[d]! + hi * p.step[d]!) * p.srcStride[d]!;
+      sMin += Math.min(a, b);
+      sMax += Math.max(a, b);
+    }
+    const sLo = reads ? Math.floor(sMin / align) * align : 0;
+    const sHi = reads ? sMax + 1 : Math.min(align, src.size);
+    if ((sHi - sLo <= limit && dHi - dLo <= limit) || n === 1) {
+      const sRange = { buffer: sb, offset: sLo * 4, size: Math.min(sb.size - sLo * 4, Math.ceil((sHi - sLo) / 4) * 16) };
+      const dRange = { buffer: db, offset: dLo * 4, size: Math.min(db.size - dLo * 4, Math.ceil((dHi - dLo) / 4) * 16) };
+      launch(dst, sRange, dRange, { ...p, dstOffset: p.dstOffset - dLo }, sLo, n);
+      return;
+    }
+    // Halve the dim that widens the spans most.
+    let d = 0;
+    let widest = -1;
+    for (let i = 0; i < rank; i++) {
+      const w = (p.shape[i]! - 1) * Math.max(Math.abs(p.step[i]!) * p.srcStride[i]!, p.dstStride[i]!, 1);
+      if (p.shape[i]! > 1 && w > widest) [d, widest] = [i, w];
+    }
+    const h = Math.floor(p.shape[d]! / 2);
+    const first = { ...p, shape: p.shape.map((s, i) => (i === d ? h : s)) };
+    const second = {
+      ...p,
+      shape: p.shape.map((s, i) => (i === d ? s - h : s)),
+      start: p.start.map((s, i) => (i === d ? s + h * p.step[d]! : s)),
+      dstOffset: p.dstOffset + h * p.dstStride[d]!,
+    };
+    go(first);
+    go(second);
+  };
+  go(plan);
+}
+
+/** The index range [lo, hi] of k < len with 0 <= start + k * step < bound (lo > hi when empty). */
+function inBounds(start: number, step: number, bound: number, len: number): [number, number] {
+  if (step === 0) return start >= 0 && start < bound ? [0, len - 1] : [1, 0];
+  const a = -start / step;
+  const b = (bound - 1 - start) / step;
+  const lo = Math.max(0, Math.ceil(Math.min(a, b)));
+  const hi = Math.min(len - 1, Math.floor(Math.max(a, b)));
+  return [lo, hi];
 }
 
 /** A copy of `x` in new memory. */

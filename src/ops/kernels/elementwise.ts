@@ -5,9 +5,10 @@
 import { ShapeError } from '../../errors.js';
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
-import { broadcastShapes, broadcastStrides, sameShape } from '../../tensor/shape.js';
+import { broadcastShapes, broadcastStrides, sameShape, sizeOf } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, putDims, requireF32 } from '../util.js';
+import { fits, flatChunks, mapRows, range, takeRows } from './split.js';
 
 /** Kernel numbering of shaders/unary.wgsl. */
 export const UNARY_CODES = {
@@ -33,14 +34,44 @@ export function unary(op: UnaryCode, x: Tensor, a = 0, b = 0): Tensor {
   requireF32(op, x);
   const xb = x.bufferFor(op); // before allocating, so a disposed input leaks no output buffer
   const y = empty(x.shape);
-  const n4 = Math.ceil(x.size / 4);
-  if (n4 > 0) {
+  const rt = y.runtime;
+  const launch = (xr: GPUBuffer | GPUBufferBinding, yr: GPUBuffer | GPUBufferBinding, n: number) => {
+    const n4 = Math.ceil(n / 4);
     const u = new ArrayBuffer(16);
     new Uint32Array(u, 0, 1)[0] = n4;
     new Float32Array(u, 4, 2).set([a, b]);
-    y.runtime.dispatch(unaryKernel, { OP: UNARY_CODES[op], WG }, [xb, y.bufferFor(op)], new Uint8Array(u), grid(Math.ceil(n4 / WG)));
-  }
+    rt.dispatch(unaryKernel, { OP: UNARY_CODES[op], WG }, [xr, yr], new Uint8Array(u), grid(Math.ceil(n4 / WG)));
+  };
+  if (x.size === 0) return y;
+  if (fits(rt, x)) launch(xb, y.bufferFor(op), x.size);
+  else for (const [s, n] of flatChunks(rt, x.size)) launch(range(x, s, n, op), range(y, s, n, op), n);
   return y;
+}
+
+/**
+ * The broadcast op `fn` over operands too large for one binding, one chunk of the output's leading
+ * axis at a time: an operand that spans that axis gives its rows, one broadcast along it (size 1, or
+ * of lower rank) is passed whole. A leading axis of size 1 is dropped instead, so the split moves
+ * inward until the chunks fit.
+ */
+function splitBroadcast(shape: readonly number[], xs: readonly Tensor[], fn: (...xs: Tensor[]) => Tensor): Tensor {
+  const rank = shape.length;
+  const spans = (t: Tensor) => t.rank === rank && t.shape[0] === shape[0];
+  if (shape[0] === 1) {
+    const views = xs.map((t) => (t.rank === rank ? t.view(t.shape.slice(1)) : t));
+    const r = fn(...views);
+    views.forEach((v, i) => v !== xs[i] && v.dispose());
+    const out = r.view(shape);
+    r.dispose();
+    return out;
+  }
+  const row = Math.max(sizeOf(shape.slice(1)), ...xs.map((t) => (spans(t) ? t.size / shape[0]! : 0))) * 4;
+  return mapRows(xs[0]!.runtime, shape[0]!, row, (n0, nb) => {
+    const parts = xs.map((t) => (spans(t) ? takeRows(t, n0, nb) : t));
+    const r = fn(...parts);
+    parts.forEach((p, i) => p !== xs[i] && p.dispose());
+    return r;
+  });
 }
 
 /** The kernels index at most this many dims. */
@@ -84,9 +115,23 @@ export function binary(op: BinaryCode, a: Tensor, b: Tensor, p0 = 0, p1 = 0): Te
   const ab = a.bufferFor(op);
   const bb = b.bufferFor(op);
   const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
+  const rt = a.runtime;
+  const n = sizeOf(shape);
+  if (!same && n > 0 && (n * 4 > rt.maxBindingBytes || !fits(rt, a, b))) {
+    return splitBroadcast(shape, [a, b], (x, z) => binary(op, x!, z!, p0, p1));
+  }
   const m = same ? null : collapse(op, shape, [a.shape, b.shape]);
   const y = empty(shape);
   if (y.size === 0) return y;
+  if (same && !fits(rt, y)) {
+    for (const [s, c] of flatChunks(rt, n)) {
+      const u32 = new Uint32Array(4 + 3 * 8);
+      u32[0] = c;
+      new Float32Array(u32.buffer, 8, 2).set([p0, p1]);
+      rt.dispatch(binaryKernel, { OP: BINARY_CODES[op], WG }, [range(a, s, c, op), range(b, s, c, op), range(y, s, c, op)], u32, grid(Math.ceil(c / 4 / WG)));
+    }
+    return y;
+  }
   const u = new ArrayBuffer(16 + 3 * 32);
   const u32 = new Uint32Array(u);
   u32[0] = y.size;
@@ -113,6 +158,10 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
     throw new ShapeError('where', [cond.shape, a.shape, b.shape], 'cond, a and b do not broadcast together');
   }
   const bufs = [cond.bufferFor('where'), a.bufferFor('where'), b.bufferFor('where')];
+  const n = sizeOf(shape);
+  if (n > 0 && (n * 4 > cond.runtime.maxBindingBytes || !fits(cond.runtime, cond, a, b))) {
+    return splitBroadcast(shape, [cond, a, b], (c, x, z) => where(c!, x!, z!));
+  }
   const m = collapse('where', shape, [cond.shape, a.shape, b.shape]);
   const y = empty(shape);
   if (y.size === 0) return y;

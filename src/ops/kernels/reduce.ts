@@ -9,6 +9,8 @@ import { empty } from '../../tensor/creation.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from '../util.js';
+import { binary, unary } from './elementwise.js';
+import { fits, mapRows, sumRows, takeRows } from './split.js';
 
 const CODES = { sum: 0, max: 1, min: 2, argmax: 3, argmin: 4 } as const;
 export type ReduceCode = keyof typeof CODES;
@@ -60,6 +62,11 @@ export function reduce(op: ReduceCode, x: Tensor, axes: readonly number[], scale
     throw new ShapeError(op, [x.shape], 'cannot reduce over an empty dimension');
   }
   const outShape: number[] = x.shape.filter((_, i) => !axes.includes(i));
+  if (!fits(x.runtime, x)) {
+    if (axes.length > 0) return reduceSplit(op, x, axes, scale, outShape);
+    // Nothing to reduce: sum scales, the others copy.
+    return op === 'sum' && scale !== 1 ? unary('affine', x, scale) : x.view(x.shape);
+  }
   if (axes.length === 0) {
     return scale === 1 ? x.view(x.shape) : (() => {
       const y = pass(op, x, 1, 1, x.size, 1, scale);
@@ -92,6 +99,37 @@ export function reduce(op: ReduceCode, x: Tensor, axes: readonly number[], scale
   const out = cur.view(outShape);
   cur.dispose();
   return out;
+}
+
+/**
+ * A reduction of an x larger than one binding, by chunks of its leading axis: the partial results
+ * add up (max, min: their maximum, minimum) when that axis is reduced, else they are joined. A leading
+ * axis of size 1 is dropped, so the split moves inward until a chunk fits.
+ */
+function reduceSplit(op: ReduceCode, x: Tensor, axes: readonly number[], scale: number, outShape: readonly number[]): Tensor {
+  const rest = axes.filter((a) => a !== 0).map((a) => a - 1);
+  if (x.shape[0] === 1) {
+    const v = x.view(x.shape.slice(1));
+    const r = reduce(op, v, rest, scale);
+    v.dispose();
+    const out = r.view(outShape);
+    r.dispose();
+    return out;
+  }
+  const n = x.shape[0]!;
+  const row = (x.size / n) * 4;
+  const part = (n0: number, nb: number) => {
+    const c = takeRows(x, n0, nb);
+    const r = reduce(op, c, axes, scale);
+    c.dispose();
+    return r;
+  };
+  if (!axes.includes(0)) return mapRows(x.runtime, n, row, part);
+  if (op === 'argmax' || op === 'argmin') {
+    throw new ArgumentError(op, `over the leading axis of a tensor larger than one binding (${x.runtime.maxBindingBytes} bytes) is not split; reduce a reshaped view`);
+  }
+  const combine = op === 'sum' ? 'add' : op === 'max' ? 'maximum' : 'minimum';
+  return sumRows(x.runtime, n, row, part, (a, b) => binary(combine, a, b));
 }
 
 /** Sums `g` down to `shape` (the inverse of broadcasting `shape` to g's shape). */
