@@ -6,11 +6,8 @@
 import * as w from '../../src/index.js';
 import { overwrite } from '../../src/nn/backbones/reinit.js';
 
-/** One architecture of the export checks: a createModel spec. */
-export interface ExportCase {
-  name: string;
-  spec: w.ModelSpec;
-}
+/** One architecture of the export checks: a createModel spec, or a bare backbone (its levels are the outputs). */
+export type ExportCase = { name: string; spec: w.ModelSpec } | { name: string; backbone: () => w.ResNet | w.HRNet };
 
 /** Two tasks of different widths (a 5-class map and a 1-channel map). */
 export const TASKS: w.TaskSpec[] = [
@@ -29,10 +26,15 @@ export const CASES: readonly ExportCase[] = [
   { name: 'mtan', spec: { arch: 'mtan', backbone: 'resnet18', width: 0.125, outputStride: 16, head: 'conv', seed: 7 } },
   { name: 'pad-net', spec: { arch: 'pad-net', backbone: 'resnet18', width: 0.125, seed: 8 } },
   { name: 'mti-net', spec: { arch: 'mti-net', backbone: 'resnet18', width: 0.125, seed: 9 } },
+  { name: 'hrnet18-backbone', backbone: () => w.hrnet18({ widthMultiplier: 0.25, generator: new w.Generator(10) }) },
 ];
 
-/** The tasks of a case (single-task models take the first only). */
-export function tasksOf(c: ExportCase): w.TaskSpec[] {
+/** The outputs of a case: its tasks (single-task models take the first only), or a backbone's levels. */
+export function tasksOf(c: ExportCase, model?: w.Module): w.TaskSpec[] {
+  if ('backbone' in c) {
+    const ch = (model as w.Backbone | undefined)?.channels;
+    return w.FEATURE_LEVELS.map((l) => ({ name: l, channels: ch?.[l] ?? 0 }));
+  }
   return c.spec.arch === 'single-task' ? TASKS.slice(0, 1) : TASKS;
 }
 
@@ -50,10 +52,15 @@ export function randomizeNorms(model: w.Module, seed: number): void {
 }
 
 /** The case's model, built, with random norms, in eval mode. */
-export function buildCase(c: ExportCase): w.MultiTaskModel {
-  const model = w.createModel(c.spec, tasksOf(c));
-  randomizeNorms(model, 100 + (c.spec.seed ?? 0));
+export function buildCase(c: ExportCase): w.MultiTaskModel | w.ResNet | w.HRNet {
+  const model = 'backbone' in c ? c.backbone() : w.createModel(c.spec, tasksOf(c));
+  randomizeNorms(model, 100 + c.name.length);
   return model.eval();
+}
+
+/** The case model's eval outputs on x by name (task predictions, or a backbone's levels). */
+export function caseOutputs(model: w.Module, x: w.Tensor): Record<string, w.Tensor> {
+  return w.noGrad(() => (model instanceof w.MultiTaskModel ? model.forward(x).outputs : { ...(model as w.ResNet | w.HRNet).forward(x) }));
 }
 
 /** The input every check feeds: [2, 3, 32, 32], seeded. */

@@ -1,4 +1,4 @@
-// Every architecture exported as ONNX (opset 17): onnxruntime-node runs the graph on the same input
+// Every architecture (and HRNet, as a bare backbone) exported as ONNX (opset 17): onnxruntime-node runs the graph on the same input
 // and its outputs match webmtl's eval-mode outputs within 1e-4 x max|output| per task; the
 // graph's input `input` has a free batch dimension (N).
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { modelOnnx } from '../../src/export/onnx/model-onnx.js';
 import { onnxType } from '../../src/export/onnx/schema.js';
 import { OnnxGraph } from '../../src/export/onnx/graph.js';
 import { modelOutputs } from '../../src/export/onnx/mtl-onnx.js';
-import { CASES, buildCase, caseInput, tasksOf } from './models.js';
+import { CASES, buildCase, caseInput, caseOutputs, tasksOf } from './models.js';
 
 const TOL = 1e-4;
 
@@ -19,7 +19,7 @@ describe('export to ONNX', () => {
     const lines: string[] = [];
     for (const c of CASES) {
       const model = buildCase(c);
-      const tasks = tasksOf(c);
+      const tasks = tasksOf(c, model);
       const bytes = await modelOnnx(model, { tasks, inChannels: 3, size: [32, 32] });
       // A protobuf any ONNX reader can decode: opset 17, one output per task.
       const decoded = onnxType('ModelProto').toObject(onnxType('ModelProto').decode(bytes), { longs: Number }) as {
@@ -30,7 +30,7 @@ describe('export to ONNX', () => {
       expect(decoded.graph.output.map((o) => o.name), c.name).toEqual(tasks.map((t) => t.name));
       const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });
       const result = await session.run({ input: new ort.Tensor('float32', Float32Array.from(xs), [...x.shape]) });
-      const want = w.noGrad(() => model.forward(x).outputs);
+      const want = caseOutputs(model, x);
       for (const t of tasks) {
         const got = result[t.name]!;
         const ref = await want[t.name]!.data();

@@ -1,4 +1,4 @@
-// Every architecture exported to PyTorch: model.py and weights.safetensors load in PyTorch (strict
+// Every architecture (and HRNet, as a bare backbone) exported to PyTorch: model.py and weights.safetensors load in PyTorch (strict
 // state-dict names and shapes) and its eval-mode outputs match webmtl's on the same input within
 // 1e-4 x max|output| per task. One Python process checks all cases (test/export/check_pytorch.py).
 import { spawnSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import { emitConstruction, modelPy } from '../../src/export/pytorch/model-py.js';
 import { requirePython } from '../helpers/python.js';
-import { CASES, buildCase, caseInput, tasksOf } from './models.js';
+import { CASES, buildCase, caseInput, caseOutputs, tasksOf } from './models.js';
 
 const SCRIPT = new URL('./check_pytorch.py', import.meta.url).pathname;
 const TOL = 1e-4;
@@ -24,9 +24,9 @@ describe('export to PyTorch', () => {
       const model = buildCase(c);
       const dir = join(root, c.name);
       mkdirSync(dir);
-      writeFileSync(join(dir, 'model.py'), modelPy(model, { tasks: tasksOf(c), inChannels: 3, source: `test case ${c.name}` }));
+      writeFileSync(join(dir, 'model.py'), modelPy(model, { tasks: tasksOf(c, model), inChannels: 3, source: `test case ${c.name}` }));
       await w.saveSafetensors(join(dir, 'weights.safetensors'), model.stateDict());
-      const out = w.noGrad(() => model.forward(x).outputs);
+      const out = caseOutputs(model, x);
       const io = new Map<string, w.Tensor>([['x', x], ...Object.entries(out).map(([k, t]) => [`out.${k}`, t] as [string, w.Tensor])]);
       await w.saveSafetensors(join(dir, 'io.safetensors'), io);
       for (const t of Object.values(out)) t.dispose();

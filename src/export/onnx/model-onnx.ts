@@ -1,13 +1,13 @@
 /**
  * Writes a webmtl model as an ONNX inference graph (opset 17, IR version 8): input `input`
  * [N, C, H, W] (N free, H and W fixed at export), one output per task named after it, [N, channels,
- * H, W], the eval-mode forward (batch norm with running statistics, no dropout, no auxiliary
+ * H, W] (a bare backbone's outputs are its levels, at their own sizes), the eval-mode forward (batch norm with running statistics, no dropout, no auxiliary
  * predictions). Weights are initializers named by their state-dict keys. The protobuf goes through
  * protobufjs with the schema in schema.ts.
  */
 import { ArgumentError } from '../../errors.js';
 import { readTensors } from '../../io/safetensors.js';
-import type { MultiTaskModel } from '../../mtl/models/model.js';
+import type { Module } from '../../nn/module.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { OnnxGraph } from './graph.js';
 import { modelOutputs } from './mtl-onnx.js';
@@ -31,10 +31,11 @@ const tensorType = (dims: readonly (number | string)[]) => ({
 });
 
 /**
- * The ONNX bytes of `model` (see the file comment). Throws an ArgumentError naming a module class
+ * The ONNX bytes of `model` (see the file comment): a MultiTaskModel, or a bare backbone whose
+ * outputs are its feature levels. Throws an ArgumentError naming a module class
  * without an ONNX emitter, or for an opset below 17.
  */
-export async function modelOnnx(model: MultiTaskModel, info: OnnxInfo): Promise<Uint8Array> {
+export async function modelOnnx(model: Module, info: OnnxInfo): Promise<Uint8Array> {
   const opset = info.opset ?? 17;
   if (!Number.isInteger(opset) || opset < 17) throw new ArgumentError('exportOnnx', `opset must be 17 or newer, got ${opset}`);
   const [h, w] = info.size;
@@ -56,7 +57,7 @@ export async function modelOnnx(model: MultiTaskModel, info: OnnxInfo): Promise<
       node: g.nodes,
       initializer: g.initializers,
       input: [{ name: 'input', type: tensorType(['N', info.inChannels, h, w]) }],
-      output: info.tasks.map((t) => ({ name: t.name, type: tensorType(['N', t.channels, h, w]) })),
+      output: info.tasks.map((t) => ({ name: t.name, type: tensorType(outs[t.name]!.shape.map((d) => (d < 0 ? 'N' : d))) })),
     },
   });
 }

@@ -4,7 +4,8 @@
  * is keyed by the exact model class; an architecture without an entry is an error naming it.
  */
 import { ArgumentError } from '../../errors.js';
-import type { ResNet } from '../../nn/backbones/resnet.js';
+import { HRNet } from '../../nn/backbones/hrnet.js';
+import { ResNet } from '../../nn/backbones/resnet.js';
 import type { Module } from '../../nn/module.js';
 import { stages } from '../../mtl/models/backbone-spec.js';
 import { CrossStitchModel, CrossStitchUnit } from '../../mtl/models/cross-stitch.js';
@@ -17,7 +18,7 @@ import { PADNetModel } from '../../mtl/models/padnet.js';
 import { SharedEncoderModel } from '../../mtl/models/shared-encoder.js';
 import { SingleTaskModel } from '../../mtl/models/single-task.js';
 import type { OnnxGraph, V } from './graph.js';
-import { head, layer, resnet, resnetStem, type FeatureValues } from './nn-onnx.js';
+import { backbone, head, layer, resnetStem, type FeatureValues } from './nn-onnx.js';
 
 type Outputs = Record<string, V>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -115,7 +116,7 @@ function initial(g: OnnxGraph, m: InitialTaskPrediction, x: V | Outputs): Output
 
 function padnet(g: OnnxGraph, m: PADNetModel, x: V): Outputs {
   const [h, w] = at(x);
-  const distilled = distill(g, m.multi_modal_distillation, initial(g, m.initial_task_prediction_heads, resnet(g, m.backbone, x).c4));
+  const distilled = distill(g, m.multi_modal_distillation, initial(g, m.initial_task_prediction_heads, backbone(g, m.backbone, x).c4));
   return Object.fromEntries(m.taskNames.map((t) => [t, g.resizeTo(layer(g, m.heads.get(t), distilled[t]!), h, w)]));
 }
 
@@ -136,7 +137,7 @@ function hrHead(g: OnnxGraph, m: HighResolutionHead, xs: V[]): V {
 
 function mtinet(g: OnnxGraph, m: MTINetModel, x: V): Outputs {
   const [h, w] = at(x);
-  const f = resnet(g, m.backbone, x);
+  const f = backbone(g, m.backbone, x);
   const levels = [f.c1, f.c2, f.c3, f.c4];
   const feats: Outputs[] = [];
   feats[3] = initial(g, m.scales[3]!, levels[3]!);
@@ -156,10 +157,10 @@ const entry = <C extends AnyClass>(cls: C, e: ModelEmitter<InstanceType<C>>) => 
 /** Model class -> emitter of its eval-mode outputs. */
 export const ONNX_MODELS: ReadonlyMap<AnyClass, ModelEmitter> = new Map<AnyClass, ModelEmitter>([
   entry(SharedEncoderModel, (g, m, x) => {
-    const f = resnet(g, m.backbone, x);
+    const f = backbone(g, m.backbone, x);
     return Object.fromEntries(m.decoders.entries().map(([t, d]) => [t, g.resizeTo(head(g, d, f), ...at(x))]));
   }),
-  entry(SingleTaskModel, (g, m, x) => ({ [m.taskNames[0]!]: g.resizeTo(head(g, m.decoder, resnet(g, m.backbone, x)), ...at(x)) })),
+  entry(SingleTaskModel, (g, m, x) => ({ [m.taskNames[0]!]: g.resizeTo(head(g, m.decoder, backbone(g, m.backbone, x)), ...at(x)) })),
   entry(CrossStitchModel, perTaskEncoders),
   entry(NDDRModel, perTaskEncoders),
   entry(MTANModel, mtan),
@@ -167,9 +168,13 @@ export const ONNX_MODELS: ReadonlyMap<AnyClass, ModelEmitter> = new Map<AnyClass
   entry(MTINetModel, mtinet),
 ]);
 
-/** The outputs of model `m` on x; an ArgumentError naming the class when it has no emitter. */
+/**
+ * The outputs of model `m` on x (a bare backbone's are its feature levels); an ArgumentError naming
+ * the class when it has no emitter.
+ */
 export function modelOutputs(g: OnnxGraph, m: Module, x: V): Outputs {
   const e = ONNX_MODELS.get(m.constructor as AnyClass);
+  if (!e && (m instanceof ResNet || m instanceof HRNet)) return { ...backbone(g, m, x) };
   if (!e) throw new ArgumentError('exportOnnx', `model class ${m.constructor.name} has no ONNX exporter; add one to ONNX_MODELS in src/export/onnx/mtl-onnx.ts`);
   return e(g, m as MultiTaskModel, x);
 }

@@ -6,16 +6,15 @@
  */
 import { ArgumentError } from '../../errors.js';
 import type { FeatureLevel } from '../../nn/backbones/features.js';
+import { HRNet, type HighResolutionModule } from '../../nn/backbones/hrnet.js';
 import { BasicBlock, Bottleneck, ResNet } from '../../nn/backbones/resnet.js';
 import { ASPP, ASPPHead, ASPPPooling } from '../../nn/heads/aspp-head.js';
-import { ConvBnReLU } from '../../nn/heads/common.js';
 import { ConvHead } from '../../nn/heads/conv-head.js';
 import { FPNHead, FeaturePyramidNetwork } from '../../nn/heads/fpn-head.js';
 import { Dropout, Dropout2d } from '../../nn/layers-dropout.js';
 import { LeakyReLU, Sigmoid, Tanh } from '../../nn/layers-extra.js';
 import { BatchNorm2d, Conv2d, Identity, Linear, ReLU, Sequential, type Layer } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
-import { ConvBnSequential } from '../../mtl/models/common.js';
 import type { OnnxGraph, V } from './graph.js';
 
 type Pair = number | readonly [number, number] | undefined;
@@ -70,8 +69,6 @@ export const ONNX_LAYERS: ReadonlyMap<AnyClass, LayerEmitter> = new Map<AnyClass
     return { name: g.node('Gemm', inputs, { transB: 1 })[0]!, shape: [x.shape[0]!, m.outFeatures] };
   }),
   entry(Sequential, sequential),
-  entry(ConvBnReLU, sequential),
-  entry(ConvBnSequential, sequential),
   entry(BasicBlock, (g, m, x) => {
     const h = g.unary('Relu', batchNorm(g, m.bn1, conv(g, m.conv1, x)));
     const y = batchNorm(g, m.bn2, conv(g, m.conv2, h));
@@ -85,9 +82,13 @@ export const ONNX_LAYERS: ReadonlyMap<AnyClass, LayerEmitter> = new Map<AnyClass
   }),
 ]);
 
-/** The ONNX of a one-tensor layer `m` on x; an ArgumentError naming the class when it has no emitter. */
+/**
+ * The ONNX of a one-tensor layer `m` on x; an ArgumentError naming the class when it has no
+ * emitter. A Sequential subclass without an entry runs its layers in order (see emitterFor in
+ * src/export/pytorch/emitters.ts for why that holds).
+ */
 export function layer(g: OnnxGraph, m: Layer | Module, x: V): V {
-  const e = ONNX_LAYERS.get(m.constructor as AnyClass);
+  const e = ONNX_LAYERS.get(m.constructor as AnyClass) ?? (m instanceof Sequential ? (sequential as LayerEmitter) : undefined);
   if (!e) throw new ArgumentError('exportOnnx', `module class ${m.constructor.name} has no ONNX exporter; add one to ONNX_LAYERS in src/export/onnx/nn-onnx.ts`);
   return e(g, m, x);
 }
@@ -105,6 +106,39 @@ export function resnet(g: OnnxGraph, m: ResNet, x: V): FeatureValues {
   const c3 = layer(g, m.layer3, c2);
   const c4 = layer(g, m.layer4, c3);
   return { stem, c1, c2, c3, c4 };
+}
+
+/** One HRNet exchange unit: each branch's blocks, then every output the ReLU of its fused sum. */
+function hrModule(g: OnnxGraph, m: HighResolutionModule, xs: readonly V[]): V[] {
+  const b = m.branches.items.map((br, i) => layer(g, br!, xs[i]!));
+  return m.fuse_layers.items.map((row, i) => {
+    const [h, w] = [b[i]!.shape[2]!, b[i]!.shape[3]!];
+    const terms = b.map((bj, j) => {
+      if (j === i) return bj;
+      const t = layer(g, row!.items[j]!, bj);
+      return j > i ? g.resize(t, h, w, 'bilinear') : t;
+    });
+    return g.unary('Relu', terms.reduce((a, t) => g.binary('Add', a, t)));
+  });
+}
+
+/** HRNet's feature levels: the stem, then c1..c4 = the four branches of its last stage. */
+export function hrnet(g: OnnxGraph, m: HRNet, x: V): FeatureValues {
+  const stem = g.unary('Relu', batchNorm(g, m.bn1, conv(g, m.conv1, x)));
+  let xs = [layer(g, m.layer1, g.unary('Relu', batchNorm(g, m.bn2, conv(g, m.conv2, stem))))];
+  m.stages.forEach((stage, k) => {
+    // A new branch grows from the coarsest map of the previous stage.
+    xs = m.transitions[k]!.items.map((tr, i) => (tr ? layer(g, tr, i < xs.length ? xs[i]! : xs[xs.length - 1]!) : xs[i]!));
+    for (const mod of stage.items) xs = hrModule(g, mod!, xs);
+  });
+  return { stem, c1: xs[0]!, c2: xs[1]!, c3: xs[2]!, c4: xs[3]! };
+}
+
+/** The feature levels of a backbone (ResNet or HRNet); an ArgumentError naming any other class. */
+export function backbone(g: OnnxGraph, m: Module, x: V): FeatureValues {
+  if (m instanceof ResNet) return resnet(g, m, x);
+  if (m instanceof HRNet) return hrnet(g, m, x);
+  throw new ArgumentError('exportOnnx', `backbone class ${m.constructor.name} has no ONNX exporter; add it to backbone() in src/export/onnx/nn-onnx.ts`);
 }
 
 function asppPooling(g: OnnxGraph, m: ASPPPooling, x: V): V {

@@ -7,16 +7,16 @@
  * table is keyed by the exact constructor, so a subclass without an entry is reported, not guessed.
  */
 import { ArgumentError } from '../../errors.js';
+import { HRNet, HighResolutionModule, ModuleSlots } from '../../nn/backbones/hrnet.js';
 import { BasicBlock, Bottleneck, ResNet } from '../../nn/backbones/resnet.js';
 import { ASPP, ASPPHead, ASPPPooling } from '../../nn/heads/aspp-head.js';
-import { ConvBnReLU, ModuleList } from '../../nn/heads/common.js';
+import { ModuleList } from '../../nn/heads/common.js';
 import { ConvHead } from '../../nn/heads/conv-head.js';
 import { FPNHead, FeaturePyramidNetwork } from '../../nn/heads/fpn-head.js';
 import { Dropout, Dropout2d } from '../../nn/layers-dropout.js';
 import { ConvTranspose2d, GroupNorm, LayerNorm, LeakyReLU, Sigmoid, Tanh } from '../../nn/layers-extra.js';
 import { BatchNorm2d, Conv2d, Identity, Linear, ReLU, Sequential } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
-import { ConvBnSequential } from '../../mtl/models/common.js';
 import { CrossStitchModel, CrossStitchUnit } from '../../mtl/models/cross-stitch.js';
 import { InitialTaskPrediction, MultiTaskDistillation, SABlock, SEBlock } from '../../mtl/models/decoder-blocks.js';
 import { ModuleDict } from '../../mtl/models/module-dict.js';
@@ -77,7 +77,7 @@ function convPadding(m: Conv2d): [number, number] {
 
 const kidsList = (kids: Kids) => kids.map(([, v]) => v).join(', ');
 const kidsPairs = (kids: Kids) => `[${kids.map(([k, v]) => `(${JSON.stringify(k)}, ${v})`).join(', ')}]`;
-const sequential: PyEmitter<Sequential> = { kind: 'torch', expr: (_m, kids) => `nn.Sequential(${kidsList(kids)})` };
+const sequential: PyEmitter = { kind: 'torch', expr: (_m: Module, kids: Kids) => `nn.Sequential(${kidsList(kids)})` };
 const act = (expr: string): PyEmitter => ({ kind: 'torch', expr: () => expr });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -125,16 +125,17 @@ export const PY_EMITTERS: ReadonlyMap<AnyClass, PyEmitter> = new Map<AnyClass, P
   entry(LeakyReLU, { kind: 'torch', expr: (m) => `nn.LeakyReLU(${pyLiteral(m.negativeSlope)})` }),
   entry(Dropout, { kind: 'torch', expr: (m) => `nn.Dropout(${pyLiteral(m.p)})` }),
   entry(Dropout2d, { kind: 'torch', expr: (m) => `nn.Dropout2d(${pyLiteral(m.p)})` }),
-  // Containers: the fused-forward Sequentials compute what the plain one does.
+  // Containers (Sequential's fused subclasses too, see emitterFor).
   entry(Sequential, sequential),
-  entry(ConvBnReLU, sequential),
-  entry(ConvBnSequential, sequential),
   entry(ModuleList, { kind: 'torch', expr: (_m, kids) => `nn.ModuleList([${kidsList(kids)}])` }),
   entry(ModuleDict, { kind: 'torch', expr: (_m, kids) => `nn.ModuleDict(${kidsPairs(kids)})` }),
   // src/nn composites
   entry(BasicBlock, { kind: 'node', cls: 'BasicBlock' }),
   entry(Bottleneck, { kind: 'node', cls: 'Bottleneck' }),
   entry(ResNet, { kind: 'node', cls: 'ResNet' }),
+  entry(ModuleSlots, { kind: 'node', cls: 'ModuleSlots', attrs: (m) => ({ size: m.items.length }) }),
+  entry(HighResolutionModule, { kind: 'node', cls: 'HighResolutionModule' }),
+  entry(HRNet, { kind: 'node', cls: 'HRNet', attrs: (m) => ({ stage_sizes: m.stages.map((s) => s.items.length) }) }),
   entry(ConvHead, { kind: 'node', cls: 'ConvHead', attrs: (m) => ({ level: m.level }) }),
   entry(ASPPPooling, { kind: 'node', cls: 'ASPPPooling' }),
   entry(ASPP, { kind: 'node', cls: 'ASPP' }),
@@ -168,10 +169,14 @@ export const PY_EMITTERS: ReadonlyMap<AnyClass, PyEmitter> = new Map<AnyClass, P
 
 /**
  * The emitter of `m`'s exact class; an ArgumentError naming the class and its place in the model
- * (`path`) when there is none, saying where exporters are added.
+ * (`path`) when there is none, saying where exporters are added. One family is exempt: a subclass
+ * of Sequential without an entry is emitted as nn.Sequential, because webmtl's Sequential
+ * subclasses only fuse their layers' passes and compute what running the layers in order computes
+ * (ConvBnReLU, ConvBnSequential, the HRNet heads' last layer); the per-architecture output checks
+ * hold them to it.
  */
 export function emitterFor(m: Module, path: string): PyEmitter {
-  const e = PY_EMITTERS.get(m.constructor as AnyClass);
+  const e = PY_EMITTERS.get(m.constructor as AnyClass) ?? (m instanceof Sequential ? sequential : undefined);
   if (!e) {
     throw new ArgumentError(
       'exportPyTorch',

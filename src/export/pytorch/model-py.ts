@@ -5,7 +5,6 @@
  * model uses are included. Parameter and buffer names therefore equal webmtl's state dict keys,
  * which is what lets weights.safetensors and the DDP trainer's checkpoints move both ways.
  */
-import type { MultiTaskModel } from '../../mtl/models/model.js';
 import type { Module } from '../../nn/module.js';
 import { PY_CLASSES, emitterFor, pyLiteral, type PyClassName, type Kids } from './emitters.js';
 import { PY_NODE } from './py-nn.js';
@@ -56,9 +55,11 @@ export function emitConstruction(root: Module): { lines: string[]; result: strin
 /**
  * The text of model.py for `model` (see the file comment): imports, TASKS / TASK_CHANNELS /
  * IN_CHANNELS, the generated classes it needs, `build_model()`, and the safetensors helpers with
- * `load_model(path)`. Throws an ArgumentError naming the class when a module has no exporter.
+ * `load_model(path)`. `model` is a MultiTaskModel, or any module with emitters (a bare backbone,
+ * whose outputs are its feature levels). Throws an ArgumentError naming the class when a module
+ * has no exporter.
  */
-export function modelPy(model: MultiTaskModel, info: ModelPyInfo): string {
+export function modelPy(model: Module, info: ModelPyInfo): string {
   const { lines, result, classes } = emitConstruction(model);
   const used = [...classes].sort().map((c) => PY_CLASSES[c].trimEnd());
   const channels = Object.fromEntries(info.tasks.map((t) => [t.name, t.channels]));

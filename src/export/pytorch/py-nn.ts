@@ -1,5 +1,5 @@
 /**
- * The PyTorch side of src/nn's composite modules (ResNet and its blocks, the dense-prediction heads),
+ * The PyTorch side of src/nn's composite modules (ResNet and its blocks, HRNet, the dense-prediction heads),
  * as Python class sources that model.py includes when the exported model uses them. Each class is a
  * `Node` (see PY_NODE): its children arrive built, under webmtl's names, so the state dict keys are
  * webmtl's by construction; the class holds only the forward, written to match the TypeScript one
@@ -75,6 +75,51 @@ class ResNet(Node):
         c3 = self.layer3(c2)
         c4 = self.layer4(c3)
         return {"stem": stem, "c1": c1, "c2": c2, "c3": c3, "c4": c4}
+`,
+  ModuleSlots: `
+class ModuleSlots(Node):
+    def item(self, i):
+        return self._modules.get(str(i))
+`,
+  HighResolutionModule: `
+class HighResolutionModule(Node):
+    def forward(self, xs):
+        b = [self.branches.item(i)(x) for i, x in enumerate(xs)]
+        out = []
+        for i in range(len(b)):
+            row = self.fuse_layers.item(i)
+            h, w = b[i].shape[2], b[i].shape[3]
+            y = None
+            for j in range(len(b)):
+                if j == i:
+                    t = b[j]
+                else:
+                    t = row.item(j)(b[j])
+                    if j > i:
+                        t = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)
+                y = t if y is None else y + t
+            out.append(F.relu(y))
+        return out
+`,
+  HRNet: `
+class HRNet(Node):
+    def stem(self, x):
+        return F.relu(self.bn1(self.conv1(x)))
+
+    def forward(self, x):
+        stem = self.stem(x)
+        xs = [self.layer1(F.relu(self.bn2(self.conv2(stem))))]
+        for k in range(len(self.stage_sizes)):
+            t = self._modules["transition%d" % (k + 1)]
+            nxt = []
+            for i in range(t.size):
+                tr = t.item(i)
+                nxt.append(xs[i] if tr is None else tr(xs[i] if i < len(xs) else xs[-1]))
+            xs = nxt
+            stage = self._modules["stage%d" % (k + 2)]
+            for m in range(self.stage_sizes[k]):
+                xs = stage.item(m)(xs)
+        return {"stem": stem, "c1": xs[0], "c2": xs[1], "c3": xs[2], "c4": xs[3]}
 `,
   ConvHead: `
 class ConvHead(Node):
