@@ -7,7 +7,7 @@
 import { ArgumentError } from '../../errors.js';
 import { Generator } from '../../tensor/random.js';
 import type { MultiTaskModel } from './model.js';
-import type { BackboneOptions, ResNetName } from './backbone-spec.js';
+import type { BackboneName, BackboneOptions } from './backbone-spec.js';
 import type { TaskSpec } from './common.js';
 import { CrossStitchModel } from './cross-stitch.js';
 import type { HeadKind, HeadOptions, SingleLevelHeadKind } from './head-spec.js';
@@ -20,15 +20,18 @@ import { SingleTaskModel, type EncoderModelOptions } from './single-task.js';
 
 /** Options every architecture accepts. */
 interface CommonSpec<H extends HeadKind = HeadKind> {
-  /** Encoder (default 'resnet18'). */
-  backbone?: ResNetName;
+  /**
+   * Encoder (default 'resnet18'). 'hrnet18' fits single-task, shared-encoder, pad-net and mti-net;
+   * cross-stitch, nddr and mtan work between ResNet stages and refuse it.
+   */
+  backbone?: BackboneName;
   /** Encoder width multiplier (default 1). */
   width?: number;
-  /** Encoder output stride (default 8, the survey's dilated ResNet). */
+  /** ResNet output stride (default 8, the survey's dilated ResNet); hrnet18 takes only 32 (its fixed c4 stride). */
   outputStride?: 8 | 16 | 32;
   /** Image channels (default 3). */
   inChannels?: number;
-  /** Head kind (default 'aspp'). */
+  /** Head kind (default 'hrnet' on hrnet18, else 'aspp'). */
   head?: H;
   /** Head hidden channels (see HeadOptions.channels). */
   headChannels?: number;

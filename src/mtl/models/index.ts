@@ -6,15 +6,19 @@ export * from './model.js';
 export { checkTasks, checkImage, resizeTo, type TaskSpec } from './common.js';
 export { ModuleDict } from './module-dict.js';
 export {
+  BACKBONE_NAMES,
   RESNETS,
   buildBackbone,
+  buildResNet,
   defaultRates,
   lastConv,
+  type BackboneName,
   type BackboneOptions,
   type BackboneSpec,
+  type EncoderBackbone,
   type ResNetName,
 } from './backbone-spec.js';
-export { HEADS, buildHead, type DenseHead, type HeadContext, type HeadKind, type HeadOptions, type SingleLevelHeadKind } from './head-spec.js';
+export { HEADS, buildHead, defaultHeadKind, type DenseHead, type HeadContext, type HeadKind, type HeadOptions, type SingleLevelHeadKind } from './head-spec.js';
 export { SingleTaskModel, type EncoderModelOptions } from './single-task.js';
 export { SharedEncoderModel } from './shared-encoder.js';
 export { CROSS_STITCH_STAGES, CrossStitchModel, CrossStitchUnit, type CrossStitchOptions } from './cross-stitch.js';

@@ -19,7 +19,7 @@ import type { Generator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { MultiTaskModel, type MultiTaskOutput } from './model.js';
-import { buildBackbone, lastConv, stages, stemForward, stemPool } from './backbone-spec.js';
+import { buildResNet, lastConv, stages, stemForward, stemPool } from './backbone-spec.js';
 import { ConvBnSequential, checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
 import { buildHead, checkHead, runSingleLevelHead, type DenseHead, type HeadOptions, type SingleLevelHeadKind } from './head-spec.js';
 import { ModuleDict } from './module-dict.js';
@@ -91,7 +91,7 @@ export class MTANModel extends MultiTaskModel {
       this.taskNames = checkTasks(op, tasks);
       checkHead(op, opts.head, ['conv', 'aspp']);
       const g = opts.generator;
-      this.backbone = this.child('backbone', buildBackbone(opts.backbone, g));
+      this.backbone = this.child('backbone', buildResNet('MTANModel', opts.backbone, g));
       const bb = this.backbone;
       if (stages(bb).some((s) => s.layers.length < 2)) throw new ArgumentError(op, 'every encoder stage needs at least two blocks (attention reads the features before the last one)');
       this.heads = this.child('heads', new ModuleDict(tasks.map((t) => [t.name, buildHead(op, bb, t.channels, opts.head, g, ['conv', 'aspp'])] as const)));

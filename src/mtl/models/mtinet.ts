@@ -1,6 +1,7 @@
 /**
  * MTI-Net (Vandenhende et al. 2020) as the survey implements it (models/mti_net.py), on the four
- * stage outputs c1..c4 of a ResNet instead of HRNet's four branches. Scales are numbered as there:
+ * branches c1..c4 of hrnet18 (the survey's setup: `backbone: {name: 'hrnet18'}`, task channels 18,
+ * 36, 72, 144) or on the four stage outputs c1..c4 of a ResNet. Scales are numbered as there:
  * scale 0 is the finest (c1), scale 3 the coarsest (c4). From coarse to fine, each scale makes
  * initial task predictions (per task two BasicBlocks on the backbone map, concatenated from scale 2
  * on with that task's features propagated from the coarser scale, then a 1x1 classifier; all are
@@ -12,9 +13,9 @@
  * finest, concatenates them and applies 1x1 conv-BN-ReLU-1x1 conv. Outputs are resized to the input.
  *
  * Deviations from the survey's code, and why:
- * - Backbone: a ResNet (default resnet18 at output stride 32, so c1..c4 sit at strides 4..32 as
- *   HRNet's branches) instead of HRNet-18; its channels differ (64, 128, 256, 512 at width 1 vs 18,
- *   36, 72, 144). `taskChannels` (default: the backbone's c1..c4) sets each scale's task width
+ * - Backbone: the default stays resnet18 at output stride 32 (c1..c4 at strides 4..32 as HRNet's
+ *   branches; channels 64, 128, 256, 512 at width 1) for CPU-sized runs; hrnet18 is the survey's.
+ *   `taskChannels` (default: the backbone's c1..c4) sets each scale's task width
  *   independently; the first refinement block then gets a 1x1 shortcut, as the survey does when
  *   input and task widths differ.
  * - Propagated features are resized to the finer scale's exact size (the survey's scale_factor=2), so
@@ -22,7 +23,7 @@
  * - The SE blocks' hidden width is max(1, C / 16) (the survey's C // 16 is 0 for C < 16).
  * - Every task is also an auxiliary task (the survey allows extra, auxiliary-only tasks).
  */
-import type { ResNet } from '../../nn/backbones/resnet.js';
+import { HighResolutionHead } from '../../nn/heads/hrnet-head.js';
 import { BasicBlock } from '../../nn/backbones/resnet.js';
 import { BatchNorm2d, Conv2d, ReLU, Sequential } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
@@ -34,8 +35,10 @@ import type { Generator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { MultiTaskModel, type MultiTaskOutput } from './model.js';
-import { buildBackbone, lastConv, type BackboneSpec } from './backbone-spec.js';
-import { ConvBnSequential, checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
+import { buildBackbone, lastConv, type BackboneSpec, type EncoderBackbone } from './backbone-spec.js';
+
+export { HighResolutionHead };
+import { checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
 import { InitialTaskPrediction, MultiTaskDistillation, SEBlock, basicBlocks, type InitialPredictions } from './decoder-blocks.js';
 import { ModuleDict } from './module-dict.js';
 
@@ -92,35 +95,9 @@ export class FPM extends Module {
   }
 }
 
-/**
- * The survey's HighResolutionHead: the four scales resized to the first's size, concatenated
- * (S channels), then `last_layer` = 1x1 conv S -> S (bias), BN, ReLU, 1x1 conv S -> outChannels
- * (the first three run as one convBn unit).
- */
-export class HighResolutionHead extends Module {
-  readonly last_layer: Sequential;
-
-  constructor(channels: readonly number[], outChannels: number, generator?: Generator) {
-    super();
-    const s = channels.reduce((a, c) => a + c, 0);
-    this.last_layer = this.child(
-      'last_layer',
-      new ConvBnSequential(new Conv2d(s, s, 1, { generator }), new BatchNorm2d(s), new ReLU(), new Conv2d(s, outChannels, 1, { generator })),
-    );
-  }
-
-  /** Logits at the first map's size from the per-scale maps, finest first. */
-  forward(xs: readonly Tensor[]): Tensor {
-    return tidy(() => {
-      const [, , h, w] = xs[0]!.shape as [number, number, number, number];
-      return this.last_layer.forward(concat(xs.map((x) => resizeTo(x, h, w)), 1));
-    });
-  }
-}
-
 /** Options of {@link MTINetModel}. */
 export interface MTINetOptions {
-  /** The encoder (default resnet18 at output stride 32: scales at strides 4, 8, 16, 32). */
+  /** The encoder: hrnet18 (the survey's) or a ResNet (default resnet18 at output stride 32); scales at strides 4, 8, 16, 32. */
   backbone?: BackboneSpec;
   /** Task feature channels per scale, finest first (default: the encoder's c1..c4 channels). */
   taskChannels?: ScaleChannels;
@@ -138,11 +115,11 @@ export interface MTINetOptions {
  * scales 0..3 (in that order). The representation is null (tasks read the encoder through four
  * maps). sharedParameters() are the encoder's and the FPMs' shared parts (non_linear,
  * dimensionality_reduction: every task's later scales read them); lastSharedLayer() is the
- * encoder's last conv weight (every task reads c4).
+ * encoder's last conv weight that every task reads (see lastConv).
  */
 export class MTINetModel extends MultiTaskModel {
   readonly taskNames: readonly string[];
-  readonly backbone: ResNet;
+  readonly backbone: EncoderBackbone;
   readonly fpm: readonly FPM[];
   readonly scales: readonly InitialTaskPrediction[];
   readonly distillation: readonly MultiTaskDistillation[];

@@ -6,25 +6,31 @@
  * Bottlenecks and a 1x1 classifier) on the distilled features. Every prediction is resized to the
  * input (bilinear, align_corners false).
  *
+ * On hrnet18 the encoder's four branches are first fused as the survey's `fuse_hrnet` option does
+ * (HighResolutionFuse: c1..c4 upsampled to c1, concatenated, 1x1 conv-BN-ReLU; 270 channels at
+ * stride 4 at width 1), registered as `fuse.*` (the survey nests it as `backbone.1.*`; here the
+ * backbone keeps the official HRNet names so pretrained weights load by name).
+ *
  * Deviations from the survey's code: the intermediate width is `channels` (default 4 x the stem's
  * channels: the survey's 256 at width 1, 64 at width 0.25) instead of a fixed 256, so narrow
  * encoders get narrow decoders; the survey's auxiliary-only tasks (initial predictions for tasks
  * without a final head) are not offered: every task gets both an initial and a final prediction.
  */
-import type { ResNet } from '../../nn/backbones/resnet.js';
+import { HRNet } from '../../nn/backbones/hrnet.js';
+import { HighResolutionFuse } from '../../nn/heads/hrnet-head.js';
 import { Conv2d, Sequential } from '../../nn/layers.js';
 import type { Generator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { MultiTaskModel, type MultiTaskOutput } from './model.js';
-import { buildBackbone, lastConv, type BackboneSpec } from './backbone-spec.js';
+import { buildBackbone, lastConv, type BackboneSpec, type EncoderBackbone } from './backbone-spec.js';
 import { checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
 import { InitialTaskPrediction, MultiTaskDistillation, bottleneckBlocks } from './decoder-blocks.js';
 import { ModuleDict } from './module-dict.js';
 
 /** Options of {@link PADNetModel}. */
 export interface PADNetOptions {
-  /** The shared encoder (default resnet18 dilated to output stride 8, as the survey's ResNet models). */
+  /** The shared encoder (default resnet18 dilated to output stride 8, as the survey's ResNet models; or hrnet18). */
   backbone?: BackboneSpec;
   /**
    * Channels of the task features (initial heads, distillation, final heads); divisible by 4
@@ -41,12 +47,15 @@ export interface PADNetOptions {
  * `multi_modal_distillation.self_attention.<t>.<s>.*` (SABlock, one per ordered pair of tasks),
  * final heads `heads.<t>.0`, `.1` (Bottlenecks) and `.2` (1x1 classifier).
  * forward() returns the final predictions, the initial ones as `auxiliary` (one per task) and the
- * encoder's last map c4 as the representation. sharedParameters() are the encoder's,
- * lastSharedLayer() its last conv weight.
+ * map the decoder reads (c4; on hrnet18 the fused map) as the representation. sharedParameters()
+ * are the encoder's (and the fusion's), lastSharedLayer() the last conv they all read (the
+ * encoder's last, or on hrnet18 the fusion's).
  */
 export class PADNetModel extends MultiTaskModel {
   readonly taskNames: readonly string[];
-  readonly backbone: ResNet;
+  readonly backbone: EncoderBackbone;
+  /** On an HRNet: the fusion of its four branches into the map the decoder reads; else null. */
+  readonly fuse: HighResolutionFuse | null;
   readonly initial_task_prediction_heads: InitialTaskPrediction;
   readonly multi_modal_distillation: MultiTaskDistillation;
   readonly heads: ModuleDict<Sequential>;
@@ -63,7 +72,9 @@ export class PADNetModel extends MultiTaskModel {
       this.taskNames = checkTasks(op, tasks);
       const g = opts.generator;
       this.backbone = this.child('backbone', buildBackbone(opts.backbone, g));
-      const inC = this.backbone.channels.c4;
+      const bc = this.backbone.channels;
+      this.fuse = this.backbone instanceof HRNet ? this.child('fuse', new HighResolutionFuse([bc.c1, bc.c2, bc.c3, bc.c4], g)) : null;
+      const inC = this.fuse ? this.fuse.outChannels : bc.c4;
       const c = opts.channels ?? Math.max(8, 4 * this.backbone.channels.stem);
       this.channels = c;
       this.initial_task_prediction_heads = this.child(
@@ -90,7 +101,8 @@ export class PADNetModel extends MultiTaskModel {
     checkImage('PADNetModel', x, this.backbone.inChannels);
     const [, , h, w] = x.shape as [number, number, number, number];
     return tidy(() => {
-      const f = this.backbone.forward(x).c4;
+      const feats = this.backbone.forward(x);
+      const f = this.fuse ? this.fuse.forward(feats) : feats.c4;
       const initial = this.initial_task_prediction_heads.forward(f);
       const distilled = this.multi_modal_distillation.forward(initial.features);
       const outputs: Record<string, Tensor> = {};
@@ -104,10 +116,10 @@ export class PADNetModel extends MultiTaskModel {
   }
 
   sharedParameters(): Tensor[] {
-    return this.backbone.parameters();
+    return [...this.backbone.parameters(), ...(this.fuse ? this.fuse.parameters() : [])];
   }
 
   lastSharedLayer(): Tensor {
-    return lastConv(this.backbone).weight;
+    return this.fuse ? (this.fuse.last_layer.layers[0] as Conv2d).weight : lastConv(this.backbone).weight;
   }
 }

@@ -10,7 +10,7 @@ import type { Module } from '../../nn/module.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { MultiTaskModel, type MultiTaskOutput } from './model.js';
-import { buildBackbone, stages, stemForward, stemPool } from './backbone-spec.js';
+import { buildResNet, stages, stemForward, stemPool } from './backbone-spec.js';
 import { checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
 import { buildHead, checkHead, type DenseHead } from './head-spec.js';
 import { ModuleDict } from './module-dict.js';
@@ -47,7 +47,7 @@ export abstract class PerTaskEncoderModel<U extends FusionUnit> extends MultiTas
     try {
       this.taskNames = checkTasks(modelName, tasks);
       checkHead(modelName, opts.head);
-      const encoders = tasks.map((t) => [t.name, buildBackbone(opts.backbone, opts.generator)] as const);
+      const encoders = tasks.map((t) => [t.name, buildResNet(modelName, opts.backbone, opts.generator)] as const);
       this.backbone = this.child('backbone', new ModuleDict(encoders));
       const first = encoders[0]![1];
       this.heads = this.child('heads', new ModuleDict(tasks.map((t) => [t.name, buildHead(modelName, first, t.channels, opts.head, opts.generator)] as const)));

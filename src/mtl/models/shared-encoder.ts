@@ -2,27 +2,28 @@
  * Hard parameter sharing (the survey's multi-task baseline, models.py MultiTaskModel): one encoder
  * shared by all tasks and one head per task, each output resized to the input.
  */
-import type { ResNet } from '../../nn/backbones/resnet.js';
 import { FPNHead } from '../../nn/heads/fpn-head.js';
+import { HighResolutionHead } from '../../nn/heads/hrnet-head.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { MultiTaskModel, type MultiTaskOutput } from './model.js';
-import { buildBackbone, lastConv } from './backbone-spec.js';
+import { buildBackbone, lastConv, type EncoderBackbone } from './backbone-spec.js';
 import { checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
-import { buildHead, checkHead, type DenseHead } from './head-spec.js';
+import { buildHead, checkHead, withDefaultKind, type DenseHead } from './head-spec.js';
 import { ModuleDict } from './module-dict.js';
 import type { EncoderModelOptions } from './single-task.js';
 
 /**
- * Shared encoder `backbone.*` (a ResNet, dilated to output stride 8 by default as in the survey),
- * task heads `decoders.<task>.*` (ASPP by default). sharedParameters() are the encoder's parameters,
- * lastSharedLayer() the weight of its last conv (layer4's last block), and the representation is the
- * map the heads read: c4 for 'conv' and 'aspp' heads; null for 'fpn' heads, which read c1..c4
- * (no single tensor carries all of the shared gradient).
+ * Shared encoder `backbone.*` (a ResNet, dilated to output stride 8 by default as in the survey, or
+ * hrnet18), task heads `decoders.<task>.*` (ASPP by default, 'hrnet' on hrnet18).
+ * sharedParameters() are the encoder's parameters, lastSharedLayer() the weight of its last conv
+ * (see lastConv), and the representation is the map the heads read: c4 for 'conv' and 'aspp'
+ * heads; null for 'fpn' and 'hrnet' heads, which read c1..c4 (no single tensor carries all of the
+ * shared gradient).
  */
 export class SharedEncoderModel extends MultiTaskModel {
   readonly taskNames: readonly string[];
-  readonly backbone: ResNet;
+  readonly backbone: EncoderBackbone;
   readonly decoders: ModuleDict<DenseHead>;
 
   constructor(
@@ -32,9 +33,10 @@ export class SharedEncoderModel extends MultiTaskModel {
     super();
     try {
       this.taskNames = checkTasks('SharedEncoderModel', tasks);
-      checkHead('SharedEncoderModel', opts.head);
+      const head = withDefaultKind(opts.head, opts.backbone);
+      checkHead('SharedEncoderModel', head);
       this.backbone = this.child('backbone', buildBackbone(opts.backbone, opts.generator));
-      const heads = tasks.map((t) => [t.name, buildHead('SharedEncoderModel', this.backbone, t.channels, opts.head, opts.generator)] as const);
+      const heads = tasks.map((t) => [t.name, buildHead('SharedEncoderModel', this.backbone, t.channels, head, opts.generator)] as const);
       this.decoders = this.child('decoders', new ModuleDict(heads));
     } catch (e) {
       // a failed build must not leak the GPU memory of what was already made
@@ -50,7 +52,7 @@ export class SharedEncoderModel extends MultiTaskModel {
       const f = this.backbone.forward(x);
       const outputs: Record<string, Tensor> = {};
       for (const [name, head] of this.decoders.entries()) outputs[name] = resizeTo(head.forward(f), h, w);
-      const multiLevel = this.decoders.values().some((d) => d instanceof FPNHead);
+      const multiLevel = this.decoders.values().some((d) => d instanceof FPNHead || d instanceof HighResolutionHead);
       return { outputs, representation: multiLevel ? null : f.c4 };
     });
   }

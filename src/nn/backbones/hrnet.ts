@@ -27,7 +27,7 @@ import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { BatchNorm2d, Conv2d, type Layer, ReLU, Sequential, convBn } from '../layers.js';
 import { Module, expectInput, type LoadResult, type StateDict } from '../module.js';
-import { Backbone, type BackboneFeatures, type LevelInfo } from './features.js';
+import { Backbone, stageForward, type BackboneFeatures, type LevelInfo, type StageModule } from './features.js';
 import { overwrite } from './reinit.js';
 import { BasicBlock, Bottleneck } from './resnet.js';
 
@@ -148,10 +148,13 @@ export class HighResolutionModule extends Module {
     this.fuse_layers = this.child('fuse_layers', new ModuleSlots(rows));
   }
 
-  /** The B branch maps in (finest first), the B exchanged maps out. */
-  forward(xs: readonly Tensor[]): Tensor[] {
+  /**
+   * The B branch maps in (finest first), the B exchanged maps out. `run` runs each branch's blocks
+   * (the backbone passes its checkpointing switch through it; default: a plain forward).
+   */
+  forward(xs: readonly Tensor[], run: (stage: StageModule, x: Tensor) => Tensor = (s, x) => s.forward(x)): Tensor[] {
     return tidy(() => {
-      const b = this.branches.items.map((br, i) => br!.forward(xs[i]!));
+      const b = this.branches.items.map((br, i) => run(br!, xs[i]!));
       return this.fuse_layers.items.map((row, i) => {
         const [, , h, w] = b[i]!.shape as [number, number, number, number];
         // Output i sums every branch's contribution; when a finer branch j = i - 1 contributes
@@ -206,6 +209,8 @@ export class HRNet extends Backbone {
   readonly stages: readonly ModuleSlots<HighResolutionModule>[];
   readonly channels: LevelInfo;
   readonly strides: LevelInfo = { stem: 2, c1: 4, c2: 8, c3: 16, c4: 32 };
+  /** Stride of c4, fixed (HRNet keeps every resolution instead of dilating). */
+  readonly outputStride = 32 as const;
   readonly inChannels: number;
   readonly config: HRNetConfig;
 
@@ -289,12 +294,14 @@ export class HRNet extends Backbone {
   /** The four branch maps of stage 4, finest first. */
   branchesOf(stem: Tensor): Tensor[] {
     return tidy(() => {
-      let xs = [this.layer1.forward(convBn(this.conv2, this.bn2, stem, { activation: 'relu' }))];
+      // With `recompute`, layer1 and every branch's blocks are checkpointed segments.
+      const run = (s: StageModule, x: Tensor) => stageForward(this, s, x);
+      let xs = [run(this.layer1, convBn(this.conv2, this.bn2, stem, { activation: 'relu' }))];
       this.stages.forEach((stage, k) => {
         const t = this.transitions[k]!.items;
         // A new branch grows from the coarsest map of the previous stage.
         xs = t.map((tr, i) => (tr ? tr.forward(i < xs.length ? xs[i]! : xs[xs.length - 1]!) : xs[i]!));
-        for (const mod of stage.items) xs = mod!.forward(xs);
+        for (const mod of stage.items) xs = mod!.forward(xs, run);
       });
       return xs;
     });

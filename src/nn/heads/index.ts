@@ -5,3 +5,4 @@
 export { ConvHead, type ConvHeadOptions } from './conv-head.js';
 export { ASPP, ASPPHead, ASPPPooling, type ASPPHeadOptions } from './aspp-head.js';
 export { FPNHead, FeaturePyramidNetwork, type FPNHeadOptions, type FPNOptions } from './fpn-head.js';
+export { HighResolutionFuse, HighResolutionHead, concatBranches } from './hrnet-head.js';

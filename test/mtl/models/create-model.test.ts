@@ -72,9 +72,9 @@ describe.each(devices())('createModel on %s', () => {
     );
     expect(() => createModel({ arch: 'cross-stitch', widthMultiplier: 0.5 } as ModelSpec, TASKS)).toThrow(/does not take 'widthMultiplier'.*alpha, beta/);
     expect(() => createModel({ arch: 'shared-encoder', width: 0.125, backbone: 'resnet7' } as unknown as ModelSpec, TASKS)).toThrow(
-      /unknown backbone 'resnet7' \(valid: resnet18, resnet34, resnet50\)/,
+      /unknown backbone 'resnet7' \(valid: resnet18, resnet34, resnet50, hrnet18\)/,
     );
-    expect(() => createModel({ arch: 'shared-encoder', head: 'unet' } as unknown as ModelSpec, TASKS)).toThrow(/unknown head 'unet' \(valid: conv, aspp, fpn\)/);
+    expect(() => createModel({ arch: 'shared-encoder', head: 'unet' } as unknown as ModelSpec, TASKS)).toThrow(/unknown head 'unet' \(valid: conv, aspp, fpn, hrnet\)/);
     expect(() => createModel({ arch: 'mtan', head: 'fpn' } as unknown as ModelSpec, TASKS)).toThrow(/unknown head 'fpn' \(valid: conv, aspp\)/);
     expect(() => createModel({ arch: 'shared-encoder', width: 0.125, head: 'conv', rates: [1, 2, 3] }, TASKS)).toThrow(/'rates' applies to 'aspp' heads only/);
     expect(() => createModel({ arch: 'shared-encoder', width: -1 }, TASKS)).toThrow(/widthMultiplier must be a positive number/);
