@@ -12,7 +12,7 @@ import { CrossStitchModel, CrossStitchUnit } from '../../mtl/models/cross-stitch
 import type { InitialTaskPrediction, MultiTaskDistillation, SABlock, SEBlock } from '../../mtl/models/decoder-blocks.js';
 import type { MultiTaskModel } from '../../mtl/models/model.js';
 import { MTANModel } from '../../mtl/models/mtan.js';
-import { MTINetModel, type FPM, type HighResolutionHead } from '../../mtl/models/mtinet.js';
+import { HighResolutionHead, MTINetModel, type FPM } from '../../mtl/models/mtinet.js';
 import { NDDRLayer, NDDRModel } from '../../mtl/models/nddr.js';
 import { PADNetModel } from '../../mtl/models/padnet.js';
 import { SharedEncoderModel } from '../../mtl/models/shared-encoder.js';
@@ -57,7 +57,7 @@ function perTaskEncoders(g: OnnxGraph, m: CrossStitchModel | NDDRModel, x: V): O
   const out: Outputs = {};
   m.taskNames.forEach((t, i) => {
     const f: FeatureValues = { stem: stem[i]!, c1: levels[0]![i]!, c2: levels[1]![i]!, c3: levels[2]![i]!, c4: levels[3]![i]! };
-    out[t] = g.resizeTo(head(g, m.heads.get(t), f), h, w);
+    out[t] = g.resizeTo(taskHead(g, m.heads.get(t), f), h, w);
   });
   return out;
 }
@@ -86,7 +86,7 @@ function mtan(g: OnnxGraph, m: MTANModel, x: V): Outputs {
         if (m.downsample[k]) a = g.maxPool(a, 2, 2, 0, true);
       }
     }
-    out[t] = g.resizeTo(head(g, m.heads.get(t), a!), h, w);
+    out[t] = g.resizeTo(taskHead(g, m.heads.get(t), a!), h, w);
   }
   return out;
 }
@@ -135,6 +135,12 @@ function hrHead(g: OnnxGraph, m: HighResolutionHead, xs: V[]): V {
   return layer(g, m.last_layer, g.concat(xs.map((x) => g.resizeTo(x, h, w)), 1));
 }
 
+/** A task head on backbone features or one map: the dense heads, and HighResolutionHead on c1..c4. */
+function taskHead(g: OnnxGraph, m: Module, f: FeatureValues | V): V {
+  if (m instanceof HighResolutionHead && !('name' in f)) return hrHead(g, m, [f.c1, f.c2, f.c3, f.c4]);
+  return head(g, m, f);
+}
+
 function mtinet(g: OnnxGraph, m: MTINetModel, x: V): Outputs {
   const [h, w] = at(x);
   const f = backbone(g, m.backbone, x);
@@ -158,9 +164,9 @@ const entry = <C extends AnyClass>(cls: C, e: ModelEmitter<InstanceType<C>>) => 
 export const ONNX_MODELS: ReadonlyMap<AnyClass, ModelEmitter> = new Map<AnyClass, ModelEmitter>([
   entry(SharedEncoderModel, (g, m, x) => {
     const f = backbone(g, m.backbone, x);
-    return Object.fromEntries(m.decoders.entries().map(([t, d]) => [t, g.resizeTo(head(g, d, f), ...at(x))]));
+    return Object.fromEntries(m.decoders.entries().map(([t, d]) => [t, g.resizeTo(taskHead(g, d, f), ...at(x))]));
   }),
-  entry(SingleTaskModel, (g, m, x) => ({ [m.taskNames[0]!]: g.resizeTo(head(g, m.decoder, backbone(g, m.backbone, x)), ...at(x)) })),
+  entry(SingleTaskModel, (g, m, x) => ({ [m.taskNames[0]!]: g.resizeTo(taskHead(g, m.decoder, backbone(g, m.backbone, x)), ...at(x)) })),
   entry(CrossStitchModel, perTaskEncoders),
   entry(NDDRModel, perTaskEncoders),
   entry(MTANModel, mtan),

@@ -148,6 +148,8 @@ class FPM(Node):
   HighResolutionHead: `
 class HighResolutionHead(Node):
     def forward(self, xs):
+        if isinstance(xs, dict):  # backbone features: the four stage levels
+            xs = [xs["c1"], xs["c2"], xs["c3"], xs["c4"]]
         h, w = xs[0].shape[2], xs[0].shape[3]
         return self.last_layer(torch.cat([resize_to(x, h, w) for x in xs], 1))
 `,
