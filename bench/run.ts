@@ -17,6 +17,7 @@ import { benchAdd } from './elementwise.js';
 import { benchF16 } from './f16.js';
 import { benchMatmul, benchMatmulTransposed } from './matmul.js';
 import { benchResnet } from './resnet.js';
+import { benchSmallNet } from './small-net.js';
 import { benchSyntheticScenes } from './synthetic-scenes.js';
 import { benchTrainStepRows } from './train-step.js';
 import type { BenchRow } from './timing.js';
@@ -38,6 +39,7 @@ const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
   { op: 'balancer', run: () => benchBalancers() },
   { op: 'synthetic scenes', run: async () => benchSyntheticScenes() },
   { op: 'train step', run: () => benchTrainStepRows() },
+  { op: 'small net step', run: () => benchSmallNet() },
   { op: 'compile', run: () => benchCompile() },
   { op: 'autotune', run: () => benchAutotune() },
   { op: 'f16', run: () => benchF16() },
