@@ -8,11 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRun } from '../../src/cli/build.js';
 import { compareCommand } from '../../src/cli/compare.js';
 import { applyOverrides, parseConfig } from '../../src/cli/config.js';
-import { evaluateRun } from '../../src/cli/eval.js';
+import { evalCommand, evaluateRun } from '../../src/cli/eval.js';
 import { preset } from '../../src/cli/presets.js';
 import { readBaselines } from '../../src/cli/run-inputs.js';
 import { decodeSafetensorsHost, encodeSafetensorsHost } from '../../src/io/safetensors.js';
 import { Trainer } from '../../src/mtl/trainer.js';
+import { inject } from './fs-faults.js';
 import { failure, oneLine, run } from './run-helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'webmtl-inputs-'));
@@ -116,6 +117,17 @@ describe('checkpoints are validated before anything is restored', () => {
     });
     oneLine(await failure(evaluateRun(dir)), /last\.safetensors: weight '.*' holds NaN .*the run diverged/);
     expect(Object.keys(await evaluateRun(done))).toEqual(cfg.tasks);
+  });
+
+  it('eval on a full disk: one line naming eval.json', async () => {
+    const fault = inject('writeFile', /eval\.json$/, 'ENOSPC');
+    const quiet = process.stdout.write.bind(process.stdout);
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    const e = await failure(evalCommand(done)).finally(() => {
+      process.stdout.write = quiet;
+      fault.restore();
+    });
+    oneLine(e, /eval\.json: cannot write the metrics: no space left on the device; free some space \(ENOSPC\)/);
   });
 });
 

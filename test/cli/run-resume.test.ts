@@ -10,6 +10,7 @@ import { buildRun } from '../../src/cli/build.js';
 import type { RunConfig } from '../../src/cli/config.js';
 import { readRun } from '../../src/cli/report/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
+import { observe } from './fs-faults.js';
 import { comparable, records, run, smokeConfig, type Rec } from './run-helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'webmtl-resume-'));
@@ -43,7 +44,7 @@ describe('resume', () => {
     }
   });
 
-  it('an interrupt during validation stops at the epoch boundary; one during the report does not skip the result', async () => {
+  it('an interrupt during validation or a checkpoint write stops at the epoch boundary; one during the report does not skip the result', async () => {
     const dir = join(root, 'during-eval');
     const stop = new AbortController();
     const build = async (c: RunConfig) => {
@@ -61,6 +62,15 @@ describe('resume', () => {
     expect(said.join('\n')).toMatch(/interrupted at step 2: checkpoint written/);
     await run({ dir, resume: true });
     expect(comparable(records(dir))).toEqual(comparable(reference));
+
+    // Ctrl-C while the first checkpoint is being written: it completes, and the run stops right after it.
+    const inCkpt = join(root, 'during-checkpoint');
+    const stop3 = new AbortController();
+    const watch = observe('open', /\.last\.safetensors\..*\.tmp$/, () => stop3.abort());
+    const r3 = await run({ dir: inCkpt, config: cfg, signal: stop3.signal }).finally(() => watch.restore());
+    expect(r3).toMatchObject({ interrupted: true, steps: 2, checkpointStep: 2 });
+    await run({ dir: inCkpt, resume: true });
+    expect(comparable(records(inCkpt))).toEqual(comparable(reference));
 
     const late = join(root, 'during-report');
     const stop2 = new AbortController();
