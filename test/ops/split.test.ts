@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import { checkOp } from '../helpers/check-op.js';
 import { devices } from '../helpers/devices.js';
+import * as RC from '../reference/conv.js';
 import * as R from '../reference/ndarray.js';
 
 const probes = { maxProbes: 6 };
@@ -57,5 +58,50 @@ describe.each(devices())('ops past the binding limit on %s', () => {
     await checkOp({ inputs: [shape], fn: (x) => w.mean(x!, axes, true), ref: (x) => R.mean(x, axes, true), grad: false });
     await checkOp({ inputs: [shape], fn: (x) => w.max(x!, axes), ref: (x) => R.amax(x, axes), grad: false });
     await checkOp({ inputs: [shape], fn: (x) => w.variance(x!, axes), ref: (x) => R.variance(x, axes, 1), grad: false, atol: 1e-4 });
+  });
+
+  it.each([
+    // One image (5 x 61 x 67 = 20435 floats) larger than the limit: row tiles with their halo.
+    { x: [2, 5, 61, 67], o: 4, k: 3, stride: 1, pad: 1 },
+    { x: [1, 3, 75, 77], o: 3, k: 5, stride: 2, pad: 2 },
+    // A weight (48 x 40 x 3 x 3 = 17280 floats) larger than the limit: output-channel blocks.
+    { x: [3, 40, 9, 9], o: 48, k: 3, stride: 2, pad: 1 },
+    // Batch chunks at split points that are not multiples of 256 bytes (2 x 13 x 13 = 338 floats a plane).
+    { x: [7, 26, 13, 13], o: 30, k: 3, stride: 1, pad: 1 },
+  ])('conv2d forward and both gradients: $x, o $o, k $k, stride $stride', async (c) => {
+    const pad = [c.pad, c.pad, c.pad, c.pad] as [number, number, number, number];
+    await checkOp({
+      inputs: [c.x, [c.o, c.x[1]!, c.k, c.k], [c.o]],
+      fn: (x, wt, b) => w.conv2d(x!, wt!, b!, { stride: c.stride, padding: c.pad }),
+      ref: (x, wt, b) => RC.conv2d(x!, wt!, b!, { stride: [c.stride, c.stride], pad }),
+      gradOpts: probes,
+      atol: 1e-4,
+    });
+  });
+
+  it('conv2d with a fused residual and ReLU over row tiles', async () => {
+    await checkOp({
+      inputs: [[1, 4, 70, 71], [6, 4, 3, 3], [6], [1, 6, 70, 71]],
+      fn: (x, wt, b, r) => w.conv2d(x!, wt!, b!, { padding: 1, residual: r!, activation: 'relu' }),
+      ref: (x, wt, b, r) => {
+        const y = RC.conv2d(x!, wt!, b!, { pad: [1, 1, 1, 1] });
+        return R.map(new R.ND(y.shape, y.data.map((v, i) => v + r!.data[i]!)), (v) => Math.max(v, 0));
+      },
+      // Forward only: central differences over ~5000 pixels straddle the ReLU kink (the unsplit run
+      // disagrees as much); the gradients of the tiles are checked by the cases above.
+      grad: false,
+      atol: 1e-4,
+    });
+  });
+
+  it('convTranspose2d with an output larger than the limit', async () => {
+    const o = { stride: [2, 2] as [number, number], padding: [1, 1] as [number, number] };
+    await checkOp({
+      inputs: [[2, 8, 30, 33], [8, 6, 4, 4], [6]],
+      fn: (x, wt, b) => w.convTranspose2d(x!, wt!, b!, o),
+      ref: (x, wt, b) => RC.convTranspose2d(x!, wt!, b!, o),
+      gradOpts: { maxProbes: 6, atol: 1e-2 },
+      atol: 1e-4,
+    });
   });
 });

@@ -5,7 +5,7 @@
  * f16 switch on, the passes that ./f16.ts lists write their im2col buffers and packed operands as f16
  * and run the f16 products. Measurements behind the choices are in bench/README.md.
  */
-import { grid } from '../../gpu/runtime.js';
+import { grid, type Runtime } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { ConvGeom } from './conv.js';
@@ -26,12 +26,12 @@ const ROWS_WG = 16;
 const ROWS_SEG = 64;
 
 /** Upper bound of one im2col chunk (plus its packed output-gradient slice) in bytes. */
-let chunkBytes = 32 << 20;
+let chunkBudget = 32 << 20;
 
 /** Sets the im2col chunk budget in bytes and returns the previous one; for tests and benchmarks. */
 export function setConvChunkBytes(bytes: number): number {
-  const old = chunkBytes;
-  chunkBytes = bytes;
+  const old = chunkBudget;
+  chunkBudget = bytes;
   return old;
 }
 
@@ -48,8 +48,10 @@ interface Chunk {
  * whole images while one fits, else pixel ranges (multiples of 4, so the vec4 stores of the product stay
  * aligned) of one image at a time.
  */
-function chunksOf(n: number, ohw: number, perPixel: number): Chunk[] {
+function chunksOf(rt: Runtime, n: number, ohw: number, perPixel: number): Chunk[] {
   const out: Chunk[] = [];
+  // No chunk may exceed one binding either.
+  const chunkBytes = Math.min(chunkBudget, rt.maxBindingBytes);
   const perImage = ohw * perPixel;
   if (perImage <= chunkBytes) {
     const nb = Math.max(1, Math.floor(chunkBytes / perImage));
@@ -128,7 +130,7 @@ export function gemmForward(
   } else {
     const koff = koffTable();
     const k3 = g.kw === 3 && g.dw === 1 && g.sw <= 2 && ow % 4 === 0;
-    const list = chunksOf(n, ohw, kdim * 4);
+    const list = chunksOf(rt, n, ohw, kdim * 4);
     // One buffer serves every chunk: the dispatches run in order, so a chunk's im2col waits for the
     // previous product to finish reading.
     // (f16: two halves per f32 element of the tensor that holds them)
@@ -166,7 +168,7 @@ export function gemmWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom, koffTable: (
   const rt = dw.runtime;
   const koff = pointwise(g) ? null : koffTable();
   const f16 = useF16(rt, 'conv-weight');
-  const list = chunksOf(n, ohw, (Math.ceil(o / 4) + kld4) * 16);
+  const list = chunksOf(rt, n, ohw, (Math.ceil(o / 4) + kld4) * 16);
   // Buffers reused by every chunk (dispatches run in order); f16 ones hold two halves per element.
   const most = list[0]!.nb * list[0]!.cols;
   const dyT = empty([most, Math.ceil(o / 4) * (f16 ? 2 : 4)]);
@@ -209,7 +211,7 @@ export function gemmInputGrad(gy: Tensor, w: Tensor, g: ConvGeom, pt: number, pl
   const ohw = oh * ow;
   const kdim = c * kh * kw;
   const rt = gy.runtime;
-  const list = chunksOf(n, ohw, kdim * 4);
+  const list = chunksOf(rt, n, ohw, kdim * 4);
   if (list[0]!.cols < ohw) return null;
   const dx = empty([n, c, h, wd]);
   if (dx.size === 0) return dx;

@@ -15,6 +15,8 @@ import { stridedCopy } from './copy.js';
 import { gemmForward, gemmInputGrad, gemmWeightGrad } from './conv-gemm.js';
 import { chooseMatmulVariant, isSoftwareAdapter } from './matmul.js';
 import { reduce } from './reduce.js';
+import { tiledForward, tiledWeightGrad } from './conv-split.js';
+import { fits, mapRows, takeRows } from './split.js';
 
 const fwdKernel = { shader: 'conv2d', bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
 const wgradKernel = { shader: 'conv2d', entry: 'wgrad', bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
@@ -31,6 +33,21 @@ export const fwdBlock = { bo: 4, bp: 1 };
  */
 export function dilatePad(x: Tensor, top: number, left: number, sh: number, sw: number, zh: number, zw: number): Tensor {
   const [n, c, h, w] = x.shape as [number, number, number, number];
+  const rt = x.runtime;
+  if (n * c > 1 && (!fits(rt, x) || n * c * zh * zw * 4 > rt.maxBindingBytes)) {
+    // Planes are independent: chunks of the n*c planes, each chunk one binding.
+    const planes = x.view([n * c, 1, h, w]);
+    const z = mapRows(rt, n * c, Math.max(h * w, zh * zw) * 4, (p0, pb) => {
+      const part = takeRows(planes, p0, pb);
+      const r = dilatePad(part, top, left, sh, sw, zh, zw);
+      part.dispose();
+      return r;
+    });
+    planes.dispose();
+    const out = z.view([n, c, zh, zw]);
+    z.dispose();
+    return out;
+  }
   const z = empty([n, c, zh, zw]);
   const total = z.size;
   if (total === 0) return z;
@@ -106,6 +123,9 @@ export function convForward(xp: Tensor, w: Tensor, g: ConvGeom, bias: Tensor | n
   const [n, c, hp, wp] = xp.shape as [number, number, number, number];
   const o = w.shape[0]!;
   const pix = n * convOut(hp, g.kh, g.sh, g.dh) * convOut(wp, g.kw, g.sw, g.dw);
+  if (!fits(xp.runtime, xp, w, res) || pix * o * 4 > xp.runtime.maxBindingBytes) {
+    return tiledForward(xp, w, g, convOut(hp, g.kh, g.sh, g.dh), convOut(wp, g.kw, g.sw, g.dw), bias, res, relu, convForward);
+  }
   const v = convVariant(xp.runtime, 'forward', g, o, c * g.kh * g.kw, pix, { n, c, h: hp, w: wp, o, pt: 0, pl: 0, oh: 0, ow: 0 });
   if (v === 'direct') return directForward(xp, w, g, bias, res, relu);
   const koff = () => koffTable(xp.runtime, c, g.kh, g.kw, g.dh, g.dw, hp, wp).bufferFor('conv2d');
@@ -144,6 +164,9 @@ export function convWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const [n, c, hp, wp] = xp.shape as [number, number, number, number];
   const o = dy.shape[1]!;
   const pix = n * convOut(hp, g.kh, g.sh, g.dh) * convOut(wp, g.kw, g.sw, g.dw);
+  if (!fits(xp.runtime, xp, dy) || o * c / g.groups * g.kh * g.kw * 4 > xp.runtime.maxBindingBytes) {
+    return tiledWeightGrad(xp, dy, g, convWeightGrad);
+  }
   // The product here is o x kdim with the pixels as its reduction (M and N swap roles with forward's).
   const v = convVariant(xp.runtime, 'weight', g, o, c * g.kh * g.kw, pix, { n, c, h: hp, w: wp, o, pt: 0, pl: 0, oh: 0, ow: 0 });
   if (v === 'direct') return directWeightGrad(xp, dy, g);
@@ -158,7 +181,9 @@ function directWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const pix = u0[2]!;
   const og = o / g.groups;
   const blocks = Math.ceil(kdim / 4) * Math.ceil(og / 4) * g.groups;
-  const splits = Math.max(1, Math.min(Math.ceil(pix / 64), Math.ceil(WGRAD_TARGET_INVOCATIONS / blocks)));
+  // The partial sums must fit one binding too.
+  const most = Math.floor(xp.runtime.maxBindingBytes / (4 * o * kdim));
+  const splits = Math.max(1, Math.min(Math.ceil(pix / 64), Math.ceil(WGRAD_TARGET_INVOCATIONS / blocks), most));
   const chunk = Math.ceil(pix / splits);
   const { u } = params(xp, o, g, splits, chunk);
   const koff = koffTable(xp.runtime, cg, g.kh, g.kw, g.dh, g.dw, hp, wp);
@@ -309,8 +334,20 @@ export { setConvChunkBytes } from './conv-gemm.js';
 export function convInputGrad(gy: Tensor, w: Tensor, g: ConvGeom, pt: number, pl: number, h: number, wd: number, bias: Tensor | null = null): Tensor {
   const [n, o, oh, ow] = gy.shape as [number, number, number, number];
   const [, cg, kh, kw] = w.shape as [number, number, number, number];
+  const rt = gy.runtime;
+  const big = !fits(rt, gy, w) || n * cg * g.groups * h * wd * 4 > rt.maxBindingBytes;
+  const perImage = Math.max(o * oh * ow, cg * g.groups * h * wd) * 4;
+  if (big && n > 1 && perImage <= rt.maxBindingBytes && fits(rt, w)) {
+    return mapRows(rt, n, perImage, (n0, nb) => {
+      const part = takeRows(gy, n0, nb);
+      const r = convInputGrad(part, w, g, pt, pl, h, wd, bias);
+      part.dispose();
+      return r;
+    });
+  }
   const v = convVariant(gy.runtime, 'input', g, o, cg * kh * kw, n * oh * ow, { n, c: cg * g.groups, h, w: wd, o, pt, pl, oh, ow });
-  const dx = v === 'direct' ? null : gemmInputGrad(gy, w, g, pt, pl, h, wd, bias, v);
+  // Too large for one binding even per image: the direct form, whose forward pass tiles.
+  const dx = v === 'direct' || big ? null : gemmInputGrad(gy, w, g, pt, pl, h, wd, bias, v);
   if (dx) return dx;
   const ekh = g.dh * (kh - 1) + 1;
   const ekw = g.dw * (kw - 1) + 1;
