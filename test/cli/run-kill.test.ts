@@ -96,7 +96,7 @@ describe('webmtl train under SIGKILL, signals and a second trainer', () => {
 
   it('a second trainer on the same folder is refused; SIGKILL of the first at a random moment; its lock is taken over', async () => {
     const dir = join(root, 'two');
-    const first = webmtl(['train', ...SMOKE, '--out', dir], 'slow:metrics:1500');
+    const first = webmtl(['train', ...SMOKE, '--out', dir], 'slow:metrics:3000');
     await first.line(/^first step/);
     // A second `train --out` and a `--resume` while the first one runs: both refused, the first untouched.
     const [second, resumed] = await Promise.all([webmtl(['train', ...SMOKE, '--out', dir]).done, webmtl(['train', '--resume', dir, '--no-progress']).done]);
