@@ -2,11 +2,14 @@
  * Named run configurations for `webmtl train --preset NAME`. `demo` is what `npm run demo` runs: a
  * shared-encoder ResNet-18 (quarter width) learning segmentation, depth, normals and edges on the
  * built-in synthetic scenes with GradNorm, sized to finish in minutes on a 2-core machine with a
- * software WebGPU adapter. `smoke` is a seconds-long run for tests. The dataset presets train the
- * survey's setup on NYUD-v2 / PASCAL-Context files on disk (give `--set data.root=...`).
+ * software WebGPU adapter. `smoke` is a seconds-long run for tests. The dataset presets train on
+ * NYUD-v2 / PASCAL-Context files on disk (give `--set data.root=...`): `nyud-resnet18` and
+ * `pascal-resnet18` are CPU-friendlier versions, and presets-survey.ts holds the survey's own
+ * setups (`nyud-resnet50-*`, `nyud-hrnet18-*`, `pascal-hrnet18-*`), sized for a real GPU.
  */
 import { ArgumentError } from '../errors.js';
 import type { RunConfigInput } from './config.js';
+import { SURVEY_PRESETS } from './presets-survey.js';
 
 const demo: RunConfigInput = {
   name: 'demo',
@@ -66,6 +69,7 @@ export const PRESETS: Readonly<Record<string, RunConfigInput>> = {
   smoke,
   'nyud-resnet18': nyud,
   'pascal-resnet18': pascal,
+  ...Object.fromEntries(Object.entries(SURVEY_PRESETS).map(([k, v]) => [k, v.config])),
 };
 
 /** One line per preset, for the list a command prints when it is given no configuration. */
@@ -74,12 +78,13 @@ export const PRESET_SUMMARIES: Readonly<Record<keyof typeof PRESETS & string, st
   smoke: 'a seconds-long 4-task run on 32x32 scenes, for checking a set-up',
   'nyud-resnet18': "the survey's NYUD-v2 setup on ResNet-18 (needs --set data.root=<NYUD_MT folder>)",
   'pascal-resnet18': "the survey's PASCAL-Context setup on ResNet-18 (needs --set data.root=<PASCAL_MT folder>)",
+  ...Object.fromEntries(Object.entries(SURVEY_PRESETS).map(([k, v]) => [k, v.summary])),
 };
 
 /** The presets with their summaries, one per line (for messages). */
 export function listPresets(): string {
   return Object.keys(PRESETS)
-    .map((n) => `  ${n.padEnd(18)} ${PRESET_SUMMARIES[n] ?? ''}`.trimEnd())
+    .map((n) => `  ${n.padEnd(27)} ${PRESET_SUMMARIES[n] ?? ''}`.trimEnd())
     .join('\n');
 }
 
