@@ -18,4 +18,4 @@ export {
   probToRgba,
   type RgbaImage,
   type DepthRange,
-} from './cli/visualize.js';
+} from './io/visualize.js';

@@ -7,7 +7,7 @@ import { ArgumentError } from '../errors.js';
 import { NyudDataset } from '../data/nyud.js';
 import { PascalContextDataset } from '../data/pascal-context.js';
 import { NYUD_EVAL_AUGMENT, NYUD_TRAIN_AUGMENT, PASCAL_EVAL_AUGMENT, PASCAL_TRAIN_AUGMENT, type AugmentOptions } from '../data/augment.js';
-import type { Dataset, DatasetInfo, SampleTask } from '../data/sample.js';
+import type { Dataset, DatasetInfo } from '../data/sample.js';
 import { SyntheticScenes } from '../data/synthetic/index.js';
 import { createBalancer, type BalancerSpec } from '../mtl/balance/index.js';
 import type { Balancer } from '../mtl/balance/balancer.js';
@@ -181,9 +181,4 @@ export async function trainingStats(cfg: RunConfig, data: RunData, tasks: readon
     if (seen >= 256) break;
   }
   return stats;
-}
-
-/** The sample keys the run's batches must carry. */
-export function sampleTasks(cfg: RunConfig): SampleTask[] {
-  return [...cfg.tasks];
 }

@@ -13,7 +13,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { writeReport } from './report/index.js';
 import { RUN_FILES, type SampleItem, type SamplesIndex, type SampleTaskKind } from './run-files.js';
 import type { FinishedRun } from './train.js';
-import { depthRange, depthToRgba, encodePng, imageToRgba, labelsToRgba, normalsToRgba, probToRgba, type RgbaImage } from './visualize.js';
+import { depthRange, depthToRgba, encodePng, imageToRgba, labelsToRgba, normalsToRgba, probToRgba, type RgbaImage } from '../io/visualize.js';
 
 const KIND: Record<string, SampleTaskKind> = {
   semseg: 'segmentation',

@@ -141,7 +141,7 @@ export interface SampleItem {
 /**
  * samples/index.json: `{"tasks":[{"name":"semseg","kind":"segmentation","classNames":[...]}],
  * "items":[{"id":"0","input":"0-input.png","tasks":{"semseg":{"pred":"0-semseg-pred.png","gt":"0-semseg-gt.png"}}}]}`.
- * File names must be plain names (no folders, no `..`); src/cli/visualize.ts colours and encodes them.
+ * File names must be plain names (no folders, no `..`); src/io/visualize.ts colours and encodes them.
  */
 export interface SamplesIndex {
   tasks: SampleTask[];

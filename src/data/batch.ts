@@ -12,7 +12,7 @@
  * - edge, sal: f32 [N, 1, H, W]; mask [N, 1, H, W] = value != 255; ignored values set to 0.
  */
 import { ArgumentError, ShapeError } from '../errors.js';
-import type { MultiTaskBatch, TaskTarget } from '../mtl/task.js';
+import type { MultiTaskBatch, TaskTarget } from './batch-contract.js';
 import { fromArray } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { SAMPLE_TASKS, type Sample, type SampleTask } from './sample.js';
@@ -140,4 +140,4 @@ export function collate(samples: readonly Sample[], tasks: readonly SampleTask[]
 }
 
 /** Disposes every tensor of a batch (input, targets, masks); the same function as the trainer's. */
-export { disposeBatch } from '../mtl/task.js';
+export { disposeBatch } from './batch-contract.js';

@@ -130,8 +130,3 @@ export async function readLabelImage(path: string): Promise<{ height: number; wi
     throw new DatasetError(path, (e as Error).message.replace(`${path}: `, ''), { cause: e });
   }
 }
-
-/** A DatasetError unless `[h, w]` is the image size `[H, W]` (for GT that must not be resized). */
-export function sizeProblem(path: string, what: string, got: readonly number[], want: readonly number[]): DatasetError {
-  return new DatasetError(path, `${what} has shape [${got.join(',')}], expected [${want.join(',')}]`);
-}

@@ -13,7 +13,7 @@
  */
 import { ArgumentError, ShapeError, WebmtlError } from '../errors.js';
 import { FormatError } from '../io/errors.js';
-import type { MultiTaskBatch } from '../mtl/task.js';
+import type { MultiTaskBatch } from './batch-contract.js';
 import { Generator } from '../tensor/random.js';
 import { augment, type AugmentOptions } from './augment.js';
 import { collateHost, toDevice, type HostBatch } from './batch.js';

@@ -1,17 +1,15 @@
 /**
- * The task contract (design rule 9): a task names its output, says how many channels a head must
+ * The task contract: a task names its output, says how many channels a head must
  * produce for it, computes its loss from a prediction and its ground truth, and creates the metrics
  * it is evaluated with. Built-ins live in tasks/; users write their own against the same interface
  * (classification, regression, anything whose loss is a scalar tensor).
  */
+import type { TaskTarget } from '../data/batch-contract.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Metric } from './metrics/metric.js';
 
-/** A task's ground truth for one batch: the target and an optional validity mask (f32, 1 = valid). */
-export interface TaskTarget {
-  readonly target: Tensor;
-  readonly mask?: Tensor;
-}
+// The batch contract is the data layer's; re-exported here for code that reads it with the tasks.
+export { disposeBatch, type MultiTaskBatch, type TaskTarget } from '../data/batch-contract.js';
 
 /** Any metric, whatever its result keys. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -43,19 +41,4 @@ export interface Task {
    * normalised vectors for normals). Default: the raw prediction.
    */
   postprocess?(pred: Tensor): Tensor;
-}
-
-/** Batch of a multi-task dataset: the input image and the ground truth per task name. */
-export interface MultiTaskBatch {
-  readonly input: Tensor;
-  readonly targets: Readonly<Record<string, TaskTarget>>;
-}
-
-/** Frees every tensor of a batch (input, targets, masks). */
-export function disposeBatch(b: MultiTaskBatch): void {
-  b.input.dispose();
-  for (const t of Object.values(b.targets)) {
-    t.target.dispose();
-    t.mask?.dispose();
-  }
 }

@@ -30,8 +30,6 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-/** Something tidy() can return: tensors, arrays and plain objects of them, or any other value. */
-export type Tidyable = unknown;
 
 function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;

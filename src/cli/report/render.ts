@@ -2,7 +2,7 @@
  * Renders a RunData as one self-contained HTML page: no network at all (Chart.js inlined, images as
  * data: URIs), every piece of run text escaped.
  */
-import { classColor } from '../visualize.js';
+import { classColor } from '../../io/visualize.js';
 import type { MetricDirections, RunConfigLike, SampleTaskKind, TaskMetricValues } from '../run-files.js';
 import { buildCharts, taskOrder, type ChartSpec } from './charts.js';
 import { REPORT_CSS, REPORT_SCRIPT, chartJsSource, escapeHtml as esc, jsonForScript, scriptSafe } from './html.js';

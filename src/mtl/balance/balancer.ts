@@ -1,5 +1,5 @@
 /**
- * The loss-balancing contract (design rule 8). Every balancer is a small class behind this one
+ * The loss-balancing contract. Every balancer is a small class (one file each) behind this one
  * interface and receives everything it uses through an explicit {@link BalanceContext}: the
  * per-task losses of this step, the shared parameters, the layer GradNorm differentiates, the shared
  * representation, the step and epoch. A balancer owns the backward pass of the step, because the

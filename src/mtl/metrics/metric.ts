@@ -1,5 +1,5 @@
 /**
- * The metric contract shared by every task (design rule 9): a metric accumulates over a whole
+ * The metric contract shared by every task: a metric accumulates over a whole
  * dataset with `update`, reports with `compute` and starts over with `reset`. Each declares, per
  * reported value, whether higher is better, so multi-task comparisons (see delta-mtl.ts) need no
  * hand-kept list of directions. Accumulators live on the host in float64: evaluation reads every

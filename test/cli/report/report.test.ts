@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { depthRange, depthToRgba, encodePng, labelsToRgba, normalsToRgba, probToRgba, type RgbaImage } from '../../../src/cli/visualize.js';
+import { depthRange, depthToRgba, encodePng, labelsToRgba, normalsToRgba, probToRgba, type RgbaImage } from '../../../src/io/visualize.js';
 import { metricsLine, sampleFileName, type MetricsRecord, type SamplesIndex } from '../../../src/cli/run-files.js';
 import { readRun, RunFileError, writeReport, type ReportChartData } from '../../../src/cli/report/index.js';
 
@@ -233,11 +233,15 @@ describe('webmtl report', () => {
     await expect(readRun(dir)).rejects.toThrow(/index\.json: not a samples index: items\.0\.input/);
   });
 
-  it('writes a demo report when WEBMTL_REPORT_DEMO is set', async () => {
-    const demo = process.env.WEBMTL_REPORT_DEMO;
-    if (!demo) return;
+  // Writes into WEBMTL_REPORT_DEMO when set (to look at the page), else into a temporary folder.
+  it('writes a whole report for a six-epoch run with samples', async () => {
+    const demo = process.env.WEBMTL_REPORT_DEMO ?? (await tempRun());
     await rm(demo, { recursive: true, force: true });
     await writeFakeRun(demo, { metrics: fakeMetrics(6, 40, 2), items: 3, size: 48 });
-    await writeReport(demo);
+    const out = await writeReport(demo);
+    const html = await readFile(out, 'utf8');
+    expect(html).toMatch(/^<!doctype html>/i);
+    expect((html.match(/<img /g) ?? []).length).toBeGreaterThanOrEqual(3);
+    expect(html).toContain('<canvas');
   });
 });

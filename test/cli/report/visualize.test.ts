@@ -1,4 +1,4 @@
-// Host-only tests of the prediction colouring and PNG encoding (src/cli/visualize.ts).
+// Host-only tests of the prediction colouring and PNG encoding (src/io/visualize.ts).
 import { describe, expect, it } from 'vitest';
 import { decode } from 'fast-png';
 import {
@@ -11,7 +11,7 @@ import {
   normalsToRgba,
   probToRgba,
   viridis,
-} from '../../../src/cli/visualize.js';
+} from '../../../src/io/visualize.js';
 import { ArgumentError } from '../../../src/errors.js';
 
 const px = (d: Uint8ClampedArray, p: number): number[] => Array.from(d.subarray(4 * p, 4 * p + 4));
