@@ -78,6 +78,10 @@ describe.each(devices())('architectures on hrnet18 on %s', () => {
   it('single-task on hrnet18 uses the HRNet head by default; an ASPP head reads c4', () => {
     const st = keep(createModel({ arch: 'single-task', ...hr }, [TASKS[0]!]));
     expect(st.namedParameters().map(([n]) => n)).toContain('decoder.last_layer.3.weight');
+    // The summary runs through the multi-branch modules and counts the encoder's convolutions.
+    const sum = w.summary(st, [1, 3, 32, 32]);
+    expect(sum.totalParams).toBe(st.numParameters());
+    expect(sum.rows.find((r) => r.name === 'backbone')!.flops).toBeGreaterThan(0);
     const aspp = keep(createModel({ arch: 'shared-encoder', ...hr, head: 'aspp' }, T2));
     const conv = aspp.namedParameters().find(([n]) => n === 'decoders.semseg.0.convs.0.0.weight')!;
     expect(conv[1].shape[1]).toBe(36); // c4 of hrnet18 at width 0.25
