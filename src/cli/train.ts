@@ -315,10 +315,11 @@ async function trainLoop(a: LoopArgs): Promise<Omit<TrainRunResult, 'checkpointS
     // Keep what was read back: the finite steps before it (metrics.jsonl numbers steps from 1, as the message does).
     progress.stop();
     await appendRecords(dir, pending.splice(0));
+    // --resume keeps config.json, so it helps once the data is fixed; other settings need a new run.
     const kept =
       checkpointStep === null
-        ? `no checkpoint was written; after fixing the cause, --resume ${dir} starts the run again from step 0`
-        : `the checkpoint of step ${checkpointStep} (${ckptPath}), written before it, is intact`;
+        ? `no checkpoint was written; once the data is fixed, --resume ${dir} starts the run again from step 0 (other settings need a new run)`
+        : `the checkpoint of step ${checkpointStep} (${ckptPath}), written before it, is intact; once the data is fixed, --resume ${dir} continues from it`;
     throw new TrainingStoppedError(`${e.message}. The steps before it are in ${join(dir, 'metrics.jsonl')}; ${kept}`);
   } finally {
     opts.signal?.removeEventListener('abort', abort);
