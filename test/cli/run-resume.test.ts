@@ -18,11 +18,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const cfg = smokeConfig();
 let reference: Rec[] = [];
 
-/** Runs `cfg` into DIR, stopping (like Ctrl-C) after each step listed in `stops`, resuming after each. */
-async function stopAndResume(dir: string, stops: number[]): Promise<void> {
+/** Runs `config` into DIR, stopping (like Ctrl-C) after each step listed in `stops`, resuming after each. */
+async function stopAndResume(dir: string, stops: number[], config = cfg): Promise<void> {
   for (const [k, at] of [...stops, -1].entries()) {
     const stop = new AbortController();
-    const r = await run({ dir, config: k === 0 ? cfg : undefined, resume: k > 0, signal: stop.signal, onStep: (s) => s === at && stop.abort() });
+    const r = await run({ dir, config: k === 0 ? config : undefined, resume: k > 0, signal: stop.signal, onStep: (s) => s === at && stop.abort() });
     expect(r.interrupted).toBe(at > 0);
     if (at > 0) expect(r).toMatchObject({ steps: at, checkpointStep: at });
   }
@@ -42,6 +42,11 @@ describe('resume', () => {
       await stopAndResume(dir, stops);
       expect(comparable(records(dir)), `stops ${stops}`).toEqual(comparable(reference));
     }
+    // GradNorm, the issue's example: the epoch's mean losses and weights after a resume mid-epoch.
+    const gradnorm = smokeConfig('balancer={"method":"gradnorm","alpha":1.5}', 'train.epochs=1');
+    await run({ dir: join(root, 'gradnorm-full'), config: gradnorm });
+    await stopAndResume(join(root, 'gradnorm-cut'), [1], gradnorm);
+    expect(comparable(records(join(root, 'gradnorm-cut')))).toEqual(comparable(records(join(root, 'gradnorm-full'))));
   });
 
   it('an interrupt during validation or a checkpoint write stops at the epoch boundary; one during the report does not skip the result', async () => {
