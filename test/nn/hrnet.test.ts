@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import { devices } from '../helpers/devices.js';
+import { relErr } from '../helpers/fixtures.js';
 
 const LEVELS = w.FEATURE_LEVELS;
 
@@ -52,6 +53,30 @@ describe.each(devices())('hrnet18 on %s', () => {
     expect(dead).toEqual([]);
     expect((await x.grad!.data()).some((v) => v !== 0)).toBe(true);
     loss.dispose();
+    x.dispose();
+    m.dispose();
+  });
+
+  it('recompute (checkpointed layer1 and branches) gives the same loss and gradients within 1e-4', async () => {
+    const m = w.hrnet18({ widthMultiplier: 0.25, generator: new w.Generator(4) });
+    const x = w.randn([2, 3, 32, 32], { seed: 6 });
+    const run = async () => {
+      m.zeroGrad();
+      const loss = w.tidy(() => {
+        const f = m.train().forward(x);
+        return LEVELS.map((l, i) => w.sum(w.mul(f[l], w.randn([...f[l].shape], { seed: 20 + i })))).reduce((a, b) => w.add(a, b));
+      });
+      w.backward(loss);
+      const out = { loss: await loss.item(), grads: await Promise.all(m.parameters().map(async (p) => Array.from(await p.grad!.data()))) };
+      loss.dispose();
+      return out;
+    };
+    const plain = await run();
+    m.recompute = true;
+    const again = await run();
+    expect(again.loss).toBeCloseTo(plain.loss, 3);
+    const worst = Math.max(...plain.grads.map((g, i) => relErr(again.grads[i]!, g)));
+    expect(worst).toBeLessThan(1e-4);
     x.dispose();
     m.dispose();
   });
