@@ -108,6 +108,27 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<AcquiredD
   const info = adapter.info;
   const adapterName =
     [info?.description, info?.device, info?.architecture].find((s) => s && s.length > 0) ?? info?.vendor ?? 'unknown adapter';
-  const adapterKey = [info?.vendor, info?.architecture, info?.device, info?.description].map((s) => s ?? '').join(' | ');
+  const parts = [info?.vendor, info?.architecture, info?.device, info?.description].map((s) => s ?? '');
+  // A CPU adapter (lavapipe, SwiftShader) is as fast as the CPU under it, and the same driver build
+  // runs on very different CPUs: the host's CPU model is part of its identity for the tuning table.
+  if (isCpuAdapter(parts.join(' '))) parts.push(`cpu ${await hostCpuModel()}`);
+  const adapterKey = parts.join(' | ');
   return { device, adapter, adapterName, adapterKey, features: new Set(wanted) };
+}
+
+/** True for software adapters that run kernels on the CPU (Mesa's llvmpipe/lavapipe, SwiftShader). */
+export function isCpuAdapter(description: string): boolean {
+  return /llvmpipe|lavapipe|swiftshader/i.test(description);
+}
+
+/** The host CPU's model name in Node ('unknown' elsewhere: a page cannot see it). */
+async function hostCpuModel(): Promise<string> {
+  if (typeof process === 'undefined' || !process.versions?.node) return 'unknown';
+  try {
+    const name = 'node:os';
+    const os = (await import(/* @vite-ignore */ name)) as typeof import('node:os');
+    return os.cpus()[0]?.model.trim() || 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }

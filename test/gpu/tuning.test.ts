@@ -275,3 +275,16 @@ describe('autotune (injected timings)', () => {
     b.dispose();
   });
 });
+
+describe('tuning identity of CPU adapters', () => {
+  it("names the host CPU model in a software adapter's key, so tables of different CPUs never mix", async () => {
+    const { isCpuAdapter } = await import('../../src/gpu/adapter.js');
+    const { cpus } = await import('node:os');
+    expect(isCpuAdapter('llvmpipe (LLVM 15.0.6, 256 bits)')).toBe(true);
+    expect(isCpuAdapter('SwiftShader Device (Subzero)')).toBe(true);
+    expect(isCpuAdapter('NVIDIA H100 80GB HBM3')).toBe(false);
+    const key = w.runtime().tuning.adapter;
+    if (isCpuAdapter(key)) expect(key).toContain(`cpu ${cpus()[0]!.model.trim()}`);
+    else expect(key).not.toMatch(/\| cpu /);
+  });
+});
