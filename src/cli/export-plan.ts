@@ -2,12 +2,14 @@
  * What train_ddp.py needs to know about a run, computed from the run's own objects so that it
  * trains what `webmtl train` would: train_plan.json (tasks with their loss settings, balancer,
  * optimiser group as webmtl's optimiser states it, schedule, batch, parameter order) and the
- * training data as one safetensors pack (the samples webmtl's loader yields, deterministic
- * resizing only, so the pack is the same on every machine).
+ * training data as safetensors shards (the samples webmtl's loader yields, deterministic resizing
+ * only, so the shards are the same on every machine).
  */
 import { ArgumentError } from '../errors.js';
 import { DataLoader } from '../data/loader.js';
-import type { HostTensor } from '../io/safetensors.js';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/node-fs.js';
+import { encodeSafetensorsHost, type HostTensor } from '../io/safetensors.js';
 import type { RunConfig, RunTask } from './config.js';
 import type { RunObjects } from './build.js';
 
@@ -111,40 +113,72 @@ export function ddpPlan(cfg: RunConfig, objects: RunObjects): DdpPlan {
   };
 }
 
+/** What {@link writeTrainingShards} wrote: data/train.json's content. */
+export interface ShardIndex {
+  format: 'webmtl.samples';
+  samples: number;
+  shards: { file: string; samples: number }[];
+}
+
 /**
- * The first `limit` training samples (all by default) as host tensors for a safetensors pack:
- * `input` [N, 3, H, W] f32 and per task `target.<task>` (i32 labels or f32 maps) and, where the
- * task has one, `mask.<task>` [N, 1, H, W]; the same arrays webmtl's batches carry.
+ * Writes the first `limit` training samples (all by default) into `dir` as safetensors shards of
+ * at most about `shardBytes` each (`train-00000.safetensors`, ...) and their index `train.json`,
+ * holding one shard in memory at a time. A shard has `input` [n, 3, H, W] f32 and per task
+ * `target.<task>` (i32 labels or f32 maps) and, where the task has one, `mask.<task>` [n, 1, H, W]:
+ * the arrays webmtl's batches carry, deterministic resizing only. Returns the files written
+ * (relative to `dir`).
  */
-export async function trainingPack(cfg: RunConfig, objects: RunObjects, limit = Infinity): Promise<Map<string, HostTensor>> {
-  const ds = objects.data.train;
-  const loader = new DataLoader(ds, { batchSize: 16, tasks: cfg.tasks, augment: objects.data.valAugment ?? undefined, prefetch: 1 });
-  const parts = new Map<string, { dtype: 'f32' | 'i32'; shape: number[]; chunks: (Float32Array | Int32Array)[] }>();
-  const add = (key: string, data: Float32Array | Int32Array, shape: readonly number[]) => {
-    const p = parts.get(key) ?? { dtype: data instanceof Int32Array ? 'i32' : 'f32', shape: [0, ...shape.slice(1)], chunks: [] };
-    p.chunks.push(data);
-    p.shape[0]! += shape[0]!;
+export async function writeTrainingShards(cfg: RunConfig, objects: RunObjects, dir: string, limit = Infinity, shardBytes = 256 * 2 ** 20): Promise<string[]> {
+  const loader = new DataLoader(objects.data.train, { batchSize: 16, tasks: cfg.tasks, augment: objects.data.valAugment ?? undefined, prefetch: 1 });
+  const index: ShardIndex = { format: 'webmtl.samples', samples: 0, shards: [] };
+  let parts = new Map<string, { dtype: 'f32' | 'i32'; shape: number[]; chunks: (Float32Array | Int32Array)[] }>();
+  let rows = 0;
+  const flush = async () => {
+    if (rows === 0) return;
+    const out = new Map<string, HostTensor>();
+    for (const [k, p] of parts) {
+      const total = p.chunks.reduce((a, c) => a + c.length, 0);
+      const data = p.dtype === 'i32' ? new Int32Array(total) : new Float32Array(total);
+      let o = 0;
+      for (const c of p.chunks) (data.set(c, o), (o += c.length));
+      out.set(k, { dtype: p.dtype, shape: p.shape, data });
+    }
+    const file = `train-${String(index.shards.length).padStart(5, '0')}.safetensors`;
+    await writeFileAtomic(join(dir, file), encodeSafetensorsHost(out), 'export');
+    index.shards.push({ file, samples: rows });
+    index.samples += rows;
+    parts = new Map();
+    rows = 0;
+  };
+  // Rows [a, b) of a batch array into the current shard.
+  const add = (key: string, data: Float32Array | Int32Array, shape: readonly number[], a: number, b: number) => {
+    const per = data.length / shape[0]!;
+    const p = parts.get(key) ?? { dtype: data instanceof Int32Array ? ('i32' as const) : ('f32' as const), shape: [0, ...shape.slice(1)], chunks: [] };
+    p.chunks.push(data.slice(a * per, b * per));
+    p.shape[0]! += b - a;
     parts.set(key, p);
   };
   let seen = 0;
   for await (const h of loader.hostBatches(0)) {
     const n = Math.min(h.ids.length, limit - seen);
-    const rows = (data: Float32Array | Int32Array, shape: readonly number[]) => data.subarray(0, (data.length / shape[0]!) * n);
-    add('input', rows(h.input, h.inputShape), [n, ...h.inputShape.slice(1)]);
+    const arrays: [string, Float32Array | Int32Array, readonly number[]][] = [['input', h.input, h.inputShape]];
     for (const [t, v] of Object.entries(h.targets)) {
-      add(`target.${t}`, rows(v.target, v.shape), [n, ...v.shape.slice(1)]);
-      if (v.mask) add(`mask.${t}`, rows(v.mask, v.maskShape!), [n, ...v.maskShape!.slice(1)]);
+      arrays.push([`target.${t}`, v.target, v.shape]);
+      if (v.mask) arrays.push([`mask.${t}`, v.mask, v.maskShape!]);
+    }
+    const perSample = arrays.reduce((acc, [, d, sh]) => acc + d.byteLength / sh[0]!, 0);
+    const perShard = Math.max(1, Math.floor(shardBytes / perSample));
+    for (let a = 0; a < n; ) {
+      const b = Math.min(n, a + perShard - rows);
+      for (const [k, d, sh] of arrays) add(k, d, sh, a, b);
+      rows += b - a;
+      a = b;
+      if (rows >= perShard) await flush();
     }
     seen += n;
     if (seen >= limit) break;
   }
-  const out = new Map<string, HostTensor>();
-  for (const [k, p] of parts) {
-    const total = p.chunks.reduce((a, c) => a + c.length, 0);
-    const data = p.dtype === 'i32' ? new Int32Array(total) : new Float32Array(total);
-    let o = 0;
-    for (const c of p.chunks) (data.set(c, o), (o += c.length));
-    out.set(k, { dtype: p.dtype, shape: p.shape, data });
-  }
-  return out;
+  await flush();
+  await writeFileAtomic(join(dir, 'train.json'), new TextEncoder().encode(`${JSON.stringify(index, null, 2)}\n`), 'export');
+  return [...index.shards.map((s) => s.file), 'train.json'];
 }

@@ -2,7 +2,7 @@
  * `webmtl export RUN --to pytorch|onnx [--out DIR]`: a run's model, rebuilt from its config.json
  * with the weights of its last checkpoint, written for PyTorch (model.py, weights.safetensors,
  * train_ddp.py with its train_plan.json, run-config.json and the training data as
- * data/train.safetensors) or as an ONNX inference graph (model.onnx).
+ * data/, safetensors shards with their index train.json) or as an ONNX inference graph (model.onnx).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -13,12 +13,11 @@ import { modelPy } from '../export/pytorch/model-py.js';
 import { TRAIN_DDP_PY } from '../export/pytorch/train-ddp-py.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { writeFileAtomic } from '../io/node-fs.js';
-import { encodeSafetensorsHost } from '../io/safetensors.js';
 import { saveSafetensors } from '../io/safetensors-file.js';
 import { init } from '../tensor/context.js';
 import { buildRun } from './build.js';
 import { readRunConfig } from './eval.js';
-import { ddpPlan, trainingPack } from './export-plan.js';
+import { ddpPlan, writeTrainingShards } from './export-plan.js';
 
 /** The export targets. */
 export const EXPORT_TARGETS = ['pytorch', 'onnx'] as const;
@@ -30,8 +29,10 @@ export interface ExportOptions {
   to: ExportTarget;
   /** Output folder (default RUN/export-<to>). */
   out?: string;
-  /** PyTorch: training samples written to data/train.safetensors (default all; 0 writes none). */
+  /** PyTorch: training samples written to data/ (default all; 0 writes none). */
   samples?: number;
+  /** PyTorch: the size a data shard may reach before the next one starts (default 256 MiB). */
+  shardBytes?: number;
 }
 
 /** What {@link exportRun} wrote. */
@@ -84,7 +85,7 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     await put('run-config.json', `${JSON.stringify(config, null, 2)}\n`);
     if ((opts.samples ?? Infinity) > 0) {
       await mkdir(join(dir, 'data'), { recursive: true });
-      await put('data/train.safetensors', encodeSafetensorsHost(await trainingPack(config, objects, opts.samples)));
+      files.push(...(await writeTrainingShards(config, objects, join(dir, 'data'), opts.samples, opts.shardBytes)).map((f) => `data/${f}`));
     }
     return { dir, files, trained };
   } finally {

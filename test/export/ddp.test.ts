@@ -42,13 +42,13 @@ const bytesOf = (t: { data: Float32Array | Int32Array }) => Buffer.from(t.data.b
 const readHost = (path: string) => w.decodeSafetensorsHost(new Uint8Array(readFileSync(path)), path);
 
 /** Writes the run folder, exports it, trains 5 steps under torchrun; returns the folders and steps. */
-async function trainExported(cfg: ReturnType<typeof config>) {
+async function trainExported(cfg: ReturnType<typeof config>, shardBytes?: number) {
   const python = requirePython('torch');
   const run = join(root, cfg.name);
   mkdirSync(run);
   writeFileSync(join(run, 'config.json'), JSON.stringify(cfg));
-  const exp = await exportRun(run, { to: 'pytorch', out: join(root, `${cfg.name}-export`) });
-  expect(exp.files).toEqual(expect.arrayContaining(['model.py', 'weights.safetensors', 'train_ddp.py', 'train_plan.json', 'data/train.safetensors']));
+  const exp = await exportRun(run, { to: 'pytorch', out: join(root, `${cfg.name}-export`), shardBytes });
+  expect(exp.files).toEqual(expect.arrayContaining(['model.py', 'weights.safetensors', 'train_ddp.py', 'train_plan.json', 'data/train.json', 'data/train-00000.safetensors']));
   const out = join(root, `${cfg.name}-ddp`);
   const r = spawnSync(
     python,
@@ -109,7 +109,11 @@ async function expectLoadsBack(out: string, rank0: Map<string, { data: Float32Ar
 
 describe('train_ddp.py under torchrun', () => {
   it('GradNorm, 2 gloo ranks, 5 steps: loss falls, ranks identical; eval, resume and ONNX export of the result', async () => {
-    const { run, exp, out, steps } = await trainExported(config('ddp-gradnorm', { method: 'gradnorm' }, { kind: 'adam', lr: 0.002 }));
+    // Shards of about one sample each: the ranks read their batches across several files.
+    const { run, exp, out, steps } = await trainExported(config('ddp-gradnorm', { method: 'gradnorm' }, { kind: 'adam', lr: 0.002 }), 30_000);
+    const index = JSON.parse(readFileSync(join(exp, 'data/train.json'), 'utf8')) as { samples: number; shards: unknown[] };
+    expect(index.samples).toBe(4);
+    expect(index.shards.length).toBeGreaterThan(1);
     for (const s of steps) expect(Object.values(s.weights).reduce((a, b) => a + b, 0)).toBeCloseTo(2, 4);
     const rank0 = expectRanksIdentical(exp, out, ['weights', 'initialLosses']);
     const weights = await expectLoadsBack(out, rank0);

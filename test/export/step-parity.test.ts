@@ -57,7 +57,7 @@ describe('train_ddp.py against webmtl', () => {
     const objects = await buildRun(await readRunConfig(run));
     const { tensors: start } = await w.loadSafetensors(join(exp.dir, 'weights.safetensors'));
     objects.model.loadStateDict(start);
-    const pack = w.decodeSafetensorsHost(new Uint8Array(readFileSync(join(exp.dir, 'data/train.safetensors')))).tensors;
+    const pack = w.decodeSafetensorsHost(new Uint8Array(readFileSync(join(exp.dir, 'data/train-00000.safetensors')))).tensors;
     const host = (k: string) => pack.get(k)!;
     const batch: w.MultiTaskBatch = {
       input: w.fromArray(host('input').data, host('input').shape),

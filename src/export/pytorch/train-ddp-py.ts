@@ -18,15 +18,18 @@ export const TRAIN_DDP_PY = String.raw`"""Trains the exported webmtl model with 
 
 Runs on CPUs (gloo) and GPUs (nccl, one process per GPU); the run's tasks, losses, balancer,
 optimiser and schedule come from train_plan.json, the model from model.py and weights.safetensors,
-the data from data/train.safetensors (written by webmtl export; replace make_dataset() to read
-your own). Rank 0 writes DIR/config.json and DIR/checkpoints/last.safetensors: a webmtl run folder
+the data from the shards in data/ (written by webmtl export, memory-mapped; replace make_dataset()
+to read your own). Rank 0 writes DIR/config.json and DIR/checkpoints/last.safetensors: a webmtl run folder
 (webmtl eval DIR, webmtl train --resume DIR).
 """
 import argparse
+import bisect
 import json
 import math
+import mmap
 import os
 import shutil
+import struct
 import sys
 import time
 
@@ -42,30 +45,55 @@ import model as exported  # noqa: E402  (model.py beside this file)
 
 
 # ---- data -------------------------------------------------------------------------------------
-class PackDataset(torch.utils.data.Dataset):
-    """Samples of a safetensors pack: input [N, 3, H, W], target.<task>, mask.<task>."""
+def map_safetensors(path):
+    """{name: tensor} over a memory-mapped safetensors file: pages load when read and are shared
+    by the ranks through the page cache (copy-on-write, so the tensors are writable)."""
+    with open(path, "rb") as f:
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    (n,) = struct.unpack("<Q", mm[:8])
+    header = json.loads(mm[8:8 + n].decode("utf-8"))
+    header.pop("__metadata__", None)
+    tensors = {}
+    for name, e in header.items():
+        start, end = e["data_offsets"]
+        dtype = exported._DTYPES[e["dtype"]]
+        size = torch.tensor([], dtype=dtype).element_size()
+        count = (end - start) // size
+        if not 0 <= start <= end <= len(mm) - 8 - n or count * size != end - start:
+            raise SystemExit("%s: tensor %s lies outside the file" % (path, name))
+        tensors[name] = torch.frombuffer(mm, dtype=dtype, count=count, offset=8 + n + start).reshape(e["shape"])
+    return tensors
 
-    def __init__(self, path, tasks):
-        self.t, _ = exported.load_safetensors(path)
-        self.tasks = tasks
+
+class SampleShards(torch.utils.data.Dataset):
+    """Samples of the shards listed in DIR/train.json (written by webmtl export): input
+    [3, H, W] and per task target.<task> and, where there is one, mask.<task>."""
+
+    def __init__(self, folder, tasks):
+        with open(os.path.join(folder, "train.json")) as f:
+            index = json.load(f)
+        self.shards = [map_safetensors(os.path.join(folder, s["file"])) for s in index["shards"]]
+        self.starts = [0]
+        for s in self.shards:
+            self.starts.append(self.starts[-1] + s["input"].shape[0])
+        self.keys = ["input"]
         for t in tasks:
-            if "target." + t not in self.t:
-                raise SystemExit("%s has no ground truth for task %s" % (path, t))
+            if "target." + t not in self.shards[0]:
+                raise SystemExit("%s has no ground truth for task %s" % (folder, t))
+            self.keys += [k for k in ("target." + t, "mask." + t) if k in self.shards[0]]
 
     def __len__(self):
-        return self.t["input"].shape[0]
+        return self.starts[-1]
 
     def __getitem__(self, i):
-        item = {"input": self.t["input"][i]}
-        for t in self.tasks:
-            item["target." + t] = self.t["target." + t][i]
-            if "mask." + t in self.t:
-                item["mask." + t] = self.t["mask." + t][i]
-        return item
+        k = bisect.bisect_right(self.starts, i) - 1
+        shard, row = self.shards[k], i - self.starts[k]
+        return {key: shard[key][row] for key in self.keys}
 
 
 def make_dataset(args, plan):
-    return PackDataset(args.data, [t["name"] for t in plan["tasks"]])
+    """The training samples; replace this to read your own data (same keys per sample)."""
+    return SampleShards(args.data, [t["name"] for t in plan["tasks"]])
 
 
 # ---- task losses (src/mtl/tasks) ---------------------------------------------------------------
@@ -275,7 +303,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--plan", default=os.path.join(HERE, "train_plan.json"))
     p.add_argument("--weights", default=os.path.join(HERE, "weights.safetensors"))
-    p.add_argument("--data", default=os.path.join(HERE, "data", "train.safetensors"))
+    p.add_argument("--data", default=os.path.join(HERE, "data"), help="folder of train.json and its shards")
     p.add_argument("--out", default="ddp-run", help="run folder rank 0 writes")
     p.add_argument("--steps", type=int, default=None, help="steps to train (default: the run's epochs)")
     p.add_argument("--batch-size", type=int, default=None, help="per rank (default: the run's batch / ranks)")
