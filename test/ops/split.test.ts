@@ -7,10 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
-import { checkOp } from '../helpers/check-op.js';
+import { checkOp, expectClose, makeInputs } from '../helpers/check-op.js';
 import { devices } from '../helpers/devices.js';
 import * as RC from '../reference/conv.js';
+import * as RP from '../reference/pool.js';
 import * as R from '../reference/ndarray.js';
+import * as RN from '../reference/norm.js';
 
 const probes = { maxProbes: 6 };
 
@@ -104,4 +106,98 @@ describe.each(devices())('ops past the binding limit on %s', () => {
       atol: 1e-4,
     });
   });
+
+  it.each([
+    // Planes of 61 x 67 (4087 floats): chunks of planes at unaligned offsets.
+    { shape: [3, 5, 61, 67] },
+    // Upsampled planes of 90 x 182 = 16380 floats: one plane a chunk, just under the limit. (A single
+    // plane larger than one binding is not split.)
+    { shape: [2, 3, 45, 91] },
+  ])('max and average pooling and resizing of $shape', async ({ shape }) => {
+    const pool = { kernel: [3, 3] as [number, number], stride: [2, 2] as [number, number], padding: [1, 1] as [number, number] };
+    await checkOp({
+      inputs: [{ shape, values: distinct(shape) }],
+      fn: (x) => w.maxPool2d(x!, { kernelSize: 3, stride: 2, padding: 1 }),
+      ref: (x) => RP.maxPool2d(x!, pool).y,
+      gradOpts: probes,
+    });
+    await checkOp({ inputs: [shape], fn: (x) => w.avgPool2d(x!, { kernelSize: 3, stride: 2, padding: 1 }), ref: (x) => RP.avgPool2d(x!, pool), gradOpts: probes });
+    const up = { mode: 'bilinear' as const, scaleFactor: [2, 2] as [number, number] };
+    await checkOp({ inputs: [shape], fn: (x) => w.interpolate(x!, up), ref: (x) => RP.interpolate(x!, up), gradOpts: probes });
+    const down = { mode: 'nearest' as const, size: [17, 23] as [number, number] };
+    await checkOp({ inputs: [shape], fn: (x) => w.interpolate(x!, down), ref: (x) => RP.interpolate(x!, down), gradOpts: probes });
+  });
+
+  it.each([
+    // Batch chunks (4669 floats a sample), and one sample (9 x 41 x 47 = 17343) larger than the limit.
+    { shape: [5, 7, 23, 29] },
+    { shape: [2, 9, 41, 47] },
+  ])('batchNorm2d in training mode, its running statistics and gradients: $shape', async ({ shape }) => {
+    const c = shape[1]!;
+    const [rmH, rvH] = makeInputs([{ shape: [c], range: [-0.5, 0.5] }, { shape: [c], range: [0.5, 2] }], 9);
+    const rm = w.fromArray(rmH!.data, [c]);
+    const rv = w.fromArray(rvH!.data, [c]);
+    const [xh] = makeInputs([shape], 5);
+    const want = RN.batchNorm(xh!, null, null, { runningMean: [...rmH!.data], runningVar: [...rvH!.data], training: true, momentum: 0.3 });
+    const x = w.fromArray(xh!.data, shape);
+    const y = w.batchNorm2d(x, null, null, { runningMean: rm, runningVar: rv, training: true, momentum: 0.3 });
+    expectClose(await y.data(), want.y.data, 2e-5, 1e-4, 'y');
+    expectClose(await rm.data(), want.runningMean!, 1e-5, 1e-4, 'runningMean');
+    expectClose(await rv.data(), want.runningVar!, 1e-5, 1e-4, 'runningVar');
+    [x, y, rm, rv].forEach((t) => t.dispose());
+    await checkOp({
+      inputs: [shape, { shape: [c], range: [0.5, 1.5] }, [c]],
+      fn: (x, wt, b) => w.batchNorm2d(x!, wt!, b!, { training: true }),
+      ref: (x, wt, b) => RN.batchNorm(x!, wt!, b!, { training: true }).y,
+      atol: 2e-5,
+      gradOpts: probes,
+    });
+    // The fused epilogue (residual and ReLU) and eval mode over the same chunks.
+    await checkOp({
+      inputs: [shape, [c], [c], shape],
+      fn: (x, wt, b, r) => w.batchNorm2d(x!, wt!, b!, { training: true, residual: r!, activation: 'relu' }),
+      ref: (x, wt, b, r) => {
+        const z = RN.batchNorm(x!, wt!, b!, { training: true }).y;
+        return R.map(new R.ND(z.shape, z.data.map((v, i) => v + r!.data[i]!)), (v) => Math.max(v, 0));
+      },
+      atol: 2e-5,
+      grad: false,
+    });
+    const evalOpts = { runningMean: [...rmH!.data], runningVar: [...rvH!.data], training: false };
+    await checkOp({
+      inputs: [shape, [c], [c]],
+      fn: (x, wt, b) => w.batchNorm2d(x!, wt!, b!, { ...evalOpts, runningMean: w.fromArray(rmH!.data, [c]), runningVar: w.fromArray(rvH!.data, [c]) }),
+      ref: (x, wt, b) => RN.batchNorm(x!, wt!, b!, evalOpts).y,
+      gradOpts: probes,
+    });
+  });
+
+  it('groupNorm and layerNorm past the limit', async () => {
+    await checkOp({
+      inputs: [[2, 8, 37, 31], [8], [8]],
+      fn: (x, wt, b) => w.groupNorm(x!, 4, wt!, b!),
+      ref: (x, wt, b) => RN.groupNorm(x!, 4, wt!, b!),
+      atol: 2e-5,
+      gradOpts: probes,
+    });
+    await checkOp({
+      inputs: [[3, 7001], [7001], [7001]],
+      fn: (x, wt, b) => w.layerNorm(x!, 7001, wt!, b!),
+      ref: (x, wt, b) => RN.layerNorm(x!, [7001], wt!, b!),
+      atol: 2e-5,
+      gradOpts: probes,
+    });
+  });
 });
+
+/** Distinct values in a shuffled order, so max pooling has no ties for finite differences to trip on. */
+function distinct(shape: readonly number[]): number[] {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const g = new w.Generator(3);
+  const v = Array.from({ length: n }, (_, i) => (i / n) * 4 - 2);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(g.uniform(1, 0, 1)[0]! * (i + 1));
+    [v[i], v[j]] = [v[j]!, v[i]!];
+  }
+  return v;
+}

@@ -8,6 +8,7 @@ import { grid, type Runtime } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from '../util.js';
+import { mapPlanes, over } from './split.js';
 import { cachedTable, f32Bits, packAxisTables, type AxisTable, type TableLayout } from './pool.js';
 
 const fwdKernel = { shader: 'interpolate', entry: 'fwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
@@ -94,6 +95,9 @@ function params(total: number, t: TableLayout): Uint32Array {
 export function interpolateForward(x: Tensor, t: TableLayout, mode: InterpolateMode): Tensor {
   const [n, c] = x.shape as [number, number];
   const xb = x.bufferFor('interpolate');
+  if (n * c > 1 && over(x.runtime, x.size, n * c * t.oh * t.ow)) {
+    return mapPlanes([x], Math.max(t.h * t.w, t.oh * t.ow) * 4, ([p]) => [interpolateForward(p!, t, mode)])[0]!;
+  }
   const y = empty([n, c, t.oh, t.ow]);
   const total = y.size;
   if (total > 0) {
@@ -106,6 +110,9 @@ export function interpolateForward(x: Tensor, t: TableLayout, mode: InterpolateM
 export function interpolateBackward(gy: Tensor, t: TableLayout): Tensor {
   const [n, c] = gy.shape as [number, number];
   const gb = gy.bufferFor('interpolate backward');
+  if (n * c > 1 && over(gy.runtime, gy.size, n * c * t.h * t.w)) {
+    return mapPlanes([gy], Math.max(t.h * t.w, t.oh * t.ow) * 4, ([p]) => [interpolateBackward(p!, t)])[0]!;
+  }
   const gx = empty([n, c, t.h, t.w]);
   const total = gx.size;
   if (total > 0) {

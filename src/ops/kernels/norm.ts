@@ -8,9 +8,13 @@
  * `foldConvBatchNorm` (norm-fold.ts) folds eval-mode batch norm into the convolution before it. See
  * src/ops/norm.ts for the views each op uses.
  */
+import { ArgumentError } from '../../errors.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, wgGrid } from '../util.js';
+import { cutLike, rotated, splitPartials, splitRows } from './norm-split.js';
+import { reduce } from './reduce.js';
+import { fits, takeRows } from './split.js';
 
 const statsPartialKernel = { shader: 'norm', entry: 'stats_partial', bindings: ['read', 'write', 'uniform'] } as const;
 const statsFinalKernel = { shader: 'norm', entry: 'stats_final', bindings: ['read', 'write', 'uniform'] } as const;
@@ -116,13 +120,11 @@ export interface RunningStats {
  * (and its `counter`, when given, gets 1 added).
  */
 export function normStats(x: Tensor, v: RedView, eps: number, running: RunningStats | null = null): Tensor {
-  const v4 = vec4Rows(v.b);
-  const s = split(v4 ? { ...v, b: v.b / 4 } : v, v4);
-  const xb = x.bufferFor('norm');
-  const part = empty([s.m, s.p, 3]);
+  const part = fits(x.runtime, x) ? statsPartial(x, v) : splitPartials(x, v, 3, 1, (xb, bv) => statsPartial(xb, bv));
+  const m = v.m;
+  const p = part.shape[1]!;
   const rt = part.runtime;
-  rt.dispatch(v4 ? statsPartial4Kernel : statsPartialKernel, { WG }, [xb, part.bufferFor('norm')], redUniform(s), wgGrid(s.m * s.p));
-  const stats = empty([s.m, 2]);
+  const stats = empty([m, 2]);
   if (running) {
     const counter = running.counter ?? null;
     const spare = counter ? null : empty([1]);
@@ -136,15 +138,24 @@ export function normStats(x: Tensor, v: RedView, eps: number, running: RunningSt
         running.variance.bufferFor('batchNorm2d'),
         (counter ?? spare!).bufferFor('batchNorm2d'),
       ],
-      finalUniform(s.m, s.p, eps, running.momentum),
-      wgGrid(s.m),
+      finalUniform(m, p, eps, running.momentum),
+      wgGrid(m),
     );
     spare?.dispose();
   } else {
-    rt.dispatch(statsFinalKernel, { WG }, [part.bufferFor('norm'), stats.bufferFor('norm')], finalUniform(s.m, s.p, eps, 0), wgGrid(s.m));
+    rt.dispatch(statsFinalKernel, { WG }, [part.bufferFor('norm'), stats.bufferFor('norm')], finalUniform(m, p, eps, 0), wgGrid(m));
   }
   part.dispose();
   return stats;
+}
+
+/** Partial (count, mean, M2) [M, P, 3] of x seen as [A, M, B] (x fits one binding). */
+function statsPartial(x: Tensor, v: RedView): Tensor {
+  const v4 = vec4Rows(v.b);
+  const s = split(v4 ? { ...v, b: v.b / 4 } : v, v4);
+  const part = empty([s.m, s.p, 3]);
+  part.runtime.dispatch(v4 ? statsPartial4Kernel : statsPartialKernel, { WG }, [x.bufferFor('norm'), part.bufferFor('norm')], redUniform(s), wgGrid(s.m * s.p));
+  return part;
 }
 
 /** Statistics [C, 2] of (running mean, 1/sqrt(running var + eps)) for evaluation mode. */
@@ -217,6 +228,21 @@ export function normApply(
   epi: NormEpilogue | null = null,
 ): Tensor {
   const xb = x.bufferFor('norm');
+  if (!fits(x.runtime, x)) {
+    return splitRows(x, g.rows, g.l, g.sdiv, (r0, rb, take) => {
+      const k = Math.floor(r0 / g.sdiv) % g.smod;
+      const inl = 'variance' in stats ? stats : null;
+      const st = inl ? { mean: rotated(inl.mean, k), variance: rotated(inl.variance, k), eps: inl.eps } : rotated(stats as Tensor, k);
+      const wr = w && !g.affCol ? rotated(w, r0 % g.c) : w;
+      const br = b && !g.affCol ? rotated(b, r0 % g.c) : b;
+      const e = epi && { residual: epi.residual && take(epi.residual), relu: epi.relu };
+      const y = normApply(take(x), st, wr, br, { ...g, rows: rb }, e);
+      const made = [wr, br, ...('variance' in st ? [st.mean, st.variance] : [st])];
+      const orig = [w, b, ...(inl ? [inl.mean, inl.variance] : [stats as Tensor])];
+      made.forEach((t, i) => t && t !== orig[i] && t.dispose());
+      return y;
+    });
+  }
   const y = empty(x.shape);
   const n = g.rows * lanes(g);
   if (n === 0) return y;
@@ -264,6 +290,20 @@ export function normGradSums(
   mask: Tensor | null = null,
 ): GradSums {
   const xb = x.bufferFor('norm');
+  if (!fits(x.runtime, x)) {
+    const part = splitPartials(x, v, 2, sm !== 0 ? sdiv : 1, (xc, bv, k) => {
+      // Block-local statistics indices start at the block's offset (a multiple of sdiv).
+      const off = (k.a0 * sa + k.m0 * sm) / sdiv;
+      if (!Number.isInteger(off)) throw new ArgumentError('norm', 'a split of the gradient sums must keep statistics groups whole');
+      const st = off > 0 ? takeRows(stats, off, stats.shape[0]! - off) : stats;
+      const gc = cutLike(gy, v, k);
+      const mc = mask && cutLike(mask, v, k);
+      const r = normGradSums(xc, gc, st, bv, sa, sm, sdiv, wCol, mc).part;
+      [gc, mc, st !== stats ? st : null].forEach((t) => t?.dispose());
+      return r;
+    });
+    return { part, p: part.shape[1]! };
+  }
   const yb = mask ? mask.bufferFor('norm') : xb;
   if (!wCol && vec4Rows(v.b)) {
     const s = split({ ...v, b: v.b / 4 }, true);
@@ -313,6 +353,14 @@ export function normGradFold(
   w: Tensor | null,
   g: FoldGeom,
 ): { ks: Tensor | null; db: Tensor | null; dw: Tensor | null } {
+  if (!fits(sums.part.runtime, sums.part)) {
+    // The sums are linear: add the partials of each m up first (the reduction splits as it needs).
+    const m = sums.part.size / (2 * sums.p);
+    const r = reduce('sum', sums.part.view([m, sums.p, 2]), [1]);
+    const folded = normGradFold({ part: r, p: 1 }, w, g);
+    r.dispose();
+    return folded;
+  }
   const ks = g.s > 0 ? empty([g.s, 2]) : null;
   const db = g.c > 0 ? empty([g.c]) : null;
   const dw = g.c > 0 ? empty([g.c]) : null;
@@ -346,6 +394,22 @@ export function normApplyGrad(
   mask: Tensor | null = null,
   dr: Tensor | null = null,
 ): Tensor {
+  if (!fits(x.runtime, x)) {
+    return splitRows(x, g.rows, g.l, g.sdiv, (r0, rb, take) => {
+      const k = Math.floor(r0 / g.sdiv) % g.smod;
+      const st = rotated(stats, k);
+      const kr = ks && rotated(ks, k);
+      const wr = w && !g.affCol ? rotated(w, r0 % g.c) : w;
+      const drc = dr && empty([rb, g.l]);
+      const dx = normApplyGrad(take(x), take(gy), st, kr, wr, { ...g, rows: rb }, mask && take(mask), drc);
+      if (dr && drc) {
+        dr.runtime.copy(drc.bufferFor('norm'), 0, dr.bufferFor('norm'), r0 * g.l * 4, drc.size * 4);
+        drc.dispose();
+      }
+      [st !== stats ? st : null, kr !== ks ? kr : null, wr !== w ? wr : null].forEach((t) => t?.dispose());
+      return dx;
+    });
+  }
   const dx = empty(x.shape);
   const n = g.rows * lanes(g);
   if (n === 0) return dx;

@@ -8,6 +8,7 @@ import { empty, fromArray } from '../../tensor/creation.js';
 import { keep } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from '../util.js';
+import { mapPlanes, over } from './split.js';
 
 const maxFwdKernel = { shader: 'pool', entry: 'max_fwd', bindings: ['read', 'write', 'write', 'uniform'] } as const;
 const maxBwdKernel = { shader: 'pool', entry: 'max_bwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
@@ -61,6 +62,13 @@ function params(total: number, h: number, w: number, oh: number, ow: number, g: 
 export function maxPoolForward(x: Tensor, g: PoolGeom, oh: number, ow: number): { y: Tensor; indices: Tensor } {
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const xb = x.bufferFor('maxPool2d');
+  if (n * c > 1 && over(x.runtime, x.size, n * c * oh * ow)) {
+    const [y, indices] = mapPlanes([x], Math.max(h * w, oh * ow) * 4, ([p]) => {
+      const r = maxPoolForward(p!, g, oh, ow);
+      return [r.y, r.indices];
+    });
+    return { y: y!, indices: indices! };
+  }
   const y = empty([n, c, oh, ow]);
   const indices = empty([n, c, oh, ow], 'i32');
   const total = y.size;
@@ -75,6 +83,9 @@ export function maxPoolForward(x: Tensor, g: PoolGeom, oh: number, ow: number): 
 export function maxPoolBackward(gy: Tensor, indices: Tensor, g: PoolGeom, h: number, w: number): Tensor {
   const [n, c, oh, ow] = gy.shape as [number, number, number, number];
   const bufs = [gy.bufferFor('maxPool2d backward'), indices.bufferFor('maxPool2d backward')];
+  if (n * c > 1 && over(gy.runtime, gy.size, n * c * h * w)) {
+    return mapPlanes([gy, indices], Math.max(h * w, oh * ow) * 4, ([a, b]) => [maxPoolBackward(a!, b!, g, h, w)])[0]!;
+  }
   const gx = empty([n, c, h, w]);
   const total = gx.size;
   if (total > 0) launch(maxBwdKernel, [...bufs, gx.bufferFor('maxPool2d backward')], params(total, h, w, oh, ow, g), total, gx.runtime);
@@ -232,6 +243,9 @@ function tableParams(total: number, t: TableLayout): Uint32Array {
 export function windowPoolForward(x: Tensor, t: TableLayout, op: string): Tensor {
   const [n, c] = x.shape as [number, number];
   const xb = x.bufferFor(op);
+  if (n * c > 1 && over(x.runtime, x.size, n * c * t.oh * t.ow)) {
+    return mapPlanes([x], Math.max(t.h * t.w, t.oh * t.ow) * 4, ([p]) => [windowPoolForward(p!, t, op)])[0]!;
+  }
   const y = empty([n, c, t.oh, t.ow]);
   const total = y.size;
   if (total > 0) launch(avgFwdKernel, [xb, t.table.bufferFor(op), y.bufferFor(op)], tableParams(total, t), total, y.runtime);
@@ -242,6 +256,9 @@ export function windowPoolForward(x: Tensor, t: TableLayout, op: string): Tensor
 export function windowPoolBackward(gy: Tensor, t: TableLayout, op: string): Tensor {
   const [n, c] = gy.shape as [number, number];
   const gb = gy.bufferFor(op);
+  if (n * c > 1 && over(gy.runtime, gy.size, n * c * t.h * t.w)) {
+    return mapPlanes([gy], Math.max(t.h * t.w, t.oh * t.ow) * 4, ([p]) => [windowPoolBackward(p!, t, op)])[0]!;
+  }
   const gx = empty([n, c, t.h, t.w]);
   const total = gx.size;
   if (total > 0) launch(avgBwdKernel, [gb, t.table.bufferFor(op), gx.bufferFor(op)], tableParams(total, t), total, gx.runtime);

@@ -155,3 +155,39 @@ export function sumRows(
   }
   return acc!;
 }
+
+/** True when any of the given element counts exceeds one binding of runtime `rt`. */
+export function over(rt: Runtime, ...counts: readonly number[]): boolean {
+  const max = rt.maxBindingBytes / 4;
+  for (const c of counts) if (c > max) return true;
+  return false;
+}
+
+/**
+ * For ops that treat each (n, c) plane of NCHW tensors on its own (pooling, resizing, padding): runs
+ * `fn` on chunks of planes, each input viewed as [planes, 1, h, w], and joins every output along the
+ * planes; outputs come back as [n, c, ...]. `planeBytes` is the most any input or output holds per
+ * plane.
+ */
+export function mapPlanes(xs: readonly Tensor[], planeBytes: number, fn: (parts: Tensor[]) => Tensor[]): Tensor[] {
+  const [n, c] = xs[0]!.shape as [number, number];
+  const rt = xs[0]!.runtime;
+  const views = xs.map((x) => x.view([n * c, 1, ...x.shape.slice(2)]));
+  let outs: Tensor[] | null = null;
+  for (const [p0, pb] of rowChunks(n * c, rowsPerChunk(rt, planeBytes))) {
+    const parts = views.map((v) => takeRows(v, p0, pb));
+    const ys = fn(parts);
+    parts.forEach((p) => p.dispose());
+    outs ??= ys.map((y) => empty([n * c, ...y.shape.slice(1)], y.dtype));
+    ys.forEach((y, i) => {
+      putRows(outs![i]!, p0, y);
+      y.dispose();
+    });
+  }
+  views.forEach((v) => v.dispose());
+  return outs!.map((o) => {
+    const v = o.view([n, c, ...o.shape.slice(2)]);
+    o.dispose();
+    return v;
+  });
+}
