@@ -15,7 +15,7 @@ export const TASKS: w.TaskSpec[] = [
   { name: 'depth', channels: 1 },
 ];
 
-/** Every architecture, with the heads and backbones worth covering (Bottleneck, dilation, FPN). */
+/** Every architecture, with the heads and backbones worth covering (Bottleneck, dilation, FPN, HRNet and its heads). */
 export const CASES: readonly ExportCase[] = [
   { name: 'shared-conv', spec: { arch: 'shared-encoder', backbone: 'resnet18', width: 0.125, head: 'conv', seed: 1 } },
   { name: 'shared-aspp-os16', spec: { arch: 'shared-encoder', backbone: 'resnet18', width: 0.125, outputStride: 16, head: 'aspp', seed: 2 } },
@@ -26,6 +26,9 @@ export const CASES: readonly ExportCase[] = [
   { name: 'mtan', spec: { arch: 'mtan', backbone: 'resnet18', width: 0.125, outputStride: 16, head: 'conv', seed: 7 } },
   { name: 'pad-net', spec: { arch: 'pad-net', backbone: 'resnet18', width: 0.125, seed: 8 } },
   { name: 'mti-net', spec: { arch: 'mti-net', backbone: 'resnet18', width: 0.125, seed: 9 } },
+  { name: 'shared-hrnet', spec: { arch: 'shared-encoder', backbone: 'hrnet18', width: 0.125, seed: 11 } },
+  { name: 'pad-net-hrnet', spec: { arch: 'pad-net', backbone: 'hrnet18', width: 0.125, seed: 12 } },
+  { name: 'mti-net-hrnet', spec: { arch: 'mti-net', backbone: 'hrnet18', width: 0.125, seed: 13 } },
   { name: 'hrnet18-backbone', backbone: () => w.hrnet18({ widthMultiplier: 0.25, generator: new w.Generator(10) }) },
 ];
 

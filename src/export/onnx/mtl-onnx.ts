@@ -12,7 +12,8 @@ import { CrossStitchModel, CrossStitchUnit } from '../../mtl/models/cross-stitch
 import type { InitialTaskPrediction, MultiTaskDistillation, SABlock, SEBlock } from '../../mtl/models/decoder-blocks.js';
 import type { MultiTaskModel } from '../../mtl/models/model.js';
 import { MTANModel } from '../../mtl/models/mtan.js';
-import { HighResolutionHead, MTINetModel, type FPM } from '../../mtl/models/mtinet.js';
+import { MTINetModel, type FPM } from '../../mtl/models/mtinet.js';
+import { HighResolutionHead } from '../../nn/heads/hrnet-head.js';
 import { NDDRLayer, NDDRModel } from '../../mtl/models/nddr.js';
 import { PADNetModel } from '../../mtl/models/padnet.js';
 import { SharedEncoderModel } from '../../mtl/models/shared-encoder.js';
@@ -116,7 +117,10 @@ function initial(g: OnnxGraph, m: InitialTaskPrediction, x: V | Outputs): Output
 
 function padnet(g: OnnxGraph, m: PADNetModel, x: V): Outputs {
   const [h, w] = at(x);
-  const distilled = distill(g, m.multi_modal_distillation, initial(g, m.initial_task_prediction_heads, backbone(g, m.backbone, x).c4));
+  const f = backbone(g, m.backbone, x);
+  // HRNet encoders: the four branches fused first (HighResolutionFuse), else c4.
+  const read = m.fuse ? layer(g, m.fuse.last_layer, concatResized(g, [f.c1, f.c2, f.c3, f.c4])) : f.c4;
+  const distilled = distill(g, m.multi_modal_distillation, initial(g, m.initial_task_prediction_heads, read));
   return Object.fromEntries(m.taskNames.map((t) => [t, g.resizeTo(layer(g, m.heads.get(t), distilled[t]!), h, w)]));
 }
 
@@ -130,9 +134,14 @@ function fpm(g: OnnxGraph, m: FPM, f: Outputs): Outputs {
   return Object.fromEntries(m.tasks.map((t) => [t, g.binary('Add', seBlock(g, m.se.get(t), shared), f[t]!)]));
 }
 
-function hrHead(g: OnnxGraph, m: HighResolutionHead, xs: V[]): V {
+/** The maps resized (bilinear) to the first's size and concatenated on channels. */
+function concatResized(g: OnnxGraph, xs: V[]): V {
   const [h, w] = at(xs[0]!);
-  return layer(g, m.last_layer, g.concat(xs.map((x) => g.resizeTo(x, h, w)), 1));
+  return g.concat(xs.map((x) => g.resizeTo(x, h, w)), 1);
+}
+
+function hrHead(g: OnnxGraph, m: HighResolutionHead, xs: V[]): V {
+  return layer(g, m.last_layer, concatResized(g, xs));
 }
 
 /** A task head on backbone features or one map: the dense heads, and HighResolutionHead on c1..c4. */

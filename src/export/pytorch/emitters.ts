@@ -13,6 +13,7 @@ import { ASPP, ASPPHead, ASPPPooling } from '../../nn/heads/aspp-head.js';
 import { ModuleList } from '../../nn/heads/common.js';
 import { ConvHead } from '../../nn/heads/conv-head.js';
 import { FPNHead, FeaturePyramidNetwork } from '../../nn/heads/fpn-head.js';
+import { HighResolutionFuse, HighResolutionHead } from '../../nn/heads/hrnet-head.js';
 import { Dropout, Dropout2d } from '../../nn/layers-dropout.js';
 import { ConvTranspose2d, GroupNorm, LayerNorm, LeakyReLU, Sigmoid, Tanh } from '../../nn/layers-extra.js';
 import { BatchNorm2d, Conv2d, Identity, Linear, ReLU, Sequential } from '../../nn/layers.js';
@@ -21,7 +22,7 @@ import { CrossStitchModel, CrossStitchUnit } from '../../mtl/models/cross-stitch
 import { InitialTaskPrediction, MultiTaskDistillation, SABlock, SEBlock } from '../../mtl/models/decoder-blocks.js';
 import { ModuleDict } from '../../mtl/models/module-dict.js';
 import { MTANModel } from '../../mtl/models/mtan.js';
-import { FPM, HighResolutionHead, MTINetModel } from '../../mtl/models/mtinet.js';
+import { FPM, MTINetModel } from '../../mtl/models/mtinet.js';
 import { NDDRLayer, NDDRModel } from '../../mtl/models/nddr.js';
 import { PADNetModel } from '../../mtl/models/padnet.js';
 import { SharedEncoderModel } from '../../mtl/models/shared-encoder.js';
@@ -164,6 +165,7 @@ export const PY_EMITTERS: ReadonlyMap<AnyClass, PyEmitter> = new Map<AnyClass, P
   entry(PADNetModel, { kind: 'node', cls: 'PADNetModel', attrs: (m) => ({ task_names: [...m.taskNames] }) }),
   entry(FPM, { kind: 'node', cls: 'FPM', attrs: (m) => ({ tasks: [...m.tasks] }) }),
   entry(HighResolutionHead, { kind: 'node', cls: 'HighResolutionHead' }),
+  entry(HighResolutionFuse, { kind: 'node', cls: 'HighResolutionFuse' }),
   entry(MTINetModel, { kind: 'node', cls: 'MTINetModel', attrs: (m) => ({ task_names: [...m.taskNames] }) }),
 ]);
 

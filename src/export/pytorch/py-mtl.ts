@@ -126,7 +126,9 @@ class MultiTaskDistillation(Node):
 class PADNetModel(Node):
     def forward(self, x, auxiliary=False):
         h, w = x.shape[2], x.shape[3]
-        f = self.backbone(x)["c4"]
+        feats = self.backbone(x)
+        fuse = self.sub("fuse")  # HRNet encoders: the four branches fused first
+        f = feats["c4"] if fuse is None else fuse(feats)
         features, predictions = self.initial_task_prediction_heads(f)
         distilled = self.multi_modal_distillation(features)
         out = {t: resize_to(self.heads[t](distilled[t]), h, w) for t in self.task_names}
@@ -144,6 +146,13 @@ class FPM(Node):
         attended = (mask * cat.reshape(grouped)).reshape(b, c, h, w)
         shared = self.dimensionality_reduction(attended)
         return {t: self.se[t](shared) + features[t] for t in self.tasks}
+`,
+  HighResolutionFuse: `
+class HighResolutionFuse(Node):
+    def forward(self, feats):
+        xs = [feats["c1"], feats["c2"], feats["c3"], feats["c4"]] if isinstance(feats, dict) else list(feats)
+        h, w = xs[0].shape[2], xs[0].shape[3]
+        return self.last_layer(torch.cat([resize_to(x, h, w) for x in xs], 1))
 `,
   HighResolutionHead: `
 class HighResolutionHead(Node):
