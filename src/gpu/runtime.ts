@@ -276,6 +276,10 @@ export class Runtime {
   /** Encodes a buffer-to-buffer copy in stream order with the dispatches. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.checkAlive();
+    // Dawn aborts the process on an invalid copy: check here and throw instead.
+    if (srcOffset + bytes > src.size || dstOffset + bytes > dst.size || (srcOffset | dstOffset | bytes) % 4 !== 0) {
+      throw new GpuError(`invalid copy of ${bytes} bytes from offset ${srcOffset} of ${src.size} to offset ${dstOffset} of ${dst.size}`);
+    }
     this.endPass();
     this.getEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }

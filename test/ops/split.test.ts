@@ -13,6 +13,7 @@ import * as RC from '../reference/conv.js';
 import * as RP from '../reference/pool.js';
 import * as R from '../reference/ndarray.js';
 import * as RN from '../reference/norm.js';
+import * as RL from '../reference/losses.js';
 
 const probes = { maxProbes: 6 };
 
@@ -187,6 +188,71 @@ describe.each(devices())('ops past the binding limit on %s', () => {
       atol: 2e-5,
       gradOpts: probes,
     });
+  });
+
+  it.each([
+    // Whole images (3 x 61 x 67 logits = 12261 floats) a tile, and pixel ranges of one image (6 x 3001).
+    { x: [3, 3, 61, 67], red: 'mean' as const },
+    { x: [2, 6, 3001], red: 'none' as const },
+  ])('crossEntropy (weighted, ignored labels) and normalLoss over pixel tiles: $x', async ({ x, red }) => {
+    const g = new w.Generator(11);
+    const ch = x[1]!;
+    const pix = [x[0]!, ...x.slice(2)];
+    const np = pix.reduce((a, b) => a * b, 1);
+    const th = Array.from(g.uniform(np, 0, 1), (u, i) => (i % 7 === 3 ? 255 : Math.floor(u * ch)));
+    const target = w.fromArray(th, pix, { dtype: 'i32' });
+    const wh = g.uniform(ch, 0.5, 2);
+    const weight = w.fromArray(wh, [ch]);
+    await checkOp({
+      inputs: [x],
+      fn: (l) => w.crossEntropy(l!, target, { weight, reduction: red }),
+      ref: (l) => RL.crossEntropy(l!, th, { weight: wh, reduction: red }),
+      gradOpts: probes,
+      atol: 1e-4,
+    });
+    [target, weight].forEach((t) => t.dispose());
+    if (ch !== 3) return;
+    const th3 = Array.from(g.uniform(np * 3, -1, 1));
+    const mh = Array.from(g.uniform(np, 0, 1), (u) => (u < 0.3 ? 0 : 1));
+    const tn = w.fromArray(th3, x);
+    const mask = w.fromArray(mh, [x[0]!, 1, ...x.slice(2)]);
+    await checkOp({
+      inputs: [{ shape: x, range: [0.3, 2] }],
+      fn: (p) => w.normalLoss(p!, tn, { mask, kind: 'cosine', reduction: red }),
+      ref: (p) => RL.normalLoss(p!, R.ND.from(th3, x), R.ND.from(mh, [x[0]!, 1, ...x.slice(2)]), 'cosine', red),
+      gradOpts: { ...probes, eps: 1e-3 },
+      atol: 1e-4,
+    });
+    [tn, mask].forEach((t) => t.dispose());
+  });
+
+  it('l1, mse and BCE losses with broadcast masks and weights in flat chunks', async () => {
+    const g = new w.Generator(5);
+    const shape = [2, 3, 55, 61];
+    const mh = Array.from(g.uniform(2 * 55 * 61, 0, 1), (u) => (u < 0.3 ? 0 : 1));
+    const mask = w.fromArray(mh, [2, 1, 55, 61]);
+    const mnd = R.ND.from(mh, [2, 1, 55, 61]);
+    const n = 2 * 3 * 55 * 61;
+    // Offset grids keep |pred - target| >= 0.05: finite differences never cross l1's kink.
+    const grid = (off: number) => Array.from({ length: n }, (_, i) => ((i * 37) % 101) / 25 - 2 + off);
+    for (const [kind, fn] of [['l1', w.l1Loss], ['mse', w.mseLoss]] as const) {
+      await checkOp({
+        inputs: [{ shape, values: grid(0) }, { shape, values: grid(0.5) }],
+        fn: (x, t) => fn(x!, t!, { mask, reduction: 'mean' }),
+        ref: (x, t) => RL.regression(kind, x!, t!, mnd, 'mean'),
+        gradOpts: probes,
+      });
+    }
+    const wh = g.uniform(3, 0.5, 2);
+    const wt = w.fromArray(wh, [1, 3, 1, 1]);
+    await checkOp({
+      inputs: [shape, { shape, range: [0, 1] }],
+      fn: (x, t) => w.bceWithLogits(x!, t!, { weight: wt, posWeight: 2, reduction: 'mean' }),
+      ref: (x, t) => RL.bceWithLogits(x!, t!, { weight: R.ND.from(wh, [1, 3, 1, 1]), posWeight: 2, reduction: 'mean' }),
+      gradOpts: probes,
+      atol: 1e-3,
+    });
+    [mask, wt].forEach((t) => t.dispose());
   });
 });
 

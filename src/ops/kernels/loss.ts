@@ -9,6 +9,9 @@ import { empty } from '../../tensor/creation.js';
 import { sameShape, type Shape } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from '../util.js';
+import { expand } from './copy.js';
+import { cutFlat, cutTile, flatTiles, pixelTiles, putPixelRows, putTile } from './loss-split.js';
+import { fits, over } from './split.js';
 
 const ceForwardKernel = { shader: 'loss', entry: 'ce_forward', bindings: ['read', 'read', 'read', 'write', 'write', 'uniform'] } as const;
 const ceBackwardKernel = {
@@ -63,6 +66,20 @@ export function crossEntropyForward(
   const p = g.n * g.s;
   const xb = x.bufferFor('crossEntropy');
   const tb = target.bufferFor('crossEntropy');
+  const rt = x.runtime;
+  if (p > 0 && (!fits(rt, x, target) || over(rt, 2 * p))) {
+    const loss = empty(withWeights ? [2, p] : [p]);
+    const lse = empty([p]);
+    for (const t of pixelTiles(rt, g)) {
+      const xt = cutTile(x, g, g.c, t);
+      const tt = cutTile(target, g, 1, t);
+      const r = crossEntropyForward(xt, tt, weight, { n: t.nb, c: g.c, s: t.sb }, ignore, withWeights);
+      putPixelRows(r.loss, loss, withWeights ? 2 : 1, t.n0 * g.s + t.s0);
+      putPixelRows(r.lse, lse, 1, t.n0 * g.s + t.s0);
+      [xt, tt, r.loss, r.lse].forEach((u) => u.dispose());
+    }
+    return { loss, lse };
+  }
   const loss = empty(withWeights ? [2, p] : [p]);
   const lse = empty([p]);
   if (p > 0) {
@@ -92,6 +109,17 @@ export function crossEntropyBackward(
   ignore: number,
 ): Tensor {
   const p = geom.n * geom.s;
+  const rt = x.runtime;
+  if (p > 0 && (!fits(rt, x, target, lse) || (gEach && !fits(rt, g)))) {
+    const dx = empty(x.shape);
+    for (const t of pixelTiles(rt, geom)) {
+      const cut = [cutTile(x, geom, geom.c, t), cutTile(target, geom, 1, t), cutTile(lse, geom, 1, t), gEach ? cutTile(g, geom, 1, t) : g];
+      const r = crossEntropyBackward(cut[0]!, cut[1]!, weight, cut[2]!, cut[3]!, gEach, { n: t.nb, c: geom.c, s: t.sb }, ignore);
+      putTile(r, dx, geom, geom.c, t);
+      [r, ...cut.filter((u) => u !== g)].forEach((u) => u.dispose());
+    }
+    return dx;
+  }
   const dx = empty(x.shape);
   if (p === 0) return dx;
   dx.runtime.dispatch(
@@ -169,6 +197,15 @@ export function pointwiseLossForward(op: PointwiseLoss, x: Tensor, t: Tensor, e:
   const n = x.size;
   const xb = x.bufferFor(op);
   const tb = t.bufferFor(op);
+  const rt = x.runtime;
+  if (n > 0 && (!fits(rt, x, t, e.mask, e.weight, typeof e.posWeight === 'number' ? null : e.posWeight) || over(rt, (maskRow ? 2 : 1) * n))) {
+    const out = empty(maskRow ? [2, n] : [n]);
+    flatLoss(x, t, e, null, maskRow ? 2 : 1, (xc, tc, ec) => {
+      const r = pointwiseLossForward(op, xc, tc, ec, maskRow);
+      return [r];
+    }, (s, [r]) => putPixelRows(r!, out, maskRow ? 2 : 1, s));
+    return out;
+  }
   const out = empty(maskRow ? [2, n] : [n]);
   if (n === 0) return out;
   const pw = e.posWeight;
@@ -197,6 +234,19 @@ export function pointwiseLossBackward(
   wantT: boolean,
 ): { dx: Tensor; dt: Tensor | null } {
   const n = x.size;
+  const rt = x.runtime;
+  if (n > 0 && !fits(rt, x, t, e.mask, e.weight, typeof e.posWeight === 'number' ? null : e.posWeight, g)) {
+    const dx = empty(x.shape);
+    const dt = wantT ? empty(x.shape) : null;
+    flatLoss(x, t, e, gEach ? g : null, 1, (xc, tc, ec, gc) => {
+      const r = pointwiseLossBackward(op, xc, tc, ec, gc ?? g, gEach, scale, wantT);
+      return r.dt ? [r.dx, r.dt] : [r.dx];
+    }, (s, [a, b]) => {
+      putPixelRows(a!, dx, 1, s);
+      if (b) putPixelRows(b, dt!, 1, s);
+    });
+    return { dx, dt };
+  }
   const dx = empty(x.shape);
   const dt = wantT ? empty(x.shape) : null;
   if (n === 0) return { dx, dt };
@@ -225,6 +275,14 @@ export function pointwiseLossBackward(
 
 /** A scalar (shape []) a[ia] / max(b[ib], floor), computed on the GPU. */
 export function ratio(a: Tensor, ia: number, b: Tensor, ib: number, floor: number): Tensor {
+  if (!fits(a.runtime, a, b)) {
+    // Only two elements are read: bind copies of them.
+    const [a1, b1] = [cutFlat(a, ia, 1), cutFlat(b, ib, 1)];
+    const r = ratio(a1, 0, b1, 0, floor);
+    a1.dispose();
+    b1.dispose();
+    return r;
+  }
   const ab = a.bufferFor('mean');
   const bb = b.bufferFor('mean');
   const y = empty([]);
@@ -238,8 +296,19 @@ export function ratio(a: Tensor, ia: number, b: Tensor, ib: number, floor: numbe
 /** f32 flags: 1 where a label is outside [0, c) and not `ignore`, else 0. */
 export function labelFlags(target: Tensor, c: number, ignore: number): Tensor {
   const tb = target.bufferFor('validateLabels');
-  const flags = empty(target.shape);
   const n = target.size;
+  if (!fits(target.runtime, target)) {
+    const flags = empty(target.shape);
+    for (const [s0, cnt] of flatTiles(target.runtime, n)) {
+      const part = cutFlat(target, s0, cnt);
+      const f = labelFlags(part, c, ignore);
+      putPixelRows(f, flags, 1, s0);
+      part.dispose();
+      f.dispose();
+    }
+    return flags;
+  }
+  const flags = empty(target.shape);
   if (n > 0) flags.runtime.dispatch(labelCheckKernel, { WG }, [tb, flags.bufferFor('validateLabels')], ceUniform(n, c, 1, ignore), grid(Math.ceil(n / WG)));
   return flags;
 }
@@ -262,6 +331,17 @@ function cosUniform(g: CeGeom, eps: number, scale: number): Uint8Array {
 export function cosineNormalForward(x: Tensor, t: Tensor, mask: Tensor | null, g: CeGeom, eps: number, maskRow: boolean): Tensor {
   const p = g.n * g.s;
   const xb = x.bufferFor('normalLoss');
+  const rt = x.runtime;
+  if (p > 0 && (!fits(rt, x, t, mask) || over(rt, 2 * p))) {
+    const out = empty(maskRow ? [2, p] : [p]);
+    for (const tile of pixelTiles(rt, g)) {
+      const cut = [cutTile(x, g, g.c, tile), cutTile(t, g, g.c, tile), mask && cutTile(mask, g, 1, tile)];
+      const r = cosineNormalForward(cut[0]!, cut[1]!, cut[2] ?? null, { n: tile.nb, c: g.c, s: tile.sb }, eps, maskRow);
+      putPixelRows(r, out, maskRow ? 2 : 1, tile.n0 * g.s + tile.s0);
+      [r, ...cut].forEach((u) => u?.dispose());
+    }
+    return out;
+  }
   const out = empty(maskRow ? [2, p] : [p]);
   if (p === 0) return out;
   out.runtime.dispatch(
@@ -286,6 +366,17 @@ export function cosineNormalBackward(
   eps: number,
 ): Tensor {
   const p = geom.n * geom.s;
+  const rt = x.runtime;
+  if (p > 0 && (!fits(rt, x, t, mask) || (gEach && !fits(rt, g)))) {
+    const dx = empty(x.shape);
+    for (const tile of pixelTiles(rt, geom)) {
+      const cut = [cutTile(x, geom, geom.c, tile), cutTile(t, geom, geom.c, tile), mask && cutTile(mask, geom, 1, tile), gEach ? cutTile(g, geom, 1, tile) : null];
+      const r = cosineNormalBackward(cut[0]!, cut[1]!, cut[2] ?? null, cut[3] ?? g, gEach, scale, { n: tile.nb, c: geom.c, s: tile.sb }, eps);
+      putTile(r, dx, geom, geom.c, tile);
+      [r, ...cut].forEach((u) => u?.dispose());
+    }
+    return dx;
+  }
   const dx = empty(x.shape);
   if (p === 0) return dx;
   const xb = x.bufferFor('normalLoss');
@@ -297,4 +388,32 @@ export function cosineNormalBackward(
     grid(Math.ceil(p / WG)),
   );
   return dx;
+}
+
+/**
+ * An elementwise loss pass too large for one binding, by flat chunks: operands that broadcast are
+ * expanded to x's shape first, so every operand's chunk is the same element range (and `rows`
+ * output rows of a chunk fit one binding). `run` gets the
+ * chunks (and g's, when per element); `put(start, outputs)` places its results.
+ */
+function flatLoss(
+  x: Tensor,
+  t: Tensor,
+  e: PointwiseExtras,
+  g: Tensor | null,
+  rows: number,
+  run: (x: Tensor, t: Tensor, e: PointwiseExtras, g: Tensor | null) => Tensor[],
+  put: (start: number, outs: Tensor[]) => void,
+): void {
+  const full = (a: Tensor | null): Tensor | null => (a && !sameShape(a.shape, x.shape) ? expand(a, x.shape) : a);
+  const pw = typeof e.posWeight === 'number' ? null : e.posWeight;
+  const ops = [full(t)!, full(e.mask), full(e.weight), full(pw), g];
+  for (const [s0, cnt] of flatTiles(x.runtime, x.size, rows)) {
+    const xc = cutFlat(x, s0, cnt);
+    const cut = ops.map((a) => a && cutFlat(a, s0, cnt));
+    const outs = run(xc, cut[0]!, { mask: cut[1]!, weight: cut[2]!, posWeight: typeof e.posWeight === 'number' ? e.posWeight : cut[3]! }, cut[4]!);
+    put(s0, outs);
+    [xc, ...cut, ...outs].forEach((u) => u?.dispose());
+  }
+  [ops[0] !== t ? ops[0] : null, ops[1] !== e.mask ? ops[1] : null, ops[2] !== e.weight ? ops[2] : null, ops[3] !== pw ? ops[3] : null].forEach((u) => u?.dispose());
 }
