@@ -29,6 +29,19 @@ export * from './ops/pool.js';
 export * from './ops/interpolate.js';
 export * from './ops/norm.js';
 export * from './ops/losses.js';
+export { CustomKernel, compareOps, customOp, defineKernel, tuneCustomKernel, type CustomBackwardContext, type CustomDispatch, type CustomOpSpec, type OpComparison, type Workgroups } from './ops/custom-op.js';
+export {
+  paramsStructName,
+  uniformLayout,
+  wgslPrelude,
+  type KernelDescriptor,
+  type OverrideConstant,
+  type StorageBinding,
+  type StorageElement,
+  type UniformField,
+  type UniformType,
+  type UniformValues,
+} from './gpu/kernel-descriptor.js';
 export * from './nn/index.js';
 export * from './ops/dropout.js';
 export * from './io/index.js';

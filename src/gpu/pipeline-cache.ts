@@ -21,6 +21,19 @@ export interface Kernel {
    * `SHADER+f16`. Only for devices with the `shader-f16` feature.
    */
   f16?: boolean;
+  /**
+   * The WGSL source itself, for kernels defined at run time (defineKernel); `shader` is then only its
+   * name (profiler label). Modules and pipelines are keyed by the source's hash as well, so two
+   * kernels of one name with different code never share a pipeline.
+   */
+  code?: string;
+}
+
+/** FNV-1a of a string, as 8 hex digits. */
+function hash(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
 }
 
 export interface CachedPipeline {
@@ -62,7 +75,7 @@ export class PipelineCache {
     const entry = kernel.entry ?? 'main';
     const ckeys = Object.keys(constants).sort();
     // The bindings are part of the identity: the same entry point under another layout is another pipeline.
-    const shader = kernel.f16 ? `${kernel.shader}+f16` : kernel.shader;
+    const shader = `${kernel.f16 ? `${kernel.shader}+f16` : kernel.shader}${kernel.code !== undefined ? `#${hash(kernel.code)}` : ''}`;
     const key = `${shader}:${entry}[${kernel.bindings.join(',')}]:${ckeys.map((k) => `${k}=${constants[k]}`).join(',')}`;
     let cached = this.pipelines.get(key);
     if (cached) return cached;
@@ -70,7 +83,7 @@ export class PipelineCache {
     const layout = this.layout(kernel.bindings);
     let module = this.modules.get(shader);
     if (!module) {
-      const src = readShaderFile(kernel.shader);
+      const src = kernel.code ?? readShaderFile(kernel.shader);
       module = this.device.createShaderModule({ label: shader, code: kernel.f16 ? f16Variant(kernel.shader, src) : src });
       this.modules.set(shader, module);
     }

@@ -1,0 +1,235 @@
+/**
+ * Kernel descriptors: the one declaration of a WGSL entry point's contract with TypeScript, by name.
+ * A descriptor lists the storage bindings (name, access, element type), the uniform block's fields
+ * (name and type, in order), the override constants and the op-code enums. From it come
+ *   - the WGSL prelude (the uniform struct, the binding declarations, the overrides, one `const` per
+ *     enum member), so a kernel body uses the names and never restates them;
+ *   - the uniform packer, which fills fields by name with WGSL's uniform layout (scalars 4 bytes,
+ *     vec4 and array strides 16, the block rounded to 16) and refuses unknown or missing fields;
+ *   - a check of a hand-written shader that declares its own bindings: names, order, access, types
+ *     and the uniform struct's fields must equal the descriptor's, else the error names both.
+ */
+import { ArgumentError } from '../errors.js';
+
+/** Element types of storage arrays. */
+export type StorageElement = 'f32' | 'i32' | 'u32' | 'vec4<f32>' | 'vec4<i32>' | 'vec4<u32>' | 'f16' | 'vec4<f16>';
+
+/** One storage binding: `var<storage, read|read_write> name: array<type>`. */
+export interface StorageBinding {
+  readonly name: string;
+  readonly access: 'read' | 'read_write';
+  readonly type: StorageElement;
+}
+
+/** Scalar and vector types of uniform fields. */
+export type UniformScalar = 'u32' | 'i32' | 'f32';
+/** A uniform field's type: a scalar, a vec4, or an array of vec4 (`count` elements). */
+export type UniformType = UniformScalar | 'vec4<u32>' | 'vec4<i32>' | 'vec4<f32>';
+
+/** One field of the uniform block (an array of `count` vec4 when count is given). */
+export interface UniformField {
+  readonly name: string;
+  readonly type: UniformType;
+  readonly count?: number;
+}
+
+/** An override constant with its WGSL type and default. */
+export interface OverrideConstant {
+  readonly type: 'u32' | 'i32' | 'f32' | 'bool';
+  readonly default?: number | boolean;
+}
+
+/** The whole contract of one WGSL entry point. */
+export interface KernelDescriptor {
+  /** The kernel's name: profiler label and tuning-table prefix (letters, digits, `_`, `-`, `.`). */
+  readonly name: string;
+  /** Entry point (default `main`). */
+  readonly entry?: string;
+  readonly bindings: readonly StorageBinding[];
+  /** The uniform block's fields in order; the block is bound after the storage bindings as `params`. */
+  readonly uniforms?: readonly UniformField[];
+  readonly constants?: Readonly<Record<string, OverrideConstant>>;
+  /** Op-code enums: `{ op: ['add', 'mul'] }` gives WGSL `const OP_ADD: u32 = 0u; const OP_MUL: u32 = 1u;`. */
+  readonly enums?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** The values of a uniform block: a number per scalar field, up to 4 numbers per vec4, 4 x count per array. */
+export type UniformValues = Readonly<Record<string, number | readonly number[]>>;
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function fail(d: KernelDescriptor, msg: string): never {
+  throw new ArgumentError(`kernel '${d.name}'`, msg);
+}
+
+/** Throws ArgumentError naming the kernel when a descriptor is malformed (names, duplicates, counts). */
+export function validateDescriptor(d: KernelDescriptor): void {
+  if (!/^[A-Za-z0-9_.-]+$/.test(d.name ?? '')) throw new ArgumentError('kernel descriptor', `name must be letters, digits, _ - . (got ${JSON.stringify(d.name)})`);
+  const seen = new Set<string>(['params']);
+  const names = [...d.bindings.map((b) => b.name), ...Object.keys(d.constants ?? {})];
+  for (const n of names) {
+    if (!IDENT.test(n)) fail(d, `'${n}' is not a WGSL identifier`);
+    if (seen.has(n)) fail(d, `'${n}' is declared twice (or is the reserved name 'params')`);
+    seen.add(n);
+  }
+  const fields = new Set<string>();
+  for (const u of d.uniforms ?? []) {
+    if (!IDENT.test(u.name)) fail(d, `uniform '${u.name}' is not a WGSL identifier`);
+    if (fields.has(u.name)) fail(d, `uniform '${u.name}' is declared twice`);
+    fields.add(u.name);
+    if (u.count !== undefined && (!Number.isInteger(u.count) || u.count < 1 || !u.type.startsWith('vec4'))) {
+      fail(d, `uniform '${u.name}': arrays must be of vec4 with a positive integer count (WGSL's uniform stride is 16 bytes)`);
+    }
+  }
+  for (const [e, members] of Object.entries(d.enums ?? {})) {
+    if (!IDENT.test(e) || members.length === 0) fail(d, `enum '${e}' needs an identifier name and at least one member`);
+    if (new Set(members).size !== members.length) fail(d, `enum '${e}' repeats a member`);
+    for (const m of members) if (!IDENT.test(m)) fail(d, `enum '${e}' member '${m}' is not an identifier`);
+  }
+}
+
+/** The WGSL type of a uniform field. */
+function wgslType(u: UniformField): string {
+  return u.count !== undefined ? `array<${u.type}, ${u.count}>` : u.type;
+}
+
+/** Byte offset and size of every uniform field, and the block's size (WGSL uniform layout). */
+export function uniformLayout(d: KernelDescriptor): { offsets: Record<string, number>; sizes: Record<string, number>; bytes: number } {
+  const offsets: Record<string, number> = {};
+  const sizes: Record<string, number> = {};
+  let at = 0;
+  for (const u of d.uniforms ?? []) {
+    const vec = u.type.startsWith('vec4');
+    const align = vec ? 16 : 4;
+    const size = vec ? 16 * (u.count ?? 1) : 4;
+    at = Math.ceil(at / align) * align;
+    offsets[u.name] = at;
+    sizes[u.name] = size;
+    at += size;
+  }
+  return { offsets, sizes, bytes: Math.max(16, Math.ceil(at / 16) * 16) };
+}
+
+/** The uniform struct's WGSL type name for a descriptor. */
+export function paramsStructName(d: KernelDescriptor): string {
+  return `${d.name.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : '')).replace(/^./, (c) => c.toUpperCase())}Params`;
+}
+
+/** WGSL `const` name of an enum member: `OP_ADD` for enum `op`, member `add`. */
+export function enumConstName(e: string, member: string): string {
+  return `${e}_${member}`.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** The WGSL declarations a kernel body is compiled after (see the file comment). */
+export function wgslPrelude(d: KernelDescriptor): string {
+  validateDescriptor(d);
+  const lines = [`// Generated from the kernel descriptor '${d.name}': bindings, uniforms, overrides, enums.`];
+  const enableF16 = d.bindings.some((b) => b.type.includes('f16'));
+  if (enableF16) lines.unshift('enable f16;');
+  if (d.uniforms?.length) {
+    lines.push(`struct ${paramsStructName(d)} {`, ...d.uniforms.map((u) => `  ${u.name}: ${wgslType(u)},`), '}');
+  }
+  d.bindings.forEach((b, i) => lines.push(`@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name}: array<${b.type}>;`));
+  if (d.uniforms?.length) lines.push(`@group(0) @binding(${d.bindings.length}) var<uniform> params: ${paramsStructName(d)};`);
+  for (const [k, c] of Object.entries(d.constants ?? {})) {
+    const dflt = c.default === undefined ? '' : ` = ${c.type === 'bool' ? String(Boolean(c.default)) : `${c.default}${c.type === 'f32' ? '' : c.type === 'u32' ? 'u' : 'i'}`}`;
+    lines.push(`override ${k}: ${c.type}${dflt};`);
+  }
+  for (const [e, members] of Object.entries(d.enums ?? {})) members.forEach((m, i) => lines.push(`const ${enumConstName(e, m)}: u32 = ${i}u;`));
+  return `${lines.join('\n')}\n`;
+}
+
+/** The value of enum member `member` of enum `e` (an ArgumentError naming the valid members otherwise). */
+export function enumValue(d: KernelDescriptor, e: string, member: string): number {
+  const members = d.enums?.[e];
+  if (!members) fail(d, `has no enum '${e}'`);
+  const i = members.indexOf(member);
+  if (i < 0) fail(d, `enum '${e}' has no member '${member}' (members: ${members.join(', ')})`);
+  return i;
+}
+
+/**
+ * The uniform block for `values`, filled by field name with WGSL's layout. Every field must be given
+ * (unknown names are refused too); integers must be integers in range for u32 / i32.
+ */
+export function packUniformBlock(d: KernelDescriptor, values: UniformValues): ArrayBuffer {
+  const { offsets, bytes } = uniformLayout(d);
+  const buf = new ArrayBuffer(bytes);
+  const view = new DataView(buf);
+  const fields = new Map((d.uniforms ?? []).map((u) => [u.name, u]));
+  for (const k of Object.keys(values)) if (!fields.has(k)) fail(d, `has no uniform '${k}' (uniforms: ${[...fields.keys()].join(', ') || 'none'})`);
+  for (const u of d.uniforms ?? []) {
+    const v = values[u.name];
+    if (v === undefined) fail(d, `uniform '${u.name}' is missing`);
+    const scalar = u.type.replace(/^vec4<|>$/g, '') as UniformScalar;
+    const n = u.type.startsWith('vec4') ? 4 * (u.count ?? 1) : 1;
+    const xs = typeof v === 'number' ? [v] : v;
+    if (xs.length > n || (u.type === scalar && xs.length !== 1)) fail(d, `uniform '${u.name}' (${wgslType(u)}) takes ${n === 1 ? 'one number' : `up to ${n} numbers`}, got ${xs.length}`);
+    xs.forEach((x, i) => {
+      const at = offsets[u.name]! + 4 * i;
+      if (scalar === 'f32') view.setFloat32(at, x, true);
+      else {
+        const ok = Number.isInteger(x) && (scalar === 'u32' ? x >= 0 && x <= 0xffffffff : x >= -0x80000000 && x <= 0x7fffffff);
+        if (!ok) fail(d, `uniform '${u.name}' needs ${scalar} values, got ${x}`);
+        if (scalar === 'u32') view.setUint32(at, x, true);
+        else view.setInt32(at, x, true);
+      }
+    });
+  }
+  return buf;
+}
+
+/** A binding a shader declares itself: `@binding(i) var<space[, access]> name: type`. */
+interface DeclaredBinding {
+  index: number;
+  space: string;
+  access: string;
+  name: string;
+  type: string;
+}
+
+function declaredBindings(wgsl: string): DeclaredBinding[] {
+  const re = /@group\(\s*0\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var<\s*(\w+)\s*(?:,\s*(\w+)\s*)?>\s*(\w+)\s*:\s*([^;]+);/g;
+  const out: DeclaredBinding[] = [];
+  for (const m of wgsl.matchAll(re)) out.push({ index: Number(m[1]), space: m[2]!, access: m[3] ?? (m[2] === 'storage' ? 'read' : ''), name: m[4]!, type: m[5]!.replace(/\s+/g, '') });
+  return out.sort((a, b) => a.index - b.index);
+}
+
+function structFields(wgsl: string, struct: string): string[] | null {
+  const m = new RegExp(`struct\\s+${struct}\\s*\\{([^}]*)\\}`).exec(wgsl);
+  if (!m) return null;
+  return m[1]!
+    .split(/[,\n]/)
+    .map((s) => s.replace(/\/\/.*$/, '').trim())
+    .filter(Boolean)
+    .map((s) => s.replace(/\s+/g, ''));
+}
+
+/**
+ * Checks a shader that declares its own bindings against its descriptor and throws an
+ * ArgumentError naming the kernel and the first difference: a binding's index, name, access or
+ * element type, or a field of the uniform struct. Shaders without declarations pass (they get the
+ * generated prelude).
+ */
+export function checkShaderAgainstDescriptor(d: KernelDescriptor, wgsl: string, shaderName: string): void {
+  const declared = declaredBindings(wgsl);
+  if (declared.length === 0) return;
+  const where = `shader ${shaderName} and its descriptor '${d.name}'`;
+  const want: DeclaredBinding[] = d.bindings.map((b, i) => ({ index: i, space: 'storage', access: b.access, name: b.name, type: `array<${b.type}>` }));
+  const uniform = declared.find((b) => b.space === 'uniform');
+  if (d.uniforms?.length) want.push({ index: d.bindings.length, space: 'uniform', access: '', name: uniform?.name ?? 'params', type: uniform?.type ?? '' });
+  if (declared.length !== want.length) throw new ArgumentError(where, `disagree on the number of bindings: the shader declares ${declared.length}, the descriptor ${want.length}`);
+  declared.forEach((b, i) => {
+    const w = want[i]!;
+    if (b.index !== w.index || b.space !== w.space || b.access !== w.access || b.name !== w.name || b.type !== w.type) {
+      throw new ArgumentError(where, `disagree on binding ${i}: the shader has var<${b.space}${b.access ? `, ${b.access}` : ''}> ${b.name}: ${b.type}, the descriptor var<${w.space}${w.access ? `, ${w.access}` : ''}> ${w.name}: ${w.type}`);
+    }
+  });
+  if (uniform && d.uniforms?.length) {
+    const fields = structFields(wgsl, uniform.type);
+    const expected = d.uniforms.map((u) => `${u.name}:${wgslType(u).replace(/\s+/g, '')}`);
+    if (!fields || fields.join(';') !== expected.join(';')) {
+      throw new ArgumentError(where, `disagree on the uniform struct ${uniform.type}: the shader has {${fields?.join(', ') ?? 'no such struct'}}, the descriptor {${expected.join(', ')}}`);
+    }
+  }
+}
