@@ -14,6 +14,7 @@ import * as RP from '../reference/pool.js';
 import * as R from '../reference/ndarray.js';
 import * as RN from '../reference/norm.js';
 import * as RL from '../reference/losses.js';
+import { refAdam, refNorm, refSgd, type RefAdamState } from '../optim/reference.js';
 
 const probes = { maxProbes: 6 };
 
@@ -253,6 +254,42 @@ describe.each(devices())('ops past the binding limit on %s', () => {
       atol: 1e-3,
     });
     [mask, wt].forEach((t) => t.dispose());
+  });
+
+  it('SGD, Adam (AMSGrad) and gradient clipping on parameters larger than the limit', async () => {
+    const shapes = [[3, 7001], [5]];
+    const gen = new w.Generator(42);
+    const init = shapes.map((sh) => gen.normal(sh[0]! * (sh[1] ?? 1)));
+    const grads = [0, 1].map(() => shapes.map((sh) => gen.normal(sh[0]! * (sh[1] ?? 1))));
+    const sgdOpts = { lr: 0.03, momentum: 0.9, dampening: 0.1, nesterov: false, weightDecay: 1e-3 };
+    const adamOpts = { lr: 0.01, betas: [0.85, 0.995] as const, eps: 1e-7, weightDecay: 0.02, amsgrad: true };
+    for (const which of ['sgd', 'adam'] as const) {
+      const params = init.map((d, i) => w.keep(w.fromArray(d, shapes[i]!, { requiresGrad: true })));
+      const opt = which === 'sgd' ? new w.SGD(params, sgdOpts) : new w.Adam(params, adamOpts);
+      const ref = init.map((d) => Float64Array.from(d));
+      const bufs: (Float64Array | null)[] = ref.map(() => null);
+      const st: RefAdamState[] = ref.map((r) => ({ step: 0, m: new Float64Array(r.length), v: new Float64Array(r.length), vmax: new Float64Array(r.length) }));
+      for (const g of grads) {
+        params.forEach((p, i) => {
+          p.grad?.dispose();
+          p.grad = w.keep(w.fromArray(g[i]!, shapes[i]!));
+        });
+        // Clipping first: the norm (2 partial chunks of the large gradient) and the scale, in place.
+        const total = w.clipGradNorm(params, 50);
+        const want = refNorm(g.map((x) => Float32Array.from(x)), 2);
+        expect(Math.abs((await total.item()) - want)).toBeLessThan(1e-3 * want);
+        total.dispose();
+        const k = Math.min(50 / (want + 1e-6), 1);
+        opt.step();
+        ref.forEach((r, i) => {
+          const gi = Float32Array.from(g[i]!, (v) => v * k);
+          if (which === 'sgd') bufs[i] = refSgd(r, gi, bufs[i]!, sgdOpts);
+          else refAdam(r, gi, st[i]!, { ...adamOpts, decoupled: false });
+        });
+      }
+      for (const [i, p] of params.entries()) expectClose(await p.data(), ref[i]!, 1e-5, 1e-3, `${which} param ${i}`);
+      params.forEach((p) => p.dispose());
+    }
   });
 });
 
