@@ -2,24 +2,32 @@
  * `webmtl compare`: the survey's protocol on one configuration. For every seed it trains one
  * single-task network per task (the baselines) and every model x balancer combination, then
  * reports each combination's validation metrics and ΔMTL against the single-task baselines, as mean
- * and spread over seeds, in compare.json and compare.md. Finished runs found in the output folder
- * are reused, so an interrupted comparison continues where it stopped.
+ * and spread over seeds, with the survey's cost columns (parameters, FLOPs per image, time per
+ * step), in <table>.json and <table>.md (default compare.*). Models and balancers take options
+ * (`gradnorm:alpha=0.5`, `shared-encoder:head=aspp`, compare-spec.ts). Finished runs found in the
+ * output folder are reused and unfinished ones continue, so an interrupted comparison goes on where
+ * it stopped, and several comparisons sharing one folder share their runs; `--jobs N` trains N runs
+ * at a time (compare-jobs.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WebmtlError } from '../errors.js';
 import { deltaMTL, type TaskMetrics } from '../mtl/metrics/delta-mtl.js';
 import type { Task } from '../mtl/task.js';
-import { BALANCE_METHODS } from '../mtl/balance/index.js';
-import { ARCHITECTURES } from '../mtl/models/create-model.js';
+import { BALANCE_METHODS, createBalancer, type BalancerSpec } from '../mtl/balance/index.js';
+import { ARCHITECTURES, type Arch } from '../mtl/models/create-model.js';
+import { formatCount } from '../mtl/models/summary.js';
 import { init } from '../tensor/context.js';
 import { fsFailure, makeRunDir } from './run-folder.js';
 import { buildTasks, openData } from './build.js';
 import { parseConfig, type RunConfig } from './config.js';
+import { modelCost, runTiming, type ModelCost } from './compare-costs.js';
+import { runPlan, type PlannedRun } from './compare-jobs.js';
+import { checkEntries, folderPart, parseEntries, type GridEntry } from './compare-spec.js';
 import { resolveConfig } from './resolve-config.js';
 import { SURVEY_METRIC, surveyDirections } from './survey-metrics.js';
-import { trainRun } from './train.js';
+
+export { finishedMetrics } from './compare-jobs.js';
 
 /** Options commander passes to the compare action. */
 export interface CompareCommandOptions {
@@ -31,6 +39,10 @@ export interface CompareCommandOptions {
   seeds: string;
   out?: string;
   progress: boolean;
+  /** Runs trained at a time (default 1). */
+  jobs?: string;
+  /** Base name of the written table files (default 'compare'). */
+  table?: string;
 }
 
 /** One row of the comparison: a model x balancer over seeds. */
@@ -41,28 +53,19 @@ export interface CompareRow {
   delta: number[];
   /** Survey metric per task, per seed. */
   metrics: Record<string, number[]>;
+  /** Parameters and FLOPs per image of the model. */
+  params: number;
+  flops: number;
+  /** Seconds per training step and wall seconds of the run, per seed. */
+  stepSeconds: number[];
+  wallSeconds: number[];
+  /** The run folder (relative to the comparison's folder), per seed. */
+  runs: string[];
 }
 
-const list = (s: string, what: string): string[] => {
-  const xs = s.split(',').map((x) => x.trim()).filter(Boolean);
-  if (xs.length === 0) throw new WebmtlError(`--${what} needs at least one value`);
-  return xs;
-};
-
-/** The final validation metrics of a finished run in `dir`, or null when it has not finished. */
-export function finishedMetrics(dir: string): TaskMetrics | null {
-  const path = join(dir, 'metrics.jsonl');
-  if (!existsSync(path)) return null;
-  for (const line of readFileSync(path, 'utf8').split('\n').reverse()) {
-    if (!line.trim()) continue;
-    try {
-      const o = JSON.parse(line) as { type?: string; val?: TaskMetrics };
-      if (o.type === 'final' && o.val) return o.val;
-    } catch {
-      return null;
-    }
-  }
-  return null;
+/** The single-task row's costs: one network per task, summed (as the survey counts them). */
+export interface SingleTaskCost extends ModelCost {
+  stepSeconds: number[];
 }
 
 /** Mean and sample standard deviation. */
@@ -72,47 +75,68 @@ export function meanStd(xs: readonly number[]): [number, number] {
   return [m, Math.sqrt(v)];
 }
 
-/** The markdown table of a comparison. */
-export function compareTable(rows: readonly CompareRow[], baselines: TaskMetrics, tasks: readonly string[]): string {
-  const fmt = (xs: readonly number[], digits = 4) => {
-    const [m, s] = meanStd(xs);
-    return xs.length > 1 ? `${m.toPrecision(digits)} ± ${s.toPrecision(2)}` : m.toPrecision(digits);
-  };
-  const head = ['model', 'balancer', ...tasks.map((t) => `${t} ${SURVEY_METRIC[t] ?? ''}`.trim()), 'ΔMTL (%)'];
+/** A value list as `mean ± std` (just the mean for one value). */
+export function fmtMeanStd(xs: readonly number[], digits = 4): string {
+  const [m, s] = meanStd(xs);
+  return xs.length > 1 ? `${m.toPrecision(digits)} ± ${s.toPrecision(2)}` : m.toPrecision(digits);
+}
+
+/** The markdown table of a comparison (with the cost columns when `single` is given). */
+export function compareTable(rows: readonly CompareRow[], baselines: TaskMetrics, tasks: readonly string[], single?: SingleTaskCost): string {
+  const ms = (xs: readonly number[]) => (xs.length ? fmtMeanStd(xs.map((x) => x * 1000), 3) : '-');
+  const head = ['model', 'balancer', ...tasks.map((t) => `${t} ${SURVEY_METRIC[t] ?? ''}`.trim()), 'ΔMTL (%)', 'params', 'FLOPs', 'step (ms)'];
   const base = ['single-task', '-', ...tasks.map((t) => (baselines[t]?.[SURVEY_METRIC[t] ?? ''] ?? NaN).toPrecision(4)), '0'];
-  const body = rows.map((r) => [r.model, r.balancer, ...tasks.map((t) => fmt(r.metrics[t] ?? [NaN])), fmt(r.delta, 3)]);
+  base.push(...(single ? [formatCount(single.params), formatCount(single.flops), ms(single.stepSeconds)] : ['-', '-', '-']));
+  const body = rows.map((r) => [r.model, r.balancer, ...tasks.map((t) => fmtMeanStd(r.metrics[t] ?? [NaN])), fmtMeanStd(r.delta, 3), formatCount(r.params), formatCount(r.flops), ms(r.stepSeconds)]);
   const line = (c: string[]) => `| ${c.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), line(base), ...body.map(line)].join('\n');
+}
+
+function positiveInt(s: string, what: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new WebmtlError(`--${what}: '${s}' is not a positive integer`);
+  return n;
 }
 
 /** Runs `webmtl compare` (see the file comment). */
 export async function compareCommand(opts: CompareCommandOptions): Promise<void> {
   const base = resolveConfig(opts);
-  const models = list(opts.models, 'models');
-  const balancers = list(opts.balancers, 'balancers');
-  // Names are checked before anything trains (the single-task runs come first and take a while).
-  const unknown = (xs: string[], valid: readonly string[], what: string) => {
-    const bad = xs.filter((x) => !valid.includes(x));
-    if (bad.length) throw new WebmtlError(`--${what}: unknown ${bad.map((b) => `'${b}'`).join(', ')}; valid: ${valid.join(', ')}`);
-  };
-  unknown(models, Object.keys(ARCHITECTURES), 'models');
-  unknown(balancers, BALANCE_METHODS, 'balancers');
-  const seeds = list(opts.seeds, 'seeds').map((s) => {
+  const models = parseEntries(opts.models, 'models');
+  const balancers = parseEntries(opts.balancers, 'balancers');
+  // Names and options are checked before anything trains (the single-task runs come first and take a while).
+  const modelKeys = (a: string) => Object.keys(ARCHITECTURES[a as Arch].keys).filter((k) => k !== 'arch' && k !== 'seed');
+  checkEntries(models, Object.keys(ARCHITECTURES), 'models', modelKeys);
+  checkEntries(balancers, BALANCE_METHODS, 'balancers');
+  const seeds = parseEntries(opts.seeds, 'seeds').map(({ label: s }) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0) throw new WebmtlError(`--seeds: '${s}' is not a non-negative integer`);
     return n;
   });
+  const jobs = positiveInt(opts.jobs ?? '1', 'jobs');
+  const tableName = opts.table ?? 'compare';
+  if (!/^[A-Za-z0-9._-]+$/.test(tableName)) throw new WebmtlError(`--table: '${tableName}' is not a plain file name`);
   const out = opts.out ?? join('runs', `compare-${base.name}`);
-  await makeRunDir(out);
   const rt = await init();
+  // Balancer options are checked by building each balancer once (the method knows its options).
+  const taskNames = [...base.tasks];
+  for (const b of balancers) {
+    try {
+      createBalancer({ method: b.name, ...b.options } as unknown as BalancerSpec, taskNames).dispose();
+    } catch (e) {
+      throw new WebmtlError(`--balancers: '${b.label}': ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   // Head options belong to the encoder-focused archs; the decoder-focused ones build their own heads.
-  const modelFor = (arch: string): RunConfig['model'] => {
+  const modelFor = (m: GridEntry | 'single-task'): RunConfig['model'] => {
+    const arch = m === 'single-task' ? m : m.name;
+    const options = m === 'single-task' ? {} : m.options;
     const { head: _h, headChannels: _c, rates: _r, ...rest } = base.model as Record<string, unknown>;
-    return (arch === 'pad-net' || arch === 'mti-net' ? { ...rest, arch } : { ...base.model, arch }) as RunConfig['model'];
+    const from = arch === 'pad-net' || arch === 'mti-net' ? rest : base.model;
+    return { ...from, ...options, arch } as RunConfig['model'];
   };
   const variant = (name: string, patch: Partial<RunConfig>): RunConfig => parseConfig({ ...structuredClone(base), ...patch, name }, `compare run ${name}`);
   // Validate every combination before training anything.
-  const plan: { dir: string; config: RunConfig; kind: 'single' | 'multi'; model?: string; balancer?: string; task?: string; seed: number }[] = [];
+  const plan: PlannedRun[] = [];
   for (const seed of seeds) {
     for (const task of base.tasks) {
       const name = `single-${task}-s${seed}`;
@@ -120,51 +144,66 @@ export async function compareCommand(opts: CompareCommandOptions): Promise<void>
     }
     for (const model of models)
       for (const balancer of balancers) {
-        const name = `${model}-${balancer}-s${seed}`;
-        plan.push({ dir: join(out, name), kind: 'multi', model, balancer, seed, config: variant(name, { seed, model: modelFor(model), balancer: { method: balancer } }) });
+        const name = `${folderPart(model.label)}-${folderPart(balancer.label)}-s${seed}`;
+        const config = variant(name, { seed, model: modelFor(model), balancer: { method: balancer.name, ...balancer.options } });
+        plan.push({ dir: join(out, name), kind: 'multi', model: model.label, balancer: balancer.label, seed, config });
       }
   }
-  process.stdout.write(`webmtl compare: ${plan.length} runs on ${rt.adapterName} into ${out}\n`);
-  const results = new Map<string, TaskMetrics>();
-  for (const [i, p] of plan.entries()) {
-    let m = finishedMetrics(p.dir);
-    if (m) process.stdout.write(`[${i + 1}/${plan.length}] ${p.config.name}: finished earlier, reusing\n`);
-    else {
-      process.stdout.write(`[${i + 1}/${plan.length}] ${p.config.name}\n`);
-      // A folder that holds a run continues it (from step 0 when it never wrote a checkpoint).
-      const resume = existsSync(join(p.dir, 'config.json'));
-      const r = await trainRun({ dir: p.dir, config: resume ? undefined : p.config, resume, progress: opts.progress });
-      if (r.interrupted || !r.final) throw new WebmtlError(`run ${p.config.name} did not finish`);
-      m = r.final;
+  const data = await openData(base);
+  const tasks: Task[] = buildTasks(base, data.train.info);
+  // Costs are measured before training, so a bad model option fails before the first run.
+  const costs = new Map<string, ModelCost>();
+  for (const m of models) {
+    try {
+      costs.set(m.label, modelCost({ ...base, model: modelFor(m) }, tasks));
+    } catch (e) {
+      throw new WebmtlError(`--models: '${m.label}': ${e instanceof Error ? e.message : String(e)}`);
     }
-    results.set(p.config.name, m);
   }
+  const singles = tasks.map((t) => modelCost({ ...base, model: modelFor('single-task') }, [t]));
+  await makeRunDir(out);
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  print(`webmtl compare: ${plan.length} runs on ${rt.adapterName} into ${out}${jobs > 1 ? `, ${jobs} at a time` : ''}`);
+  const results = await runPlan(plan, { jobs, progress: opts.progress, print });
   // Baselines: each task's single-task metrics, averaged over seeds.
-  const tasks: Task[] = buildTasks(base, (await openData(base)).train.info);
   const baselines: TaskMetrics = {};
   for (const t of base.tasks) {
     const per = seeds.map((s) => results.get(`single-${t}-s${s}`)![t]!);
     baselines[t] = Object.fromEntries(Object.keys(per[0]!).map((k) => [k, per.reduce((a, x) => a + x[k]!, 0) / per.length]));
   }
+  const timing = new Map(plan.map((p) => [p.config.name, runTiming(p.dir)]));
+  const single: SingleTaskCost = {
+    params: singles.reduce((a, c) => a + c.params, 0),
+    flops: singles.reduce((a, c) => a + c.flops, 0),
+    stepSeconds: seeds.map((s) => base.tasks.reduce((a, t) => a + (timing.get(`single-${t}-s${s}`)?.stepSeconds ?? NaN), 0)),
+  };
   const directions = surveyDirections(tasks);
   const rows: CompareRow[] = [];
   for (const model of models)
     for (const balancer of balancers) {
-      const row: CompareRow = { model, balancer, delta: [], metrics: {} };
+      const { params, flops } = costs.get(model.label)!;
+      const row: CompareRow = { model: model.label, balancer: balancer.label, delta: [], metrics: {}, params, flops, stepSeconds: [], wallSeconds: [], runs: [] };
       for (const s of seeds) {
-        const m = results.get(`${model}-${balancer}-s${s}`)!;
+        const name = `${folderPart(model.label)}-${folderPart(balancer.label)}-s${s}`;
+        const m = results.get(name)!;
         row.delta.push(deltaMTL(m, baselines, directions));
         for (const t of base.tasks) (row.metrics[t] ??= []).push(m[t]![SURVEY_METRIC[t] ?? Object.keys(m[t]!)[0]!]!);
+        const tm = timing.get(name);
+        row.stepSeconds.push(tm?.stepSeconds ?? NaN);
+        row.wallSeconds.push(tm?.wallSeconds ?? NaN);
+        row.runs.push(name);
       }
       rows.push(row);
     }
+  const runs = plan.map((p) => ({ name: p.config.name, wallSeconds: timing.get(p.config.name)?.wallSeconds ?? 0 }));
   const command = `webmtl compare ${process.argv.slice(3).join(' ')}`.trim();
-  const table = compareTable(rows, baselines, base.tasks);
+  const table = compareTable(rows, baselines, base.tasks, single);
   const write = (name: string, text: string) =>
     writeFile(join(out, name), text).catch((e: unknown) => {
       throw fsFailure(e, join(out, name), 'write the comparison', 'run the same command again once fixed (finished runs are reused)');
     });
-  await write('compare.json', `${JSON.stringify({ command, adapter: rt.adapterName, seeds, baselines, rows }, null, 2)}\n`);
-  await write('compare.md', `Command: \`${command}\` (adapter: ${rt.adapterName})\n\n${table}\n`);
-  process.stdout.write(`\n${table}\n\nwritten to ${join(out, 'compare.md')}\n`);
+  const json = { command, adapter: rt.adapterName, jobs, config: base, seeds, tasks: base.tasks, directions, baselines, singleTask: single, rows, runs };
+  await write(`${tableName}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  await write(`${tableName}.md`, `Command: \`${command}\` (adapter: ${rt.adapterName})\n\n${table}\n`);
+  print(`\n${table}\n\nwritten to ${join(out, `${tableName}.md`)}`);
 }

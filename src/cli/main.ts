@@ -67,10 +67,12 @@ export function program(): Command {
     .option('--samples <n>', 'pytorch: training samples written to data/train.safetensors (default all; 0 none)')
     .action(exportCommand);
   configOptions(p.command('compare').description('train single-task baselines and several models/balancers, then tabulate ΔMTL'))
-    .option('--models <list>', 'comma-separated architectures', 'shared-encoder')
-    .option('--balancers <list>', 'comma-separated balancing methods', 'equal')
+    .option('--models <list>', 'comma-separated architectures, each with options after ":" (e.g. mti-net,shared-encoder:head=aspp)', 'shared-encoder')
+    .option('--balancers <list>', 'comma-separated balancing methods, each with options after ":" (e.g. gradnorm:alpha=0.5,uncertainty)', 'equal')
     .option('--seeds <list>', 'comma-separated seeds', '0')
     .option('--out <dir>', 'folder for all runs and the table (default runs/compare-<name>)')
+    .option('--jobs <n>', 'runs trained at a time, each in its own process', '1')
+    .option('--table <name>', 'base name of the table files written into --out', 'compare')
     .option('--no-progress', 'no progress bar')
     .action(compareCommand);
   configOptions(p.command('tune').description("measure every kernel variant on the shapes of one training step and store the fastest for this adapter"))
