@@ -291,6 +291,17 @@ describe.each(devices())('ops past the binding limit on %s', () => {
       params.forEach((p) => p.dispose());
     }
   });
+
+  it.each([
+    // Row and column tiles (both operands larger than the limit), batch chunks with a broadcast
+    // operand, and a reduction (k = 5000) longer than a tile's k: partial products add up.
+    { a: [130, 181], b: [181, 97] },
+    { a: [5, 40, 96], b: [5, 96, 50] },
+    { a: [5, 40, 96], b: [96, 50] },
+    { a: [3, 5000], b: [5000, 5] },
+  ])('matmul $a @ $b with gradients (the transposed products)', async ({ a, b }) => {
+    await checkOp({ inputs: [a, b], fn: (x, y) => w.matmul(x!, y!), ref: (x, y) => R.matmul(x!, y!), gradOpts: probes, atol: 1e-3 });
+  });
 });
 
 /** Distinct values in a shuffled order, so max pooling has no ties for finite differences to trip on. */

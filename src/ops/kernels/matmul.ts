@@ -8,7 +8,9 @@
 import { ArgumentError } from '../../errors.js';
 import type { Kernel } from '../../gpu/pipeline-cache.js';
 import { grid } from '../../gpu/runtime.js';
-import { empty } from '../../tensor/creation.js';
+import { empty, zeros } from '../../tensor/creation.js';
+import { splitMatmul } from './matmul-split.js';
+import { fits, over } from './split.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { f16Kernel, useF16 } from './f16.js';
 
@@ -109,9 +111,18 @@ export function matmulRaw(
   outShape: readonly number[],
   variant?: MatmulVariant,
 ): Tensor {
-  const c = empty(outShape);
   const { batch, m, n, k } = plan;
+  const rt = a.runtime;
+  const r4 = (x: number) => Math.ceil(x / 4) * 4;
+  if (k > 0 && batch * m * n > 0 && (!fits(rt, a, b) || over(rt, batch * m * n, batch * r4(m) * k, batch * k * r4(n)))) {
+    return splitMatmul(a, b, plan, outShape, variant, matmulRaw);
+  }
+  const c = empty(outShape);
   if (batch * m * n === 0) return c;
+  if (k === 0 && over(rt, c.size)) {
+    c.dispose();
+    return zeros(outShape);
+  }
   if (k === 0) {
     const n4 = Math.ceil(c.size / 4);
     c.runtime.dispatch(fillKernel, { WG: 64 }, [c.bufferFor('matmul')], new Uint32Array([n4, 0]), grid(Math.ceil(n4 / 64)));
