@@ -7,7 +7,7 @@ import base from './vitest.config.js';
 export default defineConfig({
   test: {
     ...base.test,
-    include: ['test/ops/**/*.test.ts', 'test/optim/**/*.test.ts', 'test/autograd/**/*.test.ts', 'test/gpu/split.test.ts'],
+    include: ['test/ops/**/*.test.ts', 'test/optim/**/*.test.ts', 'test/autograd/**/*.test.ts', 'test/nn/dropout.test.ts'],
     env: { WEBMTL_TUNING: 'off', WEBMTL_MAX_BINDING: '65536' },
   },
 });

@@ -7,7 +7,9 @@ override WG: u32 = 64u;
 
 struct Params {
   n4: u32, group: u32, seed: u32, off_lo: u32,
-  off_hi: u32, threshold: u32, scale: f32, pad: u32,
+  off_hi: u32, threshold: u32, scale: f32,
+  // The chunk's first vec4 in the whole tensor (a tensor larger than one binding runs in chunks).
+  base4: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
@@ -45,10 +47,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   // j = (4i + k) / group for lanes k = 0..3 with one scalar division (vector integer division is
   // slow on CPU adapters): with r = 4i mod group + k < 4 group, (r / group) counts the multiples passed.
   let g = p.group;
-  var j = vec4<u32>(i * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+  let e = (i + p.base4) * 4u;
+  var j = vec4<u32>(e) + vec4<u32>(0u, 1u, 2u, 3u);
   if (g != 1u) {
-    let j0 = (i * 4u) / g;
-    let r = vec4<u32>(i * 4u - j0 * g) + vec4<u32>(0u, 1u, 2u, 3u);
+    let j0 = e / g;
+    let r = vec4<u32>(e - j0 * g) + vec4<u32>(0u, 1u, 2u, 3u);
     j = vec4<u32>(j0) + vec4<u32>(r >= vec4<u32>(g)) + vec4<u32>(r >= vec4<u32>(2u * g)) + vec4<u32>(r >= vec4<u32>(3u * g));
   }
   // For fixed keys j -> h is a bijection (odd multiply, xor, fmix, add, fmix).

@@ -19,6 +19,7 @@ import { empty } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { affine } from './unary.js';
 import { WG, requireF32 } from './util.js';
+import { fits, flatChunks, range } from './kernels/split.js';
 
 /** The two integers that fix every future dropout mask of a {@link DropoutRng}. */
 export interface DropoutRngState {
@@ -97,12 +98,19 @@ export function dropoutThreshold(p: number): number {
 /** x * mask (recomputed from `s`), the mask shared by runs of `group` consecutive elements. */
 function applyMask(x: Tensor, p: number, group: number, s: DropoutRngState): Tensor {
   const y = empty(x.shape);
-  const u = new ArrayBuffer(32);
-  const u32 = new Uint32Array(u);
-  const n4 = Math.ceil(x.size / 4);
-  u32.set([n4, group, s.seed, s.offset >>> 0, Math.floor(s.offset / 4294967296), dropoutThreshold(p)]);
-  new Float32Array(u, 24, 1)[0] = 1 / (1 - p);
-  y.runtime.dispatch(dropoutKernel, { WG }, [x.bufferFor('dropout'), y.bufferFor('dropout')], u32, grid(Math.ceil(n4 / WG)));
+  const rt = y.runtime;
+  // One binding's worth at a time when x is larger (chunks start at multiples of the limit, aligned).
+  const list: [number, number][] = fits(rt, x) ? [[0, x.size]] : flatChunks(rt, x.size);
+  for (const [s0, n] of list) {
+    const u = new ArrayBuffer(32);
+    const u32 = new Uint32Array(u);
+    const n4 = Math.ceil(n / 4);
+    u32.set([n4, group, s.seed, s.offset >>> 0, Math.floor(s.offset / 4294967296), dropoutThreshold(p)]);
+    new Float32Array(u, 24, 1)[0] = 1 / (1 - p);
+    u32[7] = s0 / 4;
+    const bufs = list.length === 1 ? [x.bufferFor('dropout'), y.bufferFor('dropout')] : [range(x, s0, n, 'dropout'), range(y, s0, n, 'dropout')];
+    rt.dispatch(dropoutKernel, { WG }, bufs, u32, grid(Math.ceil(n4 / WG)));
+  }
   return y;
 }
 

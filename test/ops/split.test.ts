@@ -14,6 +14,7 @@ import * as RP from '../reference/pool.js';
 import * as R from '../reference/ndarray.js';
 import * as RN from '../reference/norm.js';
 import * as RL from '../reference/losses.js';
+import { dropoutKeepMask } from '../nn/dropout-ref.js';
 import { refAdam, refNorm, refSgd, type RefAdamState } from '../optim/reference.js';
 
 const probes = { maxProbes: 6 };
@@ -301,6 +302,32 @@ describe.each(devices())('ops past the binding limit on %s', () => {
     { a: [3, 5000], b: [5000, 5] },
   ])('matmul $a @ $b with gradients (the transposed products)', async ({ a, b }) => {
     await checkOp({ inputs: [a, b], fn: (x, y) => w.matmul(x!, y!), ref: (x, y) => R.matmul(x!, y!), gradOpts: probes, atol: 1e-3 });
+  });
+
+  it.each([
+    // Whole rows a tile (axis 1 of [7, 31, 97]), and inner ranges of one row (axis 0 of [3, 9001]).
+    { shape: [7, 31, 97], axis: 1 },
+    { shape: [3, 9001], axis: 0 },
+  ])('softmax, logSoftmax, logsumexp and l2Normalize of $shape along $axis', async ({ shape, axis }) => {
+    await checkOp({ inputs: [shape], fn: (x) => w.softmax(x!, axis), ref: (x) => R.softmax(x!, axis), gradOpts: probes });
+    await checkOp({ inputs: [shape], fn: (x) => w.logSoftmax(x!, axis), ref: (x) => R.softmax(x!, axis, true), grad: false });
+    await checkOp({ inputs: [shape], fn: (x) => w.logsumexp(x!, axis), ref: (x) => R.logsumexp(x!, axis), grad: false });
+    await checkOp({ inputs: [shape], fn: (x) => w.l2Normalize(x!, axis), ref: (x) => RN.l2Normalize(x!, axis), gradOpts: probes });
+  });
+
+  it('dropout and dropout2d draw the same masks in chunks as the host reference', async () => {
+    const shape = [3, 5, 37, 41];
+    const n = 3 * 5 * 37 * 41;
+    const xs = new w.Generator(3).uniform(n, 1, 2);
+    const x = w.fromArray(xs, shape);
+    for (const [fn, group] of [[w.dropout, 1], [w.dropout2d, 37 * 41]] as const) {
+      const y = fn(x, 0.3, { rng: new w.DropoutRng(123, 7) });
+      const keep = dropoutKeepMask(n, 0.3, 123, 7, group);
+      const scale = Math.fround(1 / 0.7);
+      expect(Array.from(await y.data())).toEqual(Array.from(xs, (v, i) => (keep[i] ? Math.fround(v * scale) : 0)));
+      y.dispose();
+    }
+    x.dispose();
   });
 });
 

@@ -6,6 +6,7 @@
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, wgGrid } from '../util.js';
+import { mapLanes, over } from './split.js';
 
 const l2ForwardKernel = { shader: 'l2-normalize', entry: 'l2n_forward', bindings: ['read', 'write', 'write', 'uniform'] } as const;
 const l2BackwardKernel = { shader: 'l2-normalize', entry: 'l2n_backward', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
@@ -23,6 +24,16 @@ export function l2NormalizeForward(x: Tensor, axis: number, eps: number): { y: T
   const outer = x.shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const l = x.shape[axis]!;
   const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  if (outer * inner > 0 && over(x.runtime, x.size)) {
+    const [y, norm] = mapLanes([{ t: x, mid: l }], outer, l, inner, [l, 1], ([p]) => {
+      const r = l2NormalizeForward(p!, 1, eps);
+      return [r.y, r.norm];
+    });
+    const out = { y: y!.view(x.shape), norm: norm!.view(x.shape.filter((_, i) => i !== axis)) };
+    y!.dispose();
+    norm!.dispose();
+    return out;
+  }
   const y = empty(x.shape);
   const norm = empty(x.shape.filter((_, i) => i !== axis));
   if (outer * inner > 0) {
@@ -37,6 +48,14 @@ export function l2NormalizeBackward(gy: Tensor, y: Tensor, norm: Tensor, axis: n
   const outer = y.shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const l = y.shape[axis]!;
   const inner = y.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  if (outer * inner > 0 && over(y.runtime, y.size)) {
+    const [dx] = mapLanes([{ t: gy, mid: l }, { t: y, mid: l }, { t: norm, mid: 1 }], outer, l, inner, [l], ([g, yy, nn]) => [
+      l2NormalizeBackward(g!, yy!, nn!, 1, eps),
+    ]);
+    const out = dx!.view(y.shape);
+    dx!.dispose();
+    return out;
+  }
   const dx = empty(y.shape);
   if (outer * inner > 0) {
     dx.runtime.dispatch(

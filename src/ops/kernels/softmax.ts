@@ -6,6 +6,7 @@ import { empty } from '../../tensor/creation.js';
 import { sizeOf } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from '../util.js';
+import { mapLanes, over } from './split.js';
 
 const MODES = { softmax: 0, logSoftmax: 1, logsumexp: 2 } as const;
 const kernel = { shader: 'softmax', bindings: ['read', 'write', 'uniform'] } as const;
@@ -17,6 +18,13 @@ export function softmaxFamily(mode: keyof typeof MODES, x: Tensor, axis: number)
   const len = x.shape[axis]!;
   const inner = sizeOf(x.shape.slice(axis + 1));
   const shape = mode === 'logsumexp' ? x.shape.filter((_, i) => i !== axis) : x.shape;
+  const rt = x.runtime;
+  if (outer * inner * len > 0 && over(rt, x.size)) {
+    const [y] = mapLanes([{ t: x, mid: len }], outer, len, inner, [mode === 'logsumexp' ? 1 : len], ([p]) => [softmaxFamily(mode, p!, 1)]);
+    const out = y!.view(shape);
+    y!.dispose();
+    return out;
+  }
   const y = empty(shape);
   const rows = outer * inner;
   if (rows > 0 && len > 0) {

@@ -191,3 +191,48 @@ export function mapPlanes(xs: readonly Tensor[], planeBytes: number, fn: (parts:
     return v;
   });
 }
+
+/**
+ * For ops that treat each (outer, inner) lane along one axis of length `len` on its own (softmax,
+ * l2-normalize): runs `fn` on tiles [ob, mid, ib] of every input (mid: its length along the axis,
+ * `len` or 1), whole outer rows while one fits, else inner ranges of one row, and joins each output
+ * (also [ob, mid, ib] per tile) into [outer, mid, inner].
+ */
+export function mapLanes(
+  xs: readonly { t: Tensor; mid: number }[],
+  outer: number,
+  len: number,
+  inner: number,
+  outMids: readonly number[],
+  fn: (parts: Tensor[], ob: number, ib: number) => Tensor[],
+): Tensor[] {
+  const rt = xs[0]!.t.runtime;
+  const L = rt.maxBindingBytes / 4;
+  const tiles: [number, number, number, number][] = [];
+  if (len * inner <= L) {
+    const ob = Math.max(1, Math.floor(L / (len * inner)));
+    for (let o0 = 0; o0 < outer; o0 += ob) tiles.push([o0, Math.min(ob, outer - o0), 0, inner]);
+  } else {
+    const ib = Math.max(1, Math.floor(L / len));
+    for (let o0 = 0; o0 < outer; o0++) for (let i0 = 0; i0 < inner; i0 += ib) tiles.push([o0, 1, i0, Math.min(ib, inner - i0)]);
+  }
+  const outs = outMids.map((mid) => empty([outer, mid, inner]));
+  for (const [o0, ob, i0, ib] of tiles) {
+    const parts = xs.map(({ t, mid }) => {
+      const v = t.view([outer, mid, inner]);
+      const p = empty([ob, mid, ib]);
+      copyBlock(v, [o0, 0, i0], p, [0, 0, 0], [ob, mid, ib]);
+      v.dispose();
+      return p;
+    });
+    const ys = fn(parts, ob, ib);
+    ys.forEach((y, k) => {
+      const yv = y.view([ob, outMids[k]!, ib]);
+      copyBlock(yv, [0, 0, 0], outs[k]!, [o0, 0, i0], [ob, outMids[k]!, ib]);
+      yv.dispose();
+      y.dispose();
+    });
+    parts.forEach((p) => p.dispose());
+  }
+  return outs;
+}
