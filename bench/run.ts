@@ -18,6 +18,7 @@ import { benchF16 } from './f16.js';
 import { benchMatmul, benchMatmulTransposed } from './matmul.js';
 import { benchResnet } from './resnet.js';
 import { benchSmallNet } from './small-net.js';
+import { benchCustomLayer } from './custom-layer.js';
 import { benchSyntheticScenes } from './synthetic-scenes.js';
 import { benchTrainStepRows } from './train-step.js';
 import type { BenchRow } from './timing.js';
@@ -40,6 +41,7 @@ const suite: { op: string; run: () => Promise<BenchRow | BenchRow[]> }[] = [
   { op: 'synthetic scenes', run: async () => benchSyntheticScenes() },
   { op: 'train step', run: () => benchTrainStepRows() },
   { op: 'small net step', run: () => benchSmallNet() },
+  { op: 'custom localMix', run: () => benchCustomLayer() },
   { op: 'compile', run: () => benchCompile() },
   { op: 'autotune', run: () => benchAutotune() },
   { op: 'f16', run: () => benchF16() },
