@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: kernel microbenchmarks on the default adapter. Prints one table and writes it
- * as JSON to bench/results/latest.json. `npm run bench -- matmul` runs only rows whose op matches.
+ * as JSON to bench/results/<host>.json (and latest.json), the host named by CPU model, cores and driver. `npm run bench -- matmul` runs only rows whose op matches.
  * Rows with a peer (matmul, conv2d: TF.js's WebGPU backend on the same adapter) also show its time and the
  * ratio of our throughput to its. GFLOP/s and GB/s rows also show the fraction of the adapter's measured
  * ceiling (bench/ceiling.ts: best FMA kernel, best vec4 copy) they reach.
@@ -18,6 +18,7 @@ import { benchF16 } from './f16.js';
 import { benchMatmul, benchMatmulTransposed } from './matmul.js';
 import { benchResnet } from './resnet.js';
 import { benchSmallNet } from './small-net.js';
+import { hostInfo, hostKey } from './host.js';
 import { benchCustomLayer } from './custom-layer.js';
 import { benchSyntheticScenes } from './synthetic-scenes.js';
 import { benchTrainStepRows } from './train-step.js';
@@ -82,14 +83,19 @@ if (ceiling) {
     else if (r.unit === 'GB/s') r.ofCeiling = r.value / ceiling.gbps;
   }
 }
-console.log(`adapter: ${rt.adapterName}`);
+const host = hostInfo();
+console.log(`host: ${host.cpu}, ${host.cores} cores; adapter: ${rt.adapterName}${host.vectorBits ? ` (${host.vectorBits}-bit vectors)` : ''}; Node ${host.node}`);
 if (ceiling) console.log(`ceiling: ${ceiling.gflops.toFixed(1)} GFLOP/s (vec4 FMA chains, ${ceiling.fma}), ${ceiling.gbps.toFixed(2)} GB/s (vec4 copy, ${ceiling.copy})`);
 const peerNames = [...new Set(rows.map((r) => r.peer).filter((p) => p))];
 if (peerNames.length) console.log(`peer: ${peerNames.join(', ')} (same adapter; vs peer = our throughput / its throughput)`);
 console.log(table(rows));
 if (!filter) {
-  const out = { adapter: rt.adapterName, date: new Date().toISOString(), ceiling, rows };
+  // One file per host (CPU model, cores, driver and its vector width), so rows measured on
+  // different machines are never mixed; latest.json is the last full run on any host.
+  const out = { host, adapter: rt.adapterName, date: new Date().toISOString(), ceiling, rows };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+  const text = JSON.stringify(out, null, 2) + '\n';
+  writeFileSync(new URL('./results/latest.json', import.meta.url), text);
+  writeFileSync(new URL(`./results/${hostKey(host)}.json`, import.meta.url), text);
 }
 shutdown();
