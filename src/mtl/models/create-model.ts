@@ -15,13 +15,14 @@ import { MTANModel } from './mtan.js';
 import { MTINetModel, type ScaleChannels } from './mtinet.js';
 import { NDDRModel } from './nddr.js';
 import { PADNetModel } from './padnet.js';
+import { PAPNetModel } from './papnet.js';
 import { SharedEncoderModel } from './shared-encoder.js';
 import { SingleTaskModel, type EncoderModelOptions } from './single-task.js';
 
 /** Options every architecture accepts. */
 interface CommonSpec<H extends HeadKind = HeadKind> {
   /**
-   * Encoder (default 'resnet18'). 'hrnet18' fits single-task, shared-encoder, pad-net and mti-net;
+   * Encoder (default 'resnet18'). 'hrnet18' fits single-task, shared-encoder, pad-net, mti-net and pap-net;
    * cross-stitch, nddr and mtan work between ResNet stages and refuse it.
    */
   backbone?: BackboneName;
@@ -61,7 +62,12 @@ export type ModelSpec =
    * MTI-Net; `taskChannels`: per-scale task channels, finest first (default the encoder's c1..c4),
    * `seReduction`: the FPM's SE ratio (default 16); outputStride defaults to 32 here.
    */
-  | ({ arch: 'mti-net'; taskChannels?: ScaleChannels; seReduction?: number } & DecoderSpec);
+  | ({ arch: 'mti-net'; taskChannels?: ScaleChannels; seReduction?: number } & DecoderSpec)
+  /**
+   * PAP-Net; `channels` as PAD-Net's, `affinityScale`: downsampling of the affinity grid (default 2),
+   * `iterations` of diffusion (default 3), `beta`: weight of the propagated features (default 0.5).
+   */
+  | ({ arch: 'pap-net'; channels?: number; affinityScale?: number; iterations?: number; beta?: number } & DecoderSpec);
 
 /** The architecture names. */
 export type Arch = ModelSpec['arch'];
@@ -133,6 +139,13 @@ export const ARCHITECTURES: { readonly [A in Arch]: ArchEntry<A> } = {
     build: (spec, tasks) => {
       const { backbone, generator } = encoderOptions(spec);
       return new MTINetModel(tasks, { backbone, generator, taskChannels: spec.taskChannels, seReduction: spec.seReduction });
+    },
+  },
+  'pap-net': {
+    keys: { ...DECODER_KEYS, channels: true, affinityScale: true, iterations: true, beta: true },
+    build: (spec, tasks) => {
+      const { backbone, generator } = encoderOptions(spec);
+      return new PAPNetModel(tasks, { backbone, generator, channels: spec.channels, scale: spec.affinityScale, iterations: spec.iterations, beta: spec.beta });
     },
   },
 };
