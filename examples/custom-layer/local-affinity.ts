@@ -40,17 +40,23 @@ fn offset(j: u32) -> vec2<i32> {
 fn inside(y: i32, x: i32) -> bool { return y >= 0 && x >= 0 && y < i32(params.h) && x < i32(params.w); }
 `;
 
-const dotKernel = w.defineKernel(
-  {
-    name: 'local_dot',
+/** The descriptor of a local kernel: two f32 inputs, one f32 output, the shared uniforms. */
+function localKernel(name: string, [in1, in2, out]: readonly [string, string, string], extra: Partial<w.KernelDescriptor> = {}): w.KernelDescriptor {
+  return {
+    name,
     bindings: [
-      { name: 'a', access: 'read', type: 'f32' },
-      { name: 'b', access: 'read', type: 'f32' },
-      { name: 's', access: 'read_write', type: 'f32' },
+      { name: in1, access: 'read', type: 'f32' },
+      { name: in2, access: 'read', type: 'f32' },
+      { name: out, access: 'read_write', type: 'f32' },
     ],
     uniforms: UNIFORMS,
     constants: CONSTANTS,
-  },
+    ...extra,
+  };
+}
+
+const dotKernel = w.defineKernel(
+  localKernel('local_dot', ['a', 'b', 's']),
   /* wgsl */ `${COMMON}
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -77,17 +83,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 );
 
 const mixKernel = w.defineKernel(
-  {
-    name: 'local_mix',
-    bindings: [
-      { name: 'wt', access: 'read', type: 'f32' },
-      { name: 'x', access: 'read', type: 'f32' },
-      { name: 'y', access: 'read_write', type: 'f32' },
-    ],
-    uniforms: UNIFORMS,
+  localKernel('local_mix', ['wt', 'x', 'y'], {
     constants: { ...CONSTANTS, DIRECTION: { type: 'u32', default: 0 } },
     enums: { direction: ['forward', 'transpose'] },
-  },
+  }),
   /* wgsl */ `${COMMON}
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

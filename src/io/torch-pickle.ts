@@ -11,6 +11,7 @@ import { convertFromBytes, dtypeSize, readsAs, type SafetensorsDType } from './d
 import { FormatError } from './errors.js';
 import { PyDict, PyGlobal, PyTuple, type PyValue } from './pickle.js';
 import type { DecodedHostTensor } from './safetensors.js';
+import { stridesOf } from '../tensor/shape.js';
 
 /** torch's legacy storage class -> element type (the names torch.save writes in persistent ids). */
 export const TORCH_STORAGE_DTYPES: Readonly<Record<string, SafetensorsDType>> = {
@@ -135,16 +136,6 @@ export function storageFromPid(pid: TorchValue, source: string, legacy: boolean)
   return new StorageRef(key as string, dtype, size, off);
 }
 
-/** Row-major strides of `shape`. */
-function contiguousStrides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
 
 /**
  * The host values of `t` (floats as f32, integers and bools as i32, as safetensors reads them),
@@ -174,7 +165,7 @@ export function materialize(t: TensorRef, bytes: Uint8Array, name: string, sourc
   let last = offset;
   for (let i = 0; i < shape.length; i++) last += (shape[i]! - 1) * stride[i]!;
   if (!Number.isSafeInteger(last) || last >= st.numel) fail(`the view (offset ${offset}, size [${shape.join(', ')}], stride [${stride.join(', ')}]) reaches element ${last} of a storage of ${st.numel}`);
-  const want = contiguousStrides(shape);
+  const want = stridesOf(shape);
   const contiguous = shape.every((d, i) => d === 1 || stride[i] === want[i]);
   let raw: Uint8Array;
   if (contiguous) {
