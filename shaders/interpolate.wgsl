@@ -22,6 +22,12 @@ struct Params {
   xf: u32,      // table offsets (entries of `tab`)
   yb: u32,
   xb: u32,
+  // A plane larger than one binding runs in tiles of invocations [i_base, total), src and dst bound
+  // from elements src_base and dst_base on (all 0 otherwise).
+  i_base: u32,
+  src_base: u32,
+  dst_base: u32,
+  pad0: u32,
 }
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
@@ -38,26 +44,26 @@ fn split(i: u32, cols: u32, rows: u32) -> vec3<u32> {
 
 @compute @workgroup_size(WG)
 fn fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = gid.x + gid.y * nwg.x * WG + p.i_base;
   if (i >= p.total) { return; }
   let o = split(i, p.ow, p.oh);
   let base = o.z * p.h * p.w;
   let ty = tab[o.y];
   let tx = tab[p.xf + o.x];
-  let r0 = base + ty.x * p.w;
+  let r0 = base + ty.x * p.w - p.src_base;
   if (NEAREST) {
-    dst[i] = src[r0 + tx.x];
+    dst[i - p.dst_base] = src[r0 + tx.x];
     return;
   }
-  let r1 = base + ty.y * p.w;
+  let r1 = base + ty.y * p.w - p.src_base;
   let ly = bitcast<vec2<f32>>(ty.zw);
   let lx = bitcast<vec2<f32>>(tx.zw);
-  dst[i] = ly.x * (lx.x * src[r0 + tx.x] + lx.y * src[r0 + tx.y]) + ly.y * (lx.x * src[r1 + tx.x] + lx.y * src[r1 + tx.y]);
+  dst[i - p.dst_base] = ly.x * (lx.x * src[r0 + tx.x] + lx.y * src[r0 + tx.y]) + ly.y * (lx.x * src[r1 + tx.x] + lx.y * src[r1 + tx.y]);
 }
 
 @compute @workgroup_size(WG)
 fn bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = gid.x + gid.y * nwg.x * WG + p.i_base;
   if (i >= p.total) { return; }
   let e = split(i, p.w, p.h);
   let ix = e.x;
@@ -69,7 +75,7 @@ fn bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
   for (var oy = ry.x; oy < ry.y; oy++) {
     let ty = tab[oy];
     let wy = select(0.0, bitcast<f32>(ty.z), ty.x == iy) + select(0.0, bitcast<f32>(ty.w), ty.y == iy);
-    let row = obase + oy * p.ow;
+    let row = obase + oy * p.ow - p.src_base;
     var r = 0.0;
     for (var ox = rx.x; ox < rx.y; ox++) {
       let tx = tab[p.xf + ox];
@@ -78,5 +84,5 @@ fn bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
     }
     acc += wy * r;
   }
-  dst[i] = acc;
+  dst[i - p.dst_base] = acc;
 }

@@ -36,8 +36,14 @@ struct Params {
   xf: u32,      // table offsets (entries of `tab`)
   yb: u32,
   xb: u32,
+  // A plane larger than one binding runs in tiles of invocations [i_base, total): src (and idx_in) and
+  // dst (and idx_out) are then bound from elements src_base and dst_base on (all 0 otherwise).
+  i_base: u32,
+  src_base: u32,
+  dst_base: u32,
   pad0: u32,
   pad1: u32,
+  pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
@@ -65,7 +71,7 @@ fn split(i: u32, cols: u32, rows: u32) -> vec3<u32> {
 
 @compute @workgroup_size(WG)
 fn max_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(gid, nwg);
+  let i = linear_id(gid, nwg) + p.i_base;
   if (i >= p.total) { return; }
   let o = split(i, p.ow, p.oh);
   let ox = o.x;
@@ -80,24 +86,24 @@ fn max_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   while (y0 < 0) { y0 += i32(p.dh); }
   while (x0 < 0) { x0 += i32(p.dw); }
   var best_i = y0 * w + x0;
-  var best = src[u32(base + best_i)];
+  var best = src[u32(base + best_i) - p.src_base];
   for (var yy = y0; yy < y1; yy += i32(p.dh)) {
     let row = yy * w;
     for (var xx = x0; xx < x1; xx += i32(p.dw)) {
-      let v = src[u32(base + row + xx)];
+      let v = src[u32(base + row + xx) - p.src_base];
       if (is_nan(v) || (!is_nan(best) && v > best)) {
         best = v;
         best_i = row + xx;
       }
     }
   }
-  dst[i] = best;
-  idx_out[i] = best_i;
+  dst[i - p.dst_base] = best;
+  idx_out[i - p.dst_base] = best_i;
 }
 
 @compute @workgroup_size(WG)
 fn max_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(gid, nwg);
+  let i = linear_id(gid, nwg) + p.i_base;
   if (i >= p.total) { return; }
   let e = split(i, p.w, p.h);
   let ix = e.x;
@@ -116,15 +122,15 @@ fn max_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   for (var oy = oy0; oy < oy1; oy++) {
     let row = obase + oy * p.ow;
     for (var ox = ox0; ox < ox1; ox++) {
-      acc += select(0.0, src[row + ox], idx_in[row + ox] == target_idx);
+      acc += select(0.0, src[row + ox - p.src_base], idx_in[row + ox - p.src_base] == target_idx);
     }
   }
-  dst[i] = acc;
+  dst[i - p.dst_base] = acc;
 }
 
 @compute @workgroup_size(WG)
 fn avg_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(gid, nwg);
+  let i = linear_id(gid, nwg) + p.i_base;
   if (i >= p.total) { return; }
   let o = split(i, p.ow, p.oh);
   let base = o.z * p.h * p.w;
@@ -133,14 +139,14 @@ fn avg_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   var acc = 0.0;
   for (var yy = ty.x; yy < ty.y; yy++) {
     let row = base + yy * p.w;
-    for (var xx = tx.x; xx < tx.y; xx++) { acc += src[row + xx]; }
+    for (var xx = tx.x; xx < tx.y; xx++) { acc += src[row + xx - p.src_base]; }
   }
-  dst[i] = acc * (bitcast<f32>(ty.z) * bitcast<f32>(tx.z));
+  dst[i - p.dst_base] = acc * (bitcast<f32>(ty.z) * bitcast<f32>(tx.z));
 }
 
 @compute @workgroup_size(WG)
 fn avg_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(gid, nwg);
+  let i = linear_id(gid, nwg) + p.i_base;
   if (i >= p.total) { return; }
   let e = split(i, p.w, p.h);
   let obase = e.z * p.oh * p.ow;
@@ -151,9 +157,9 @@ fn avg_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let row = obase + oy * p.ow;
     var r = 0.0;
     for (var ox = rx.x; ox < rx.y; ox++) {
-      r += src[row + ox] * bitcast<f32>(tab[p.xf + ox].z);
+      r += src[row + ox - p.src_base] * bitcast<f32>(tab[p.xf + ox].z);
     }
     acc += r * bitcast<f32>(tab[oy].z);
   }
-  dst[i] = acc;
+  dst[i - p.dst_base] = acc;
 }

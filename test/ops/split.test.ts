@@ -113,9 +113,10 @@ describe.each(devices())('ops past the binding limit on %s', () => {
   it.each([
     // Planes of 61 x 67 (4087 floats): chunks of planes at unaligned offsets.
     { shape: [3, 5, 61, 67] },
-    // Upsampled planes of 90 x 182 = 16380 floats: one plane a chunk, just under the limit. (A single
-    // plane larger than one binding is not split.)
+    // Upsampled planes of 90 x 182 = 16380 floats: one plane a chunk, just under the limit.
     { shape: [2, 3, 45, 91] },
+    // Planes (150 x 131 = 19650 floats) larger than the limit: row tiles of one plane.
+    { shape: [2, 1, 150, 131] },
   ])('max and average pooling and resizing of $shape', async ({ shape }) => {
     const pool = { kernel: [3, 3] as [number, number], stride: [2, 2] as [number, number], padding: [1, 1] as [number, number] };
     await checkOp({
@@ -125,6 +126,7 @@ describe.each(devices())('ops past the binding limit on %s', () => {
       gradOpts: probes,
     });
     await checkOp({ inputs: [shape], fn: (x) => w.avgPool2d(x!, { kernelSize: 3, stride: 2, padding: 1 }), ref: (x) => RP.avgPool2d(x!, pool), gradOpts: probes });
+    await checkOp({ inputs: [shape], fn: (x) => w.adaptiveAvgPool2d(x!, [7, 9]), ref: (x) => RP.adaptiveAvgPool2d(x!, [7, 9]), gradOpts: probes });
     const up = { mode: 'bilinear' as const, scaleFactor: [2, 2] as [number, number] };
     await checkOp({ inputs: [shape], fn: (x) => w.interpolate(x!, up), ref: (x) => RP.interpolate(x!, up), gradOpts: probes });
     const down = { mode: 'nearest' as const, size: [17, 23] as [number, number] };

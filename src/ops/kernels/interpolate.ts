@@ -9,7 +9,7 @@ import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from '../util.js';
 import { mapPlanes, over } from './split.js';
-import { cachedTable, f32Bits, packAxisTables, type AxisTable, type TableLayout } from './pool.js';
+import { cachedTable, f32Bits, packAxisTables, readersOf, readRows, runPlaneKernel, type AxisTable, type TableLayout } from './pool.js';
 
 const fwdKernel = { shader: 'interpolate', entry: 'fwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
 const bwdKernel = { shader: 'interpolate', entry: 'bwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
@@ -78,17 +78,16 @@ export function interpolateTables(
   factors: readonly [number | null, number | null],
 ): TableLayout {
   const key = `interp:${mode},${alignCorners},${h},${w},${oh},${ow},${factors[0]},${factors[1]}`;
+  const ya = mode === 'nearest' ? nearestAxis(h, oh, factors[0]) : linearAxis(h, oh, alignCorners, factors[0]);
   const table = cachedTable(rt, key, () =>
-    mode === 'nearest'
-      ? packAxisTables(nearestAxis(h, oh, factors[0]), nearestAxis(w, ow, factors[1]))
-      : packAxisTables(linearAxis(h, oh, alignCorners, factors[0]), linearAxis(w, ow, alignCorners, factors[1])),
+    mode === 'nearest' ? packAxisTables(ya, nearestAxis(w, ow, factors[1])) : packAxisTables(ya, linearAxis(w, ow, alignCorners, factors[1])),
   );
-  return { table, h, w, oh, ow };
+  return { table, h, w, oh, ow, yLo: ya.lo, yHi: ya.hi };
 }
 
 /** The uniform block of shaders/interpolate.wgsl: sizes and table offsets. */
 function params(total: number, t: TableLayout): Uint32Array {
-  return new Uint32Array([total, t.h, t.w, t.oh, t.ow, t.oh, t.oh + t.ow, t.oh + t.ow + t.h]);
+  return new Uint32Array([total, t.h, t.w, t.oh, t.ow, t.oh, t.oh + t.ow, t.oh + t.ow + t.h, 0, 0, 0, 0]);
 }
 
 /** Resizes x [n, c, h, w] to [n, c, oh, ow] by the tables `t` (one load per output for nearest). */
@@ -100,7 +99,9 @@ export function interpolateForward(x: Tensor, t: TableLayout, mode: InterpolateM
   }
   const y = empty([n, c, t.oh, t.ow]);
   const total = y.size;
-  if (total > 0) {
+  if (total > 0 && n * c === 1 && over(y.runtime, x.size, total)) {
+    runPlaneKernel(fwdKernel, { WG, NEAREST: mode === 'nearest' ? 1 : 0 }, x, { t: t.table, like: 'whole' }, y, params(total, t), 8, t.oh, t.ow, t.w, readRows(t.yLo, t.yHi));
+  } else if (total > 0) {
     y.runtime.dispatch(fwdKernel, { WG, NEAREST: mode === 'nearest' ? 1 : 0 }, [xb, t.table.bufferFor('interpolate'), y.bufferFor('interpolate')], params(total, t), grid(Math.ceil(total / WG)));
   }
   return y;
@@ -115,7 +116,9 @@ export function interpolateBackward(gy: Tensor, t: TableLayout): Tensor {
   }
   const gx = empty([n, c, t.h, t.w]);
   const total = gx.size;
-  if (total > 0) {
+  if (total > 0 && n * c === 1 && over(gx.runtime, gy.size, total)) {
+    runPlaneKernel(bwdKernel, { WG }, gy, { t: t.table, like: 'whole' }, gx, params(total, t), 8, t.h, t.w, t.ow, readersOf(t.yLo, t.yHi));
+  } else if (total > 0) {
     gx.runtime.dispatch(bwdKernel, { WG }, [gb, t.table.bufferFor('interpolate backward'), gx.bufferFor('interpolate backward')], params(total, t), grid(Math.ceil(total / WG)));
   }
   return gx;

@@ -8,7 +8,8 @@ import { empty, fromArray } from '../../tensor/creation.js';
 import { keep } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from '../util.js';
-import { mapPlanes, over } from './split.js';
+import { mapPlanes, over, rowWindows, windowOf } from './split.js';
+import type { Kernel } from '../../gpu/pipeline-cache.js';
 
 const maxFwdKernel = { shader: 'pool', entry: 'max_fwd', bindings: ['read', 'write', 'write', 'uniform'] } as const;
 const maxBwdKernel = { shader: 'pool', entry: 'max_bwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
@@ -45,9 +46,63 @@ function launch(kernel: PoolKernel, bufs: GPUBuffer[], u: Uint32Array, total: nu
   rt.dispatch(kernel, { WG }, bufs, u, grid(Math.ceil(total / WG)));
 }
 
-/** The uniform block of shaders/pool.wgsl (20 u32 slots). */
+/** Binding 1 of a windowed kernel: a table bound whole, or a tensor indexed like src or like dst. */
+export type MidBinding = { t: Tensor; like: 'whole' | 'src' | 'dst' };
+
+/**
+ * Runs a plane kernel (src, mid, dst, uniforms `u` with i_base, src_base, dst_base at slot `at`)
+ * over `rows` x `cols` invocations: in one dispatch when src and dst fit one binding, else over row
+ * tiles of the plane whose source rows (`srcRows`) and outputs each fit one binding.
+ */
+export function runPlaneKernel(
+  kernel: Kernel,
+  consts: Record<string, number>,
+  src: Tensor,
+  mid: MidBinding,
+  dst: Tensor,
+  u: Uint32Array,
+  at: number,
+  rows: number,
+  cols: number,
+  srcCols: number,
+  srcRows: (r0: number, r1: number) => [number, number],
+): void {
+  const rt = dst.runtime;
+  const op = kernel.shader;
+  if (!over(rt, src.size, dst.size, mid.like === 'whole' ? 0 : mid.t.size)) {
+    rt.dispatch(kernel, consts, [src.bufferFor(op), mid.t.bufferFor(op), dst.bufferFor(op)], u, grid(Math.ceil((rows * cols) / WG)));
+    return;
+  }
+  for (const r of rowWindows(rt, rows, cols, srcCols, srcRows)) {
+    const sw = windowOf(src, r.s0, r.s1, op);
+    const dw = windowOf(dst, r.i0, r.i1, op);
+    const mb = mid.like === 'whole' ? mid.t.bufferFor(op) : mid.like === 'src' ? windowOf(mid.t, r.s0, r.s1, op).binding : windowOf(mid.t, r.i0, r.i1, op).binding;
+    const ut = u.slice();
+    ut[0] = r.i1;
+    ut.set([r.i0, sw.base, dw.base], at);
+    rt.dispatch(kernel, consts, [sw.binding, mb, dw.binding], ut, grid(Math.ceil((r.i1 - r.i0) / WG)));
+  }
+}
+
+/** The range [lo[r0], hi[r1 - 1]) of input rows that output rows r0 .. r1 - 1 read (monotone windows). */
+export function readRows(lo: ArrayLike<number>, hi: ArrayLike<number>): (r0: number, r1: number) => [number, number] {
+  return (r0, r1) => [lo[r0]!, hi[r1 - 1]!];
+}
+
+/** The range of output rows whose windows [lo, hi) hold any of input rows r0 .. r1 - 1. */
+export function readersOf(lo: ArrayLike<number>, hi: ArrayLike<number>): (r0: number, r1: number) => [number, number] {
+  return (r0, r1) => {
+    let a = 0;
+    while (a < lo.length && hi[a]! <= r0) a++;
+    let b = a;
+    while (b < lo.length && lo[b]! < r1) b++;
+    return [a, Math.max(a, b)];
+  };
+}
+
+/** The uniform block of shaders/pool.wgsl (24 u32 slots; i_base, src_base, dst_base at 18-20). */
 function params(total: number, h: number, w: number, oh: number, ow: number, g: PoolGeom | null, xf = 0, yb = 0, xb = 0): Uint32Array {
-  const u = new Uint32Array(20);
+  const u = new Uint32Array(24);
   u.set([total, h, w, oh, ow]);
   if (g) u.set([g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1], 5);
   u.set([xf, yb, xb], 15);
@@ -72,7 +127,11 @@ export function maxPoolForward(x: Tensor, g: PoolGeom, oh: number, ow: number): 
   const y = empty([n, c, oh, ow]);
   const indices = empty([n, c, oh, ow], 'i32');
   const total = y.size;
-  if (total > 0) launch(maxFwdKernel, [xb, indices.bufferFor('maxPool2d'), y.bufferFor('maxPool2d')], params(total, h, w, oh, ow, g), total, y.runtime);
+  if (total > 0 && n * c === 1 && over(y.runtime, x.size, total)) {
+    const ext = g.dh * (g.kh - 1) + 1;
+    const rows = (r0: number, r1: number): [number, number] => [Math.max(0, r0 * g.sh - g.ph), Math.min(h, (r1 - 1) * g.sh - g.ph + ext)];
+    runPlaneKernel(maxFwdKernel, { WG }, x, { t: indices, like: 'dst' }, y, params(total, h, w, oh, ow, g), 18, oh, ow, w, rows);
+  } else if (total > 0) launch(maxFwdKernel, [xb, indices.bufferFor('maxPool2d'), y.bufferFor('maxPool2d')], params(total, h, w, oh, ow, g), total, y.runtime);
   return { y, indices };
 }
 
@@ -88,7 +147,14 @@ export function maxPoolBackward(gy: Tensor, indices: Tensor, g: PoolGeom, h: num
   }
   const gx = empty([n, c, h, w]);
   const total = gx.size;
-  if (total > 0) launch(maxBwdKernel, [...bufs, gx.bufferFor('maxPool2d backward')], params(total, h, w, oh, ow, g), total, gx.runtime);
+  if (total > 0 && n * c === 1 && over(gx.runtime, gy.size, total)) {
+    const ext = g.dh * (g.kh - 1) + 1;
+    const rows = (r0: number, r1: number): [number, number] => {
+      const a = Math.max(0, Math.ceil((r0 + g.ph + 1 - ext) / g.sh));
+      return [Math.min(a, oh), Math.max(Math.min(a, oh), Math.min(oh, Math.floor((r1 - 1 + g.ph) / g.sh) + 1))];
+    };
+    runPlaneKernel(maxBwdKernel, { WG }, gy, { t: indices, like: 'src' }, gx, params(total, h, w, oh, ow, g), 18, h, w, ow, rows);
+  } else if (total > 0) launch(maxBwdKernel, [...bufs, gx.bufferFor('maxPool2d backward')], params(total, h, w, oh, ow, g), total, gx.runtime);
   return gx;
 }
 
@@ -139,6 +205,9 @@ export interface TableLayout {
   w: number;
   oh: number;
   ow: number;
+  /** Input rows [yLo[oy], yHi[oy]) that output row oy reads (for row tiles of a too-large plane). */
+  yLo: ArrayLike<number>;
+  yHi: ArrayLike<number>;
 }
 
 // Tables are tiny and reused by every step of a training run: cache them per runtime and geometry.
@@ -206,14 +275,15 @@ export function avgPoolTables(
   divisorOverride: number | null,
 ): TableLayout {
   const key = `avg:${h},${w},${oh},${ow},${g.kh},${g.kw},${g.sh},${g.sw},${g.ph},${g.pw},${countIncludePad},${divisorOverride}`;
+  const ya = avgAxis(h, oh, g.kh, g.sh, g.ph, countIncludePad, divisorOverride);
   const table = cachedTable(rt, key, () =>
     packAxisTables(
-      avgAxis(h, oh, g.kh, g.sh, g.ph, countIncludePad, divisorOverride),
+      ya,
       // With an override the whole divisor goes on the y axis.
       avgAxis(w, ow, g.kw, g.sw, g.pw, countIncludePad, divisorOverride === null ? null : 1),
     ),
   );
-  return { table, h, w, oh, ow };
+  return { table, h, w, oh, ow, yLo: ya.lo, yHi: ya.hi };
 }
 
 /** adaptive_avg_pool2d windows along one axis: [floor(d in / out), ceil((d + 1) in / out)). */
@@ -231,8 +301,9 @@ function adaptiveAxis(inSize: number, out: number): AxisTable {
 
 /** Packed adaptive_avg_pool2d tables for h x w -> oh x ow. */
 export function adaptiveAvgPoolTables(rt: Runtime, h: number, w: number, oh: number, ow: number): TableLayout {
-  const table = cachedTable(rt, `adaptive:${h},${w},${oh},${ow}`, () => packAxisTables(adaptiveAxis(h, oh), adaptiveAxis(w, ow)));
-  return { table, h, w, oh, ow };
+  const ya = adaptiveAxis(h, oh);
+  const table = cachedTable(rt, `adaptive:${h},${w},${oh},${ow}`, () => packAxisTables(ya, adaptiveAxis(w, ow)));
+  return { table, h, w, oh, ow, yLo: ya.lo, yHi: ya.hi };
 }
 
 function tableParams(total: number, t: TableLayout): Uint32Array {
@@ -248,7 +319,9 @@ export function windowPoolForward(x: Tensor, t: TableLayout, op: string): Tensor
   }
   const y = empty([n, c, t.oh, t.ow]);
   const total = y.size;
-  if (total > 0) launch(avgFwdKernel, [xb, t.table.bufferFor(op), y.bufferFor(op)], tableParams(total, t), total, y.runtime);
+  if (total > 0 && n * c === 1 && over(y.runtime, x.size, total)) {
+    runPlaneKernel(avgFwdKernel, { WG }, x, { t: t.table, like: 'whole' }, y, tableParams(total, t), 18, t.oh, t.ow, t.w, readRows(t.yLo, t.yHi));
+  } else if (total > 0) launch(avgFwdKernel, [xb, t.table.bufferFor(op), y.bufferFor(op)], tableParams(total, t), total, y.runtime);
   return y;
 }
 
@@ -261,6 +334,8 @@ export function windowPoolBackward(gy: Tensor, t: TableLayout, op: string): Tens
   }
   const gx = empty([n, c, t.h, t.w]);
   const total = gx.size;
-  if (total > 0) launch(avgBwdKernel, [gb, t.table.bufferFor(op), gx.bufferFor(op)], tableParams(total, t), total, gx.runtime);
+  if (total > 0 && n * c === 1 && over(gx.runtime, gy.size, total)) {
+    runPlaneKernel(avgBwdKernel, { WG }, gy, { t: t.table, like: 'whole' }, gx, tableParams(total, t), 18, t.h, t.w, t.ow, readersOf(t.yLo, t.yHi));
+  } else if (total > 0) launch(avgBwdKernel, [gb, t.table.bufferFor(op), gx.bufferFor(op)], tableParams(total, t), total, gx.runtime);
   return gx;
 }

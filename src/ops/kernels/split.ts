@@ -13,6 +13,7 @@
  * copyBufferToBuffer, which needs only 4-byte alignment, so any split point works) and join the
  * results ({@link mapRows}) or add them up ({@link sumRows}).
  */
+import { ArgumentError } from '../../errors.js';
 import type { Runtime } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { sizeOf } from '../../tensor/shape.js';
@@ -235,4 +236,47 @@ export function mapLanes(
     parts.forEach((p) => p.dispose());
   }
   return outs;
+}
+
+/** Invocations [i0, i1) of a tile and the source elements [s0, s1) they read. */
+export interface RowWindow {
+  i0: number;
+  i1: number;
+  s0: number;
+  s1: number;
+}
+
+/**
+ * For kernels whose invocations walk one plane row by row (pooling and resizing of a plane larger
+ * than one binding): tiles of `rows` rows of `cols` invocations, each with the source rows
+ * (`srcRows(r0, r1)`, of `srcCols` elements) its rows read, such that both, bound from an aligned
+ * start, fit one binding.
+ */
+export function rowWindows(rt: Runtime, rows: number, cols: number, srcCols: number, srcRows: (r0: number, r1: number) => [number, number]): RowWindow[] {
+  const align = rt.limits.minStorageBufferOffsetAlignment / 4;
+  const L = rt.maxBindingBytes / 4 - align;
+  const most = Math.floor(L / cols);
+  const out: RowWindow[] = [];
+  for (let r0 = 0; r0 < rows; ) {
+    let rb = Math.min(most, rows - r0);
+    let [a, b] = srcRows(r0, r0 + rb);
+    while (rb > 1 && (b - a) * srcCols > L) {
+      rb = Math.floor(rb / 2);
+      [a, b] = srcRows(r0, r0 + rb);
+    }
+    if (rb < 1 || (b - a) * srcCols > L) {
+      throw new ArgumentError('split', `one row of ${cols} invocations reading ${(b - a) * srcCols} elements exceeds one binding (${rt.maxBindingBytes} bytes)`);
+    }
+    out.push({ i0: r0 * cols, i1: (r0 + rb) * cols, s0: a * srcCols, s1: Math.max(b, a + 1) * srcCols });
+    r0 += rb;
+  }
+  return out;
+}
+
+/** The binding of elements [lo', hi) of t, lo' = lo rounded down to the offset alignment, and lo'. */
+export function windowOf(t: Tensor, lo: number, hi: number, op: string): { binding: GPUBufferBinding; base: number } {
+  const align = t.runtime.limits.minStorageBufferOffsetAlignment / 4;
+  const base = Math.floor(lo / align) * align;
+  const buffer = t.bufferFor(op);
+  return { binding: { buffer, offset: base * 4, size: Math.min(buffer.size - base * 4, Math.ceil(((hi - base) * 4) / 16) * 16) }, base };
 }
