@@ -16,6 +16,7 @@ import { MTINetModel, type FPM } from '../../mtl/models/mtinet.js';
 import { HighResolutionHead } from '../../nn/heads/hrnet-head.js';
 import { NDDRLayer, NDDRModel } from '../../mtl/models/nddr.js';
 import { PADNetModel } from '../../mtl/models/padnet.js';
+import { PAPNetModel, type PAPropagation } from '../../mtl/models/papnet.js';
 import { SharedEncoderModel } from '../../mtl/models/shared-encoder.js';
 import { SingleTaskModel } from '../../mtl/models/single-task.js';
 import type { OnnxGraph, V } from './graph.js';
@@ -124,6 +125,53 @@ function padnet(g: OnnxGraph, m: PADNetModel, x: V): Outputs {
   return Object.fromEntries(m.taskNames.map((t) => [t, g.resizeTo(layer(g, m.heads.get(t), distilled[t]!), h, w)]));
 }
 
+/** a @ b over the last two axes (batched, as ONNX MatMul). */
+function matmul(g: OnnxGraph, a: V, b: V): V {
+  return { name: g.node('MatMul', [a.name, b.name])[0]!, shape: [...a.shape.slice(0, -1), b.shape[b.shape.length - 1]!] };
+}
+
+/** The last two axes of a rank-3 value swapped. */
+function transposed(g: OnnxGraph, x: V): V {
+  return { name: g.node('Transpose', [x.name], { perm: [0, 2, 1] })[0]!, shape: [x.shape[0]!, x.shape[2]!, x.shape[1]!] };
+}
+
+/**
+ * PAP-Net's propagation, composed from ONNX ops where webmtl runs its custom kernels: the pixel
+ * affinity as Softmax(scale * x^T x), each diffusion step as beta * x A^T + (1 - beta) * x0 (MatMul).
+ */
+function propagation(g: OnnxGraph, m: PAPropagation, f: Outputs): Outputs {
+  const [, c, h, w] = f[m.tasks[0]!]!.shape as [number, number, number, number];
+  const [hs, ws] = m.gridSize(h, w);
+  const p = hs * ws;
+  const x0 = m.tasks.map((t) => g.reshape(g.resizeTo(f[t]!, hs, ws), [0, c, p]));
+  const scalar = (v: number) => g.constFloat([v], [1]);
+  const aff = x0.map((x) => g.unary('Softmax', g.binary('Mul', matmul(g, transposed(g, x), x), scalar(1 / Math.sqrt(c))), { axis: -1 }));
+  let combined = aff;
+  if (m.cross_task) {
+    const n = m.tasks.length;
+    const mix = g.unary('Softmax', g.weight(m.cross_task), { axis: 1 });
+    const coef = (i: number, j: number) => g.reshape(g.slice(g.slice(mix, 0, i, 1), 1, j, 1), [1, 1, 1]);
+    combined = m.tasks.map((_, i) => sum(g, Array.from({ length: n }, (_, j) => g.binary('Mul', aff[j]!, coef(i, j)))));
+  }
+  const out: Outputs = {};
+  m.tasks.forEach((t, i) => {
+    const aT = transposed(g, combined[i]!);
+    const rest = g.binary('Mul', x0[i]!, scalar(1 - m.beta));
+    let y = x0[i]!;
+    for (let k = 0; k < m.iterations; k++) y = g.binary('Add', g.binary('Mul', matmul(g, y, aT), scalar(m.beta)), rest);
+    out[t] = g.binary('Add', f[t]!, g.resizeTo(g.reshape(y, [0, c, hs, ws]), h, w));
+  });
+  return out;
+}
+
+function papnet(g: OnnxGraph, m: PAPNetModel, x: V): Outputs {
+  const [h, w] = at(x);
+  const f = backbone(g, m.backbone, x);
+  const read = m.fuse ? layer(g, m.fuse.last_layer, concatResized(g, [f.c1, f.c2, f.c3, f.c4])) : f.c4;
+  const propagated = propagation(g, m.propagation, initial(g, m.initial_task_prediction_heads, read));
+  return Object.fromEntries(m.taskNames.map((t) => [t, g.resizeTo(layer(g, m.heads.get(t), propagated[t]!), h, w)]));
+}
+
 function fpm(g: OnnxGraph, m: FPM, f: Outputs): Outputs {
   const cat = g.concat(m.tasks.map((t) => f[t]!), 1);
   const [, c, h, w] = cat.shape as [number, number, number, number];
@@ -181,6 +229,7 @@ export const ONNX_MODELS: ReadonlyMap<AnyClass, ModelEmitter> = new Map<AnyClass
   entry(MTANModel, mtan),
   entry(PADNetModel, padnet),
   entry(MTINetModel, mtinet),
+  entry(PAPNetModel, papnet),
 ]);
 
 /**

@@ -25,6 +25,7 @@ import { MTANModel } from '../../mtl/models/mtan.js';
 import { FPM, MTINetModel } from '../../mtl/models/mtinet.js';
 import { NDDRLayer, NDDRModel } from '../../mtl/models/nddr.js';
 import { PADNetModel } from '../../mtl/models/padnet.js';
+import { PAPNetModel, PAPropagation } from '../../mtl/models/papnet.js';
 import { SharedEncoderModel } from '../../mtl/models/shared-encoder.js';
 import { SingleTaskModel } from '../../mtl/models/single-task.js';
 import { PY_MTL_CLASSES } from './py-mtl.js';
@@ -163,6 +164,8 @@ export const PY_EMITTERS: ReadonlyMap<AnyClass, PyEmitter> = new Map<AnyClass, P
   entry(SEBlock, { kind: 'node', cls: 'SEBlock' }),
   entry(MultiTaskDistillation, { kind: 'node', cls: 'MultiTaskDistillation', attrs: (m) => ({ tasks: [...m.tasks] }) }),
   entry(PADNetModel, { kind: 'node', cls: 'PADNetModel', attrs: (m) => ({ task_names: [...m.taskNames] }) }),
+  entry(PAPropagation, { kind: 'node', cls: 'PAPropagation', attrs: (m) => ({ tasks: [...m.tasks], scale: m.scale, iterations: m.iterations, beta: m.beta }) }),
+  entry(PAPNetModel, { kind: 'node', cls: 'PAPNetModel', attrs: (m) => ({ task_names: [...m.taskNames] }) }),
   entry(FPM, { kind: 'node', cls: 'FPM', attrs: (m) => ({ tasks: [...m.tasks] }) }),
   entry(HighResolutionHead, { kind: 'node', cls: 'HighResolutionHead' }),
   entry(HighResolutionFuse, { kind: 'node', cls: 'HighResolutionFuse' }),

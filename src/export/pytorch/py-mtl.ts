@@ -135,6 +135,39 @@ class PADNetModel(Node):
         aux = {t: [resize_to(predictions[t], h, w)] for t in self.task_names}
         return (out, aux) if auxiliary else out
 `,
+  PAPropagation: `
+class PAPropagation(Node):
+    def forward(self, features):
+        b, c, h, w = features[self.tasks[0]].shape
+        hs, ws = -(-h // self.scale), -(-w // self.scale)
+        p = hs * ws
+        x0 = [resize_to(features[t], hs, ws).reshape(b, c, p) for t in self.tasks]
+        # row-normalised similarity of the pixels' feature vectors
+        aff = [torch.softmax(torch.matmul(x.transpose(1, 2), x) * (c ** -0.5), -1) for x in x0]
+        if len(self.tasks) > 1:
+            mix = torch.softmax(self.cross_task, 1)
+            aff = list(torch.einsum("ts,sbij->tbij", mix, torch.stack(aff)).unbind(0))
+        out = {}
+        for i, t in enumerate(self.tasks):
+            y = x0[i]
+            for _ in range(self.iterations):
+                y = self.beta * torch.matmul(y, aff[i].transpose(1, 2)) + (1 - self.beta) * x0[i]
+            out[t] = features[t] + resize_to(y.reshape(b, c, hs, ws), h, w)
+        return out
+`,
+  PAPNetModel: `
+class PAPNetModel(Node):
+    def forward(self, x, auxiliary=False):
+        h, w = x.shape[2], x.shape[3]
+        feats = self.backbone(x)
+        fuse = self.sub("fuse")  # HRNet encoders: the four branches fused first
+        f = feats["c4"] if fuse is None else fuse(feats)
+        features, predictions = self.initial_task_prediction_heads(f)
+        propagated = self.propagation(features)
+        out = {t: resize_to(self.heads[t](propagated[t]), h, w) for t in self.task_names}
+        aux = {t: [resize_to(predictions[t], h, w)] for t in self.task_names}
+        return (out, aux) if auxiliary else out
+`,
   FPM: `
 class FPM(Node):
     def forward(self, features):
