@@ -88,17 +88,6 @@ export class Linear extends Layer {
   }
 }
 
-/**
- * Switches of the fused batch-norm paths, for A/B measurements. `batchNorm` (on):
- * BatchNorm2d's epilogue (residual, ReLU) and its step counter run inside its own passes (off:
- * separate add, relu and counter dispatches, the old composition). `evalFold` (off): {@link convBn}
- * folds eval-mode batch norm into the convolution when no gradient is needed. Off by measurement on
- * lavapipe: conv2d's im2col path applies a bias or residual in a pass of its own before the
- * product (conv-gemm's init_out), so the fold saves no dispatch and adds a pass over the weights;
- * the demo's eval forward took 58.7 ms of GPU time folded against 48.3 ms with batch norm's single
- * fused eval pass (8x3x64x64; 632 vs 544 ms at 192x192).
- */
-export const layerFusion = { batchNorm: true, evalFold: false };
 
 /** What may follow a batch norm in one pass: a residual added, then ReLU. */
 export interface BatchNormEpilogue {
@@ -109,6 +98,21 @@ export interface BatchNormEpilogue {
 
 /** Batch normalisation over NCHW channels with running statistics (PyTorch's BatchNorm2d). */
 export class BatchNorm2d extends Layer {
+  /**
+   * The fused path (default on): the epilogue (residual, ReLU) and the step counter run inside batch
+   * norm's own passes; off, they are separate add, relu and counter dispatches (the composition, for
+   * A/B measurements). Per module, so switching it never reaches another model; see
+   * setBatchNormFusion() for a whole model.
+   */
+  fused = true;
+  /**
+   * Eval-mode folding into the preceding convolution (default off; see convBn). Off by measurement
+   * on lavapipe: conv2d's im2col path applies a bias or residual in a pass of its own before the
+   * product, so the fold saves no dispatch and adds a pass over the weights; the demo's eval
+   * forward took 58.7 ms of GPU time folded against 48.3 ms with batch norm's single fused eval pass
+   * (8x3x64x64; 632 vs 544 ms at 192x192).
+   */
+  evalFold = false;
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly runningMean: Tensor;
@@ -136,7 +140,7 @@ export class BatchNorm2d extends Layer {
    */
   forward(x: Tensor, extra: BatchNormEpilogue = {}): Tensor {
     expectInput('BatchNorm2d', x, 4, this.numFeatures);
-    const fused = layerFusion.batchNorm;
+    const fused = this.fused;
     // The replay of a checkpointed segment normalises with the batch statistics again but leaves the
     // running statistics and the counter alone: its first forward updated them.
     const track = !this.training || !isRecomputing();
@@ -165,7 +169,7 @@ function gradNeeded(ts: readonly (Tensor | null | undefined)[]): boolean {
 /**
  * relu?(bn(conv(x)) + residual?) for a Conv2d followed by a BatchNorm2d: the conv, then batch norm
  * with its fused epilogue (in eval mode without a graph, one pass that reads the running statistics
- * itself). With `layerFusion.evalFold`, eval mode when nothing needs a gradient (under noGrad, or no
+ * itself). With the batch norm's `evalFold`, eval mode when nothing needs a gradient (under noGrad, or no
  * tensor involved requires one) instead folds batch norm into the conv's weight and bias (one small
  * dispatch, from the current parameters and running statistics) and runs the conv with its own
  * bias, residual and ReLU epilogue. Values equal the unfused composition up to float rounding.
@@ -173,7 +177,7 @@ function gradNeeded(ts: readonly (Tensor | null | undefined)[]): boolean {
 export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Tensor, extra: BatchNormEpilogue = {}): Tensor {
   const res = extra.residual ?? null;
   const fold =
-    !bn.training && layerFusion.evalFold && !gradNeeded([x, conv.weight, conv.bias, bn.weight, bn.bias, res]) && conv.outChannels === bn.numFeatures;
+    !bn.training && bn.evalFold && !gradNeeded([x, conv.weight, conv.bias, bn.weight, bn.bias, res]) && conv.outChannels === bn.numFeatures;
   if (!fold) return bn.forward(conv.forward(x), extra);
   expectInput('Conv2d', x, 4, conv.inChannels);
   return tidy(() => {
@@ -216,4 +220,19 @@ export class Sequential extends Layer {
     for (const l of this.layers) y = l.forward(y);
     return y;
   }
+}
+
+/**
+ * Sets the fused-path switches of every BatchNorm2d in `module` (itself included; see
+ * BatchNorm2d.fused and .evalFold) and returns how many there were.
+ */
+export function setBatchNormFusion(module: Module, opts: { fused?: boolean; evalFold?: boolean }): number {
+  let n = 0;
+  for (const m of new Set([module, ...module.namedModules().map(([, c]) => c)])) {
+    if (!(m instanceof BatchNorm2d)) continue;
+    if (opts.fused !== undefined) m.fused = opts.fused;
+    if (opts.evalFold !== undefined) m.evalFold = opts.evalFold;
+    n++;
+  }
+  return n;
 }

@@ -1,11 +1,11 @@
 // The fused conv-BN units in modules: BatchNorm2d's epilogue (residual, ReLU) and in-pass step
-// counter in ResNet blocks and heads against the unfused composition (layerFusion.batchNorm off:
+// counter in ResNet blocks and heads against the unfused composition (BatchNorm2d.fused off:
 // separate add, relu and counter dispatches), and eval-mode folding of batch norm into the conv
-// (layerFusion.evalFold) against the unfused eval forward, on blocks and a whole ResNet-18. Each
+// (BatchNorm2d.evalFold) against the unfused eval forward, on blocks and a whole ResNet-18. Each
 // test also checks which kernels ran, so it fails when the fused path is not taken.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
-import { layerFusion } from '../../src/nn/layers.js';
+import { setBatchNormFusion } from '../../src/nn/layers.js';
 import { expectClose } from '../helpers/check-op.js';
 import { devices } from '../helpers/devices.js';
 import { dispatched } from '../helpers/dispatched.js';
@@ -30,7 +30,7 @@ function randomiseBatchNorms(m: w.Module, seed: number): void {
 
 /** Output, input gradient, every parameter gradient and every buffer after one training step. */
 async function trainStep(m: w.Layer, xData: Float32Array | number[], shape: number[], fused: boolean) {
-  layerFusion.batchNorm = fused;
+  setBatchNormFusion(m, { fused });
   m.zeroGrad();
   const x = w.requireGrad(w.fromArray(xData, shape));
   const { out: y, entries } = dispatched(() => m.forward(x));
@@ -48,11 +48,6 @@ async function trainStep(m: w.Layer, xData: Float32Array | number[], shape: numb
 }
 
 describe.each(devices())('fused conv-BN units on %s', () => {
-  afterEach(() => {
-    layerFusion.batchNorm = true;
-    layerFusion.evalFold = false;
-  });
-
   it.each([
     { name: 'BasicBlock stride 2 with downsample', make: () => w.resnet18({ widthMultiplier: 1 / 8 }).layer2.layers[0]!, shape: [2, 8, 9, 7] },
     { name: 'BasicBlock identity', make: () => w.resnet18({ widthMultiplier: 1 / 8 }).layer1.layers[1]!, shape: [3, 8, 8, 8] },
@@ -81,11 +76,11 @@ describe.each(devices())('fused conv-BN units on %s', () => {
     randomiseBatchNorms(block, 11);
     block.eval();
     const x = w.randn([2, 8, 9, 7], { seed: 2 });
-    layerFusion.evalFold = true;
+    setBatchNormFusion(block, { evalFold: true });
     const folded = dispatched(() => w.noGrad(() => block.forward(x)));
-    layerFusion.evalFold = false;
+    setBatchNormFusion(block, { evalFold: false });
     const inline = dispatched(() => w.noGrad(() => block.forward(x)));
-    layerFusion.batchNorm = false;
+    setBatchNormFusion(block, { fused: false });
     const plain = dispatched(() => w.noGrad(() => block.forward(x)));
     // Three convs (conv1, conv2, downsample), each with its fold; no batch-norm or elementwise pass.
     expect(count(folded.entries, /^fold_conv4?$/)).toBe(3);
@@ -97,8 +92,8 @@ describe.each(devices())('fused conv-BN units on %s', () => {
     expectClose(await inline.out.data(), want, 1e-5, 1e-4, 'fused eval');
     // With a graph to record, eval mode keeps conv + batch norm (the fold has no backward).
     const xg = w.requireGrad(w.randn([2, 8, 9, 7], { seed: 2 }));
-    layerFusion.batchNorm = true;
-    layerFusion.evalFold = true;
+    setBatchNormFusion(block, { fused: true });
+    setBatchNormFusion(block, { evalFold: true });
     const graph = dispatched(() => block.forward(xg));
     expect(count(graph.entries, /^fold_conv4?$/)).toBe(0);
     expectClose(await graph.out.data(), want, 1e-5, 1e-4, 'eval with a graph');
@@ -119,8 +114,8 @@ describe.each(devices())('fused conv-BN units on %s', () => {
     net.eval();
     const x = w.randn([2, 3, 40, 36], { seed: 9 });
     const run = (fold: boolean, fused: boolean) => {
-      layerFusion.evalFold = fold;
-      layerFusion.batchNorm = fused;
+      setBatchNormFusion(net, { evalFold: fold });
+      setBatchNormFusion(net, { fused: fused });
       return dispatched(() => w.noGrad(() => net.forward(x)));
     };
     const folded = run(true, true);
@@ -158,10 +153,10 @@ describe.each(devices())('fused conv-BN units on %s', () => {
     expect(count(fused.entries, /^unary$/)).toBe(0);
     a.eval();
     const x = w.fromArray(xData, shape);
-    layerFusion.evalFold = true;
+    setBatchNormFusion(a, { evalFold: true });
     const folded = dispatched(() => w.noGrad(() => a.forward(x)));
-    layerFusion.evalFold = false;
-    layerFusion.batchNorm = false;
+    setBatchNormFusion(a, { evalFold: false });
+    setBatchNormFusion(a, { fused: false });
     const want = w.noGrad(() => a.forward(x));
     const bns = a.namedModules().filter(([, m]) => m instanceof w.BatchNorm2d).length;
     expect(count(folded.entries, /^fold_conv4?$/)).toBe(bns);

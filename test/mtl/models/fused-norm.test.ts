@@ -3,7 +3,7 @@
 // with layerFusion.batchNorm on equals the separate-op composition (off) up to float rounding, in
 // outputs, deep-supervision outputs and every parameter gradient, in fewer dispatches, and the
 // parameter and state-dict names stay those of the plain Sequential / separate modules.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as w from '../../../src/index.js';
 import { createModel, type ModelSpec, type MultiTaskModel } from '../../../src/mtl/models/index.js';
 import { devices } from '../../helpers/devices.js';
@@ -25,7 +25,7 @@ const CASES: { spec: ModelSpec; names: string[] }[] = [
 /** Outputs (final and deep-supervision) and parameter gradients of one step, and its dispatches. */
 async function step(model: MultiTaskModel, x: w.Tensor, fused: boolean): Promise<{ values: Map<string, Float32Array>; dispatches: number }> {
   const rt = w.runtime();
-  w.layerFusion.batchNorm = fused;
+  w.setBatchNormFusion(model, { fused });
   model.zeroGrad();
   const values = new Map<string, Float32Array>();
   const d0 = rt.dispatchCount;
@@ -48,10 +48,6 @@ async function step(model: MultiTaskModel, x: w.Tensor, fused: boolean): Promise
 }
 
 describe.each(devices())('fused batch norm in the MTL models on %s', () => {
-  afterEach(() => {
-    w.layerFusion.batchNorm = true;
-  });
-
   it.each(CASES.map((c) => [c.spec.arch, c] as const))('%s: fused equals unfused, in fewer dispatches', async (_, c) => {
     const model = createModel(c.spec, TASKS);
     const x = w.randn([2, 3, 32, 32], { seed: 1 });
