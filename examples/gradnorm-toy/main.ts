@@ -4,11 +4,17 @@
  * the trunk's last layer), for T = 2 tasks with sigma = (1, 100) and for T = 10 tasks, and prints
  * the normalised test loss sum_i L_i / L_i(0) and the weight trajectories.
  *
- *   npx tsx examples/gradnorm-toy/main.ts [--tasks 2|10|both] [--steps 3000] [--lr 1e-3] [--wlr 0.01]
+ *   npx tsx examples/gradnorm-toy/main.ts [--tasks 2|10|both] [--steps 3000] [--lr 1e-3] [--wlr 0.01] [--json FILE] [--out DIR]
+ *
+ * `--out DIR` writes toy.json, toy.md (the table) and SVG plots of the test loss and the weights
+ * there (src/cli/results/toy.ts), which docs/results.md includes. `--seeds 0,1,2` repeats both
+ * methods with other initialisations and training batches (the first seed is the printed, plotted run);
+ * toy.json then holds every seed's last-quarter loss and final weights.
  */
 import { parseArgs } from 'node:util';
 import * as w from '../../src/index.js';
 import { createBalancer } from '../../src/mtl/balance/index.js';
+import { toySection, type ToyReport } from '../../src/cli/results/toy.js';
 import { makeData, OUT, IN, taskMatrices, type ToyData } from './data.js';
 import { ToyModel } from './model.js';
 
@@ -21,6 +27,8 @@ const { values } = parseArgs({
     wlr: { type: 'string', default: '0.025' },
     alpha: { type: 'string', default: '0.12' },
     json: { type: 'string' },
+    out: { type: 'string' },
+    seeds: { type: 'string', default: '0' },
   },
 });
 const steps = Number(values.steps);
@@ -31,6 +39,8 @@ const alpha = Number(values.alpha);
 for (const [k, v] of Object.entries({ steps, batch, lr, wlr, alpha })) {
   if (!(v > 0)) throw new Error(`--${k} must be a positive number, got ${String(v)}`);
 }
+const seeds = values.seeds.split(',').map(Number);
+if (seeds.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--seeds must be non-negative integers, got ${values.seeds}`);
 const taskCounts = values.tasks === 'both' ? [2, 10] : [Number(values.tasks)];
 if (taskCounts.some((t) => !Number.isInteger(t) || t < 2)) throw new Error(`--tasks must be 2, 10, or both`);
 
@@ -74,8 +84,8 @@ interface RunResult {
   weights: { step: number; w: number[] }[];
 }
 
-async function run(T: number, method: 'equal' | 'gradnorm', mats: readonly Float64Array[], sigmas: readonly number[], test: ToyData): Promise<RunResult> {
-  const model = new ToyModel(T, 7); // same seed: the same initialisation for both methods
+async function run(T: number, method: 'equal' | 'gradnorm', mats: readonly Float64Array[], sigmas: readonly number[], test: ToyData, seed = 0): Promise<RunResult> {
+  const model = new ToyModel(T, 7 + seed); // same seed: the same initialisation for both methods
   const names = model.taskNames;
   const tasks = names.map((name) => w.regressionTask({ name, channels: OUT }));
   const balancer = method === 'equal' ? createBalancer({ method: 'equal' }, names) : createBalancer({ method: 'gradnorm', alpha, lr: wlr }, names);
@@ -92,7 +102,7 @@ async function run(T: number, method: 'equal' | 'gradnorm', mats: readonly Float
   };
   await evaluate(0);
   let step = 0;
-  for (const b of batches(mats, sigmas, names, steps, 99)) {
+  for (const b of batches(mats, sigmas, names, steps, 99 + seed)) {
     try {
       await trainer.trainStep(b);
     } finally {
@@ -121,9 +131,9 @@ for (const T of taskCounts) {
   const test = makeData(mats, sigmas, 2000, 2);
   console.log(`\nT = ${T}, sigma = [${sigmas.map((s) => s.toPrecision(3)).join(', ')}], ${steps} steps, batch ${batch}, Adam lr ${lr}`);
   const t0 = performance.now();
-  const eq = await run(T, 'equal', mats, sigmas, test);
+  const eq = await run(T, 'equal', mats, sigmas, test, seeds[0]);
   const t1 = performance.now();
-  const gn = await run(T, 'gradnorm', mats, sigmas, test);
+  const gn = await run(T, 'gradnorm', mats, sigmas, test, seeds[0]);
   const t2 = performance.now();
   console.log(`  step   normalised test loss (equal)   (gradnorm)   gradnorm weights`);
   gn.curve.forEach((c, k) => {
@@ -146,11 +156,33 @@ for (const T of taskCounts) {
   console.log(`  final per-task ratios L_i/L_i(0): equal [${perTask(eq)}], gradnorm [${perTask(gn)}]`);
   console.log(`  final gradnorm weights: [${wFinal.map((v) => v.toFixed(3)).join(', ')}], sum ${wFinal.reduce((a, b) => a + b, 0).toFixed(4)} (T = ${T})`);
   console.log(`  time: equal ${((t1 - t0) / 1000).toFixed(1)} s, gradnorm ${((t2 - t1) / 1000).toFixed(1)} s (${(((t2 - t1) / (t1 - t0) - 1) * 100).toFixed(0)}% more, including evaluation)`);
-  report[`T${T}`] = { sigmas, equal: eq, gradnorm: gn, seconds: { equal: (t1 - t0) / 1000, gradnorm: (t2 - t1) / 1000 } };
+  const bySeed = { equal: [te], gradnorm: [tg], finalWeights: [wFinal] };
+  let seconds = (t2 - t0) / 1000;
+  for (const seed of seeds.slice(1)) {
+    const t3 = performance.now();
+    const [e, g] = [await run(T, 'equal', mats, sigmas, test, seed), await run(T, 'gradnorm', mats, sigmas, test, seed)];
+    seconds += (performance.now() - t3) / 1000;
+    bySeed.equal.push(tail(e));
+    bySeed.gradnorm.push(tail(g));
+    bySeed.finalWeights.push(g.weights[g.weights.length - 1]!.w);
+    console.log(`  seed ${seed}: last quarter mean equal ${tail(e).toFixed(4)}, gradnorm ${tail(g).toFixed(4)}; final weights [${bySeed.finalWeights.at(-1)!.map((v) => v.toFixed(3)).join(', ')}]`);
+  }
+  report[`T${T}`] = { sigmas, equal: eq, gradnorm: gn, seconds: { equal: (t1 - t0) / 1000, gradnorm: seconds - (t1 - t0) / 1000 }, seeds, tails: bySeed };
 }
+const full = { adapter: rt.adapterName, steps, batch, lr, wlr, alpha, ...report };
 if (values.json) {
   const { writeFileSync } = await import('node:fs');
-  writeFileSync(values.json, JSON.stringify({ adapter: rt.adapterName, steps, batch, lr, wlr, alpha, ...report }, null, 1));
+  writeFileSync(values.json, JSON.stringify(full, null, 1));
+}
+if (values.out) {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  mkdirSync(values.out, { recursive: true });
+  const { markdown, svgs } = toySection(full as unknown as ToyReport);
+  for (const [name, text] of Object.entries(svgs)) writeFileSync(join(values.out, name), text);
+  writeFileSync(join(values.out, 'toy.md'), markdown);
+  writeFileSync(join(values.out, 'toy.json'), JSON.stringify(full));
+  console.log(`\nwritten to ${values.out} (toy.json, toy.md, ${Object.keys(svgs).length} plots)`);
 }
 w.shutdown();
 

@@ -43,6 +43,8 @@ export interface CompareCommandOptions {
   jobs?: string;
   /** Base name of the written table files (default 'compare'). */
   table?: string;
+  /** The command line recorded in the table files (default: this process's arguments). */
+  commandLine?: string;
 }
 
 /** One row of the comparison: a model x balancer over seeds. */
@@ -66,6 +68,8 @@ export interface CompareRow {
 /** The single-task row's costs: one network per task, summed (as the survey counts them). */
 export interface SingleTaskCost extends ModelCost {
   stepSeconds: number[];
+  /** ΔMTL per seed of that seed's single-task networks against the mean over seeds (spread around 0). */
+  delta: number[];
 }
 
 /** Mean and sample standard deviation. */
@@ -85,7 +89,7 @@ export function fmtMeanStd(xs: readonly number[], digits = 4): string {
 export function compareTable(rows: readonly CompareRow[], baselines: TaskMetrics, tasks: readonly string[], single?: SingleTaskCost): string {
   const ms = (xs: readonly number[]) => (xs.length ? fmtMeanStd(xs.map((x) => x * 1000), 3) : '-');
   const head = ['model', 'balancer', ...tasks.map((t) => `${t} ${SURVEY_METRIC[t] ?? ''}`.trim()), 'ΔMTL (%)', 'params', 'FLOPs', 'step (ms)'];
-  const base = ['single-task', '-', ...tasks.map((t) => (baselines[t]?.[SURVEY_METRIC[t] ?? ''] ?? NaN).toPrecision(4)), '0'];
+  const base = ['single-task', '-', ...tasks.map((t) => (baselines[t]?.[SURVEY_METRIC[t] ?? ''] ?? NaN).toPrecision(4)), single ? fmtMeanStd(single.delta, 3) : '0'];
   base.push(...(single ? [formatCount(single.params), formatCount(single.flops), ms(single.stepSeconds)] : ['-', '-', '-']));
   const body = rows.map((r) => [r.model, r.balancer, ...tasks.map((t) => fmtMeanStd(r.metrics[t] ?? [NaN])), fmtMeanStd(r.delta, 3), formatCount(r.params), formatCount(r.flops), ms(r.stepSeconds)]);
   const line = (c: string[]) => `| ${c.join(' | ')} |`;
@@ -172,7 +176,10 @@ export async function compareCommand(opts: CompareCommandOptions): Promise<void>
     baselines[t] = Object.fromEntries(Object.keys(per[0]!).map((k) => [k, per.reduce((a, x) => a + x[k]!, 0) / per.length]));
   }
   const timing = new Map(plan.map((p) => [p.config.name, runTiming(p.dir)]));
+  // The single-task row's own ΔMTL per seed (each seed's networks against the mean over seeds): its spread.
+  const singleDelta = seeds.map((s) => deltaMTL(Object.fromEntries(base.tasks.map((t) => [t, results.get(`single-${t}-s${s}`)![t]!])), baselines, surveyDirections(tasks)));
   const single: SingleTaskCost = {
+    delta: singleDelta,
     params: singles.reduce((a, c) => a + c.params, 0),
     flops: singles.reduce((a, c) => a + c.flops, 0),
     stepSeconds: seeds.map((s) => base.tasks.reduce((a, t) => a + (timing.get(`single-${t}-s${s}`)?.stepSeconds ?? NaN), 0)),
@@ -196,7 +203,7 @@ export async function compareCommand(opts: CompareCommandOptions): Promise<void>
       rows.push(row);
     }
   const runs = plan.map((p) => ({ name: p.config.name, wallSeconds: timing.get(p.config.name)?.wallSeconds ?? 0 }));
-  const command = `webmtl compare ${process.argv.slice(3).join(' ')}`.trim();
+  const command = opts.commandLine ?? `webmtl compare ${process.argv.slice(3).join(' ')}`.trim();
   const table = compareTable(rows, baselines, base.tasks, single);
   const write = (name: string, text: string) =>
     writeFile(join(out, name), text).catch((e: unknown) => {
