@@ -65,7 +65,7 @@ describe('the npm package', () => {
     const texts = nodeFiles.map((p) => readFileSync(join(consumer, 'node_modules/webmtl', p), 'utf8'));
     const holding = (re: RegExp) => nodeFiles.filter((_, i) => re.test(texts[i]!));
     expect(holding(/\bTensor = class\b|class Tensor\b/)).toHaveLength(1);
-    expect(holding(/fn main\(/).length).toBe(1); // the inlined shaders, once
+    expect(holding(/\bshaders = \{/)).toHaveLength(1); // the inlined shaders/*.wgsl map, once
     expect(holding(/from "zod"/).length).toBeGreaterThan(0);
     expect(holding(/class ZodError\b/)).toEqual([]);
     const min = info.files.find((f) => f.path === 'dist/browser/webmtl.min.js')!.size;
