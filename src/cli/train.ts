@@ -224,7 +224,7 @@ async function trainLoop(a: LoopArgs): Promise<Omit<TrainRunResult, 'checkpointS
     pending.push(rec);
     progress.update(s);
   };
-  (trainer as unknown as { onLog: typeof onStepLog }).onLog = onStepLog;
+  trainer.onLog = onStepLog;
   const checkpoint = async (batchInEpoch: number) => {
     try {
       await trainer.saveCheckpoint(ckptPath, { batchInEpoch, name: config.name, time: time() });

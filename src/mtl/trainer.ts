@@ -90,7 +90,11 @@ export class Trainer {
   private readonly recorder: StepRecorder;
   private readonly logEvery: number;
   private readonly auxWeight: number;
-  private readonly onLog: ((log: StepLog) => void) | undefined;
+  /**
+   * Called with every step's losses and weights as they are read back (the `onLog` option); may be
+   * set after construction, e.g. by a caller that builds the trainer before its progress display.
+   */
+  onLog: ((log: StepLog) => void) | undefined;
   private checked = false;
   private epochStartStep = 0;
   private epochStartTime = performance.now();
