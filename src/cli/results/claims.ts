@@ -111,10 +111,11 @@ export function balancerClaims(table: CompareFile, weightsOf: WeightsOf): Claim[
     else {
       const shares = per.map((p) => p.share);
       const [m, s] = meanStd(shares);
-      const half = 2 / table.tasks.length;
+      // "Most of the weight": closer to all of it than to the equal share 1/T.
+      const mid = (1 + 1 / table.tasks.length) / 2;
       const tasks = [...new Set(per.map((p) => p.task))].join(', ');
-      const measured = `largest weight share over the last quarter of training ${fmt(shares)} (task: ${tasks}); twice the equal share is ${half.toFixed(2)}`;
-      out.push({ claim, source: SURVEY, measured, verdict: m - s > half ? 'agrees' : m + s < half ? 'disagrees' : 'no difference at this budget' });
+      const measured = `largest weight share over the last quarter of training ${fmt(shares)} (task: ${tasks}); halfway between the equal share and all of it is ${mid.toFixed(2)}`;
+      out.push({ claim, source: SURVEY, measured, verdict: m - s > mid ? 'agrees' : m + s < mid ? 'disagrees' : 'no difference at this budget' });
     }
     if (equal) out.push(beats(equal, { label: mgda.balancer, values: mgda.delta }, `Equal weights beat MGDA-UB (${model})`, SURVEY));
   }
