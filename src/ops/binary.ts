@@ -8,7 +8,7 @@ import type { Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as k from './kernels/index.js';
 import { affine, unary } from './unary.js';
-import { requireF32 } from './util.js';
+import { requireF32 } from './kernels/util.js';
 
 type Arith = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum';
 

@@ -14,7 +14,7 @@ import { record } from '../autograd/tape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as k from './kernels/index.js';
 import { convForward, convInputGrad, convOut, convWeightGrad, dilatePad, type ConvGeom } from './kernels/conv.js';
-import { requireF32 } from './util.js';
+import { requireF32 } from './kernels/util.js';
 import { addFlops } from './flops.js';
 
 type Pair = number | readonly [number, number];

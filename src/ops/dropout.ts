@@ -18,7 +18,7 @@ import { grid } from '../gpu/runtime.js';
 import { empty } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { affine } from './unary.js';
-import { WG, requireF32 } from './util.js';
+import { WG, requireF32 } from './kernels/util.js';
 import { fits, flatChunks, range } from './kernels/split.js';
 
 /** The two integers that fix every future dropout mask of a {@link DropoutRng}. */

@@ -8,7 +8,7 @@ import { ArgumentError, ShapeError } from '../errors.js';
 import { record } from '../autograd/tape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { interpolateBackward, interpolateForward, interpolateTables, type InterpolateMode } from './kernels/interpolate.js';
-import { requireF32 } from './util.js';
+import { requireF32 } from './kernels/util.js';
 
 export type { InterpolateMode } from './kernels/interpolate.js';
 

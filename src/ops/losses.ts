@@ -30,7 +30,7 @@ import {
   type PointwiseLoss,
 } from './kernels/loss.js';
 import { l2Normalize } from './norm.js';
-import { requireF32 } from './util.js';
+import { requireF32 } from './kernels/util.js';
 
 /** How a loss reduces its per-element values. */
 export type Reduction = 'mean' | 'sum' | 'none';

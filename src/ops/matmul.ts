@@ -8,7 +8,7 @@ import { record } from '../autograd/tape.js';
 import { broadcastShapes, sizeOf, sameShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as k from './kernels/index.js';
-import { requireF32 } from './util.js';
+import { requireF32 } from './kernels/util.js';
 import { addFlops } from './flops.js';
 
 /** An operand as a 3-D (batch, rows, cols) view; materialised when its batch dims need broadcasting. */

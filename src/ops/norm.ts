@@ -36,7 +36,7 @@ import {
   type RedView,
   type RowGeom,
 } from './kernels/norm.js';
-import { requireF32 } from './util.js';
+import { requireF32 } from './kernels/util.js';
 
 /** Throws unless `t` (when given) is an f32 tensor of shape `shape`. */
 function checkParam(op: string, name: string, t: Tensor | null | undefined, shape: Shape, x: Tensor): void {

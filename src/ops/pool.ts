@@ -17,7 +17,7 @@ import {
   windowPoolForward,
   type PoolGeom,
 } from './kernels/pool.js';
-import { requireF32 } from './util.js';
+import { requireF32 } from './kernels/util.js';
 
 /** One number for both spatial axes, or [height, width]. */
 export type Pair2d = number | readonly [number, number];

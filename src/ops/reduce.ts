@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { sub, mul } from './binary.js';
 import * as k from './kernels/index.js';
 import { square } from './unary.js';
-import { requireF32 } from './util.js';
+import { requireF32 } from './kernels/util.js';
 
 type Axes = number | readonly number[];
 

@@ -6,7 +6,7 @@ import { record } from '../autograd/tape.js';
 import { zeros } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as k from './kernels/index.js';
-import { requireF32 } from './util.js';
+import { requireF32 } from './kernels/util.js';
 
 type UnaryOp = Exclude<k.UnaryCode, 'nonFinite'>;
 

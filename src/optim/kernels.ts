@@ -5,7 +5,7 @@
  */
 import { grid } from '../gpu/runtime.js';
 import type { Kernel } from '../gpu/pipeline-cache.js';
-import { packUniforms, WG } from '../ops/util.js';
+import { packUniforms, WG } from '../ops/kernels/util.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fits, flatChunks, range } from '../ops/kernels/split.js';
 

@@ -4,7 +4,7 @@
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { DType, Tensor } from '../../tensor/tensor.js';
-import { WG } from '../util.js';
+import { WG } from './util.js';
 import { fits, flatChunks, range } from './split.js';
 
 const kernel = { shader: 'cast', bindings: ['read', 'write', 'uniform'] } as const;

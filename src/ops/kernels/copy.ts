@@ -7,7 +7,7 @@ import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { sizeOf, stridesOf, type Shape } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG, putDims } from '../util.js';
+import { WG, putDims } from './util.js';
 import { fits } from './split.js';
 
 const kernel = { shader: 'copy', bindings: ['read', 'write', 'uniform'] } as const;

@@ -7,7 +7,7 @@ import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { broadcastShapes, broadcastStrides, sameShape, sizeOf } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG, putDims, requireF32 } from '../util.js';
+import { WG, putDims, requireF32 } from './util.js';
 import { fits, flatChunks, mapRows, range, takeRows } from './split.js';
 
 /** Kernel numbering of shaders/unary.wgsl. */

@@ -7,7 +7,7 @@
 import { grid, type Runtime } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG } from '../util.js';
+import { WG } from './util.js';
 import { mapPlanes, over } from './split.js';
 import { cachedTable, f32Bits, packAxisTables, readersOf, readRows, runPlaneKernel, type AxisTable, type TableLayout } from './pool.js';
 

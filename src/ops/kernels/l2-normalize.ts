@@ -5,7 +5,7 @@
  */
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG, wgGrid } from '../util.js';
+import { WG, wgGrid } from './util.js';
 import { mapLanes, over } from './split.js';
 
 const l2ForwardKernel = { shader: 'l2-normalize', entry: 'l2n_forward', bindings: ['read', 'write', 'write', 'uniform'] } as const;

@@ -8,7 +8,7 @@ import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { sameShape, type Shape } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG } from '../util.js';
+import { WG } from './util.js';
 import { expand } from './copy.js';
 import { cutFlat, cutTile, flatTiles, pixelTiles, putPixelRows, putTile } from './loss-split.js';
 import { fits, over } from './split.js';

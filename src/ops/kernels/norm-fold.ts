@@ -5,7 +5,7 @@
  */
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG, wgGrid } from '../util.js';
+import { WG, wgGrid } from './util.js';
 import { normTuning } from './norm.js';
 
 const foldConvKernel = {

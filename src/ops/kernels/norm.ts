@@ -11,7 +11,7 @@
 import { ArgumentError } from '../../errors.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG, wgGrid } from '../util.js';
+import { WG, wgGrid } from './util.js';
 import { cutLike, rotated, splitPartials, splitRows } from './norm-split.js';
 import { reduce } from './reduce.js';
 import { fits, takeRows } from './split.js';

@@ -7,7 +7,7 @@ import { grid, type Runtime } from '../../gpu/runtime.js';
 import { empty, fromArray } from '../../tensor/creation.js';
 import { keep } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG } from '../util.js';
+import { WG } from './util.js';
 import { mapPlanes, over, rowWindows, windowOf } from './split.js';
 import type { Kernel } from '../../gpu/pipeline-cache.js';
 

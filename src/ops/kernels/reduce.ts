@@ -8,7 +8,7 @@ import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG } from '../util.js';
+import { WG } from './util.js';
 import { binary, unary } from './elementwise.js';
 import { fits, mapRows, sumRows, takeRows } from './split.js';
 

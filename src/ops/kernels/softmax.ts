@@ -5,7 +5,7 @@ import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { sizeOf } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG } from '../util.js';
+import { WG } from './util.js';
 import { mapLanes, over } from './split.js';
 
 const MODES = { softmax: 0, logSoftmax: 1, logsumexp: 2 } as const;

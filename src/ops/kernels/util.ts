@@ -1,9 +1,9 @@
 /**
  * Helpers shared by op implementations: dtype checks, output allocation and uniform packing.
  */
-import { grid } from '../gpu/runtime.js';
-import { DTypeError, ShapeError } from '../errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { grid } from '../../gpu/runtime.js';
+import { DTypeError, ShapeError } from '../../errors.js';
+import type { Tensor } from '../../tensor/tensor.js';
 
 /** Invocations per workgroup for elementwise-style kernels. */
 export const WG = 64;
