@@ -47,15 +47,15 @@ fn fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
   let i = gid.x + gid.y * nwg.x * WG + p.i_base;
   if (i >= p.total) { return; }
   let o = split(i, p.ow, p.oh);
-  let base = o.z * p.h * p.w;
+  let base = o.z * p.h * p.w - p.src_base;
   let ty = tab[o.y];
   let tx = tab[p.xf + o.x];
-  let r0 = base + ty.x * p.w - p.src_base;
+  let r0 = base + ty.x * p.w;
   if (NEAREST) {
     dst[i - p.dst_base] = src[r0 + tx.x];
     return;
   }
-  let r1 = base + ty.y * p.w - p.src_base;
+  let r1 = base + ty.y * p.w;
   let ly = bitcast<vec2<f32>>(ty.zw);
   let lx = bitcast<vec2<f32>>(tx.zw);
   dst[i - p.dst_base] = ly.x * (lx.x * src[r0 + tx.x] + lx.y * src[r0 + tx.y]) + ly.y * (lx.x * src[r1 + tx.x] + lx.y * src[r1 + tx.y]);
@@ -68,14 +68,14 @@ fn bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
   let e = split(i, p.w, p.h);
   let ix = e.x;
   let iy = e.y;
-  let obase = e.z * p.oh * p.ow;
+  let obase = e.z * p.oh * p.ow - p.src_base;
   let ry = tab[p.yb + iy];
   let rx = tab[p.xb + ix];
   var acc = 0.0;
   for (var oy = ry.x; oy < ry.y; oy++) {
     let ty = tab[oy];
     let wy = select(0.0, bitcast<f32>(ty.z), ty.x == iy) + select(0.0, bitcast<f32>(ty.w), ty.y == iy);
-    let row = obase + oy * p.ow - p.src_base;
+    let row = obase + oy * p.ow;
     var r = 0.0;
     for (var ox = rx.x; ox < rx.y; ox++) {
       let tx = tab[p.xf + ox];

@@ -76,7 +76,8 @@ fn max_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let o = split(i, p.ow, p.oh);
   let ox = o.x;
   let oy = o.y;
-  let base = i32(o.z * p.h * p.w);
+  // src_base folds into the plane's base, outside the loops.
+  let base = i32(o.z * p.h * p.w) - i32(p.src_base);
   let w = i32(p.w);
   var y0 = i32(oy * p.sh) - i32(p.ph);
   var x0 = i32(ox * p.sw) - i32(p.pw);
@@ -86,11 +87,11 @@ fn max_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   while (y0 < 0) { y0 += i32(p.dh); }
   while (x0 < 0) { x0 += i32(p.dw); }
   var best_i = y0 * w + x0;
-  var best = src[u32(base + best_i) - p.src_base];
+  var best = src[u32(base + best_i)];
   for (var yy = y0; yy < y1; yy += i32(p.dh)) {
     let row = yy * w;
     for (var xx = x0; xx < x1; xx += i32(p.dw)) {
-      let v = src[u32(base + row + xx) - p.src_base];
+      let v = src[u32(base + row + xx)];
       if (is_nan(v) || (!is_nan(best) && v > best)) {
         best = v;
         best_i = row + xx;
@@ -108,7 +109,7 @@ fn max_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let e = split(i, p.w, p.h);
   let ix = e.x;
   let iy = e.y;
-  let obase = e.z * p.oh * p.ow;
+  let obase = e.z * p.oh * p.ow - p.src_base;
   let target_idx = iy * p.w + ix;
   // Outputs o whose window extent [o*s - pad, o*s - pad + ext) covers the padded coordinate a:
   // ceil((a + 1 - ext) / s) <= o <= floor(a / s).
@@ -122,7 +123,7 @@ fn max_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   for (var oy = oy0; oy < oy1; oy++) {
     let row = obase + oy * p.ow;
     for (var ox = ox0; ox < ox1; ox++) {
-      acc += select(0.0, src[row + ox - p.src_base], idx_in[row + ox - p.src_base] == target_idx);
+      acc += select(0.0, src[row + ox], idx_in[row + ox] == target_idx);
     }
   }
   dst[i - p.dst_base] = acc;
@@ -133,13 +134,13 @@ fn avg_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let i = linear_id(gid, nwg) + p.i_base;
   if (i >= p.total) { return; }
   let o = split(i, p.ow, p.oh);
-  let base = o.z * p.h * p.w;
+  let base = o.z * p.h * p.w - p.src_base;
   let ty = tab[o.y];
   let tx = tab[p.xf + o.x];
   var acc = 0.0;
   for (var yy = ty.x; yy < ty.y; yy++) {
     let row = base + yy * p.w;
-    for (var xx = tx.x; xx < tx.y; xx++) { acc += src[row + xx - p.src_base]; }
+    for (var xx = tx.x; xx < tx.y; xx++) { acc += src[row + xx]; }
   }
   dst[i - p.dst_base] = acc * (bitcast<f32>(ty.z) * bitcast<f32>(tx.z));
 }
@@ -149,7 +150,7 @@ fn avg_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let i = linear_id(gid, nwg) + p.i_base;
   if (i >= p.total) { return; }
   let e = split(i, p.w, p.h);
-  let obase = e.z * p.oh * p.ow;
+  let obase = e.z * p.oh * p.ow - p.src_base;
   let ry = tab[p.yb + e.y];
   let rx = tab[p.xb + e.x];
   var acc = 0.0;
@@ -157,7 +158,7 @@ fn avg_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let row = obase + oy * p.ow;
     var r = 0.0;
     for (var ox = rx.x; ox < rx.y; ox++) {
-      r += src[row + ox - p.src_base] * bitcast<f32>(tab[p.xf + ox].z);
+      r += src[row + ox] * bitcast<f32>(tab[p.xf + ox].z);
     }
     acc += r * bitcast<f32>(tab[oy].z);
   }
