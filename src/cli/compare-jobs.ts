@@ -111,10 +111,12 @@ export async function runPlan(plan: readonly PlannedRun[], opts: RunPlanOptions)
 
 const here = fileURLToPath(import.meta.url);
 const workerFile = here.replace(/compare-jobs(\.[cm]?[jt]s)$/, `compare-worker${extname(here)}`);
+// From the sources (tsx, vitest) the worker needs tsx's loader, whatever flags this process has.
+const tsWorker = extname(here) === '.ts';
 
 function inWorker(job: WorkerJob, threads: string): Promise<WorkerAnswer> {
   return new Promise((resolve) => {
-    const child = fork(workerFile, [], { env: { ...process.env, LP_NUM_THREADS: process.env.LP_NUM_THREADS ?? threads }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(workerFile, [], { execArgv: tsWorker ? ['--import', 'tsx'] : process.execArgv, env: { ...process.env, LP_NUM_THREADS: process.env.LP_NUM_THREADS ?? threads }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let answer: WorkerAnswer | null = null;
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));

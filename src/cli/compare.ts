@@ -87,7 +87,12 @@ export function fmtMeanStd(xs: readonly number[], digits = 4): string {
 
 /** The markdown table of a comparison (with the cost columns when `single` is given). */
 export function compareTable(rows: readonly CompareRow[], baselines: TaskMetrics, tasks: readonly string[], single?: SingleTaskCost): string {
-  const ms = (xs: readonly number[]) => (xs.length ? fmtMeanStd(xs.map((x) => x * 1000), 3) : '-');
+  const ms = (xs: readonly number[]) => {
+    if (!xs.length) return '-';
+    const [m, s] = meanStd(xs.map((x) => x * 1000));
+    const d = m < 10 ? 1 : 0;
+    return xs.length > 1 ? `${m.toFixed(d)} ± ${s.toFixed(d)}` : m.toFixed(d);
+  };
   const head = ['model', 'balancer', ...tasks.map((t) => `${t} ${SURVEY_METRIC[t] ?? ''}`.trim()), 'ΔMTL (%)', 'params', 'FLOPs', 'step (ms)'];
   const base = ['single-task', '-', ...tasks.map((t) => (baselines[t]?.[SURVEY_METRIC[t] ?? ''] ?? NaN).toPrecision(4)), single ? fmtMeanStd(single.delta, 3) : '0'];
   base.push(...(single ? [formatCount(single.params), formatCount(single.flops), ms(single.stepSeconds)] : ['-', '-', '-']));

@@ -106,6 +106,7 @@ describe('compare entries', () => {
     expect(folderPart('gradnorm:alpha=0.5')).toBe('gradnorm_alpha-0.5');
     expect(folderPart('equal')).toBe('equal');
     expect(() => parseEntries('gradnorm:alpha', 'balancers')).toThrow(/option 'alpha' of 'gradnorm:alpha' is not key=value/);
+    expect(() => parseEntries('gradnorm:=1', 'balancers')).toThrow(/option '=1' of 'gradnorm:=1' is not key=value/);
     expect(() => parseEntries('equal,equal', 'balancers')).toThrow(/'equal' is given twice/);
     expect(() => parseEntries(' , ', 'models')).toThrow(/--models needs at least one value/);
     expect(() => checkEntries(parseEntries('mti-net:head=aspp', 'models'), ['mti-net'], 'models', () => ['width'])).toThrow(/'mti-net' takes no option 'head'; its options: width/);
