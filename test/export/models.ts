@@ -31,6 +31,8 @@ export const CASES: readonly ExportCase[] = [
   { name: 'mti-net-hrnet', spec: { arch: 'mti-net', backbone: 'hrnet18', width: 0.125, seed: 13 } },
   { name: 'pap-net', spec: { arch: 'pap-net', backbone: 'resnet18', width: 0.125, affinityScale: 1, seed: 14 } },
   { name: 'pap-net-hrnet', spec: { arch: 'pap-net', backbone: 'hrnet18', width: 0.125, seed: 15 } },
+  { name: 'jtrl', spec: { arch: 'jtrl', backbone: 'resnet18', width: 0.125, seed: 16 } },
+  { name: 'jtrl-hrnet', spec: { arch: 'jtrl', backbone: 'hrnet18', width: 0.125, seed: 17 } },
   { name: 'hrnet18-backbone', backbone: () => w.hrnet18({ widthMultiplier: 0.25, generator: new w.Generator(10) }) },
 ];
 

@@ -17,6 +17,7 @@ import { HighResolutionHead } from '../../nn/heads/hrnet-head.js';
 import { NDDRLayer, NDDRModel } from '../../mtl/models/nddr.js';
 import { PADNetModel } from '../../mtl/models/padnet.js';
 import { PAPNetModel, type PAPropagation } from '../../mtl/models/papnet.js';
+import { JTRLModel, JTRL_LEVELS, type TaskAttentiveModule } from '../../mtl/models/jtrl.js';
 import { SharedEncoderModel } from '../../mtl/models/shared-encoder.js';
 import { SingleTaskModel } from '../../mtl/models/single-task.js';
 import type { OnnxGraph, V } from './graph.js';
@@ -172,6 +173,33 @@ function papnet(g: OnnxGraph, m: PAPNetModel, x: V): Outputs {
   return Object.fromEntries(m.taskNames.map((t) => [t, g.resizeTo(layer(g, m.heads.get(t), propagated[t]!), h, w)]));
 }
 
+/** One JTRL step: the task's features and prediction (see TaskAttentiveModule). */
+function taskAttentive(g: OnnxGraph, m: TaskAttentiveModule, b: V, prev: V | null): { features: V; prediction: V } {
+  const own = layer(g, m.project, b);
+  let fused = own;
+  if (prev) {
+    const p = g.resizeTo(prev, b.shape[2]!, b.shape[3]!);
+    const attended = g.binary('Mul', layer(g, m.attention!, p), own);
+    const gate = layer(g, m.balance!, g.concat([p, own], 1));
+    fused = g.binary('Add', attended, g.binary('Mul', gate, g.binary('Sub', p, attended)));
+  }
+  const features = layer(g, m.refine, fused);
+  return { features, prediction: layer(g, m.classifier, features) };
+}
+
+function jtrl(g: OnnxGraph, m: JTRLModel, x: V): Outputs {
+  const [h, w] = at(x);
+  const f = backbone(g, m.backbone, x);
+  const last: Outputs = {};
+  let prev: V | null = null;
+  m.steps.items.forEach((step, s) => {
+    const out = taskAttentive(g, step, f[JTRL_LEVELS[Math.floor(s / m.taskNames.length)]!], prev);
+    prev = out.features;
+    last[step.task] = out.prediction;
+  });
+  return Object.fromEntries(m.taskNames.map((t) => [t, g.resizeTo(last[t]!, h, w)]));
+}
+
 function fpm(g: OnnxGraph, m: FPM, f: Outputs): Outputs {
   const cat = g.concat(m.tasks.map((t) => f[t]!), 1);
   const [, c, h, w] = cat.shape as [number, number, number, number];
@@ -230,6 +258,7 @@ export const ONNX_MODELS: ReadonlyMap<AnyClass, ModelEmitter> = new Map<AnyClass
   entry(PADNetModel, padnet),
   entry(MTINetModel, mtinet),
   entry(PAPNetModel, papnet),
+  entry(JTRLModel, jtrl),
 ]);
 
 /**

@@ -26,6 +26,7 @@ import { FPM, MTINetModel } from '../../mtl/models/mtinet.js';
 import { NDDRLayer, NDDRModel } from '../../mtl/models/nddr.js';
 import { PADNetModel } from '../../mtl/models/padnet.js';
 import { PAPNetModel, PAPropagation } from '../../mtl/models/papnet.js';
+import { JTRLModel, TaskAttentiveModule } from '../../mtl/models/jtrl.js';
 import { SharedEncoderModel } from '../../mtl/models/shared-encoder.js';
 import { SingleTaskModel } from '../../mtl/models/single-task.js';
 import { PY_MTL_CLASSES } from './py-mtl.js';
@@ -166,6 +167,8 @@ export const PY_EMITTERS: ReadonlyMap<AnyClass, PyEmitter> = new Map<AnyClass, P
   entry(PADNetModel, { kind: 'node', cls: 'PADNetModel', attrs: (m) => ({ task_names: [...m.taskNames] }) }),
   entry(PAPropagation, { kind: 'node', cls: 'PAPropagation', attrs: (m) => ({ tasks: [...m.tasks], scale: m.scale, iterations: m.iterations, beta: m.beta }) }),
   entry(PAPNetModel, { kind: 'node', cls: 'PAPNetModel', attrs: (m) => ({ task_names: [...m.taskNames] }) }),
+  entry(TaskAttentiveModule, { kind: 'node', cls: 'TaskAttentiveModule', attrs: (m) => ({ task: m.task }) }),
+  entry(JTRLModel, { kind: 'node', cls: 'JTRLModel', attrs: (m) => ({ task_names: [...m.taskNames] }) }),
   entry(FPM, { kind: 'node', cls: 'FPM', attrs: (m) => ({ tasks: [...m.tasks] }) }),
   entry(HighResolutionHead, { kind: 'node', cls: 'HighResolutionHead' }),
   entry(HighResolutionFuse, { kind: 'node', cls: 'HighResolutionFuse' }),

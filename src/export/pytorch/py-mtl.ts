@@ -3,7 +3,7 @@
  * Python class sources for model.py (see py-nn.ts for the conventions). Every model's
  * `forward(x, auxiliary=False)` returns {task: prediction at the input size}; with auxiliary=True it
  * returns (outputs, auxiliary) where auxiliary maps a task to its deep-supervised predictions
- * (PAD-Net's initial one, MTI-Net's four per scale), as MultiTaskOutput does.
+ * (PAD-Net's and PAP-Net's initial one, MTI-Net's four per scale, JTRL's earlier recursion steps), as MultiTaskOutput does.
  */
 
 /** Python class name -> source, for src/mtl/models's architectures and units. */
@@ -166,6 +166,37 @@ class PAPNetModel(Node):
         propagated = self.propagation(features)
         out = {t: resize_to(self.heads[t](propagated[t]), h, w) for t in self.task_names}
         aux = {t: [resize_to(predictions[t], h, w)] for t in self.task_names}
+        return (out, aux) if auxiliary else out
+`,
+  TaskAttentiveModule: `
+class TaskAttentiveModule(Node):
+    def forward(self, b, prev=None):
+        own = self.project(b)
+        fused = own
+        if prev is not None:
+            p = resize_to(prev, b.shape[2], b.shape[3])
+            a = self.attention(p)
+            g = self.balance(torch.cat([p, own], 1))
+            attended = a * own
+            fused = attended + g * (p - attended)  # g p + (1 - g) a b'
+        features = self.refine(fused)
+        return features, self.classifier(features)
+`,
+  JTRLModel: `
+class JTRLModel(Node):
+    LEVELS = ("c4", "c3", "c2", "c1")
+
+    def forward(self, x, auxiliary=False):
+        h, w = x.shape[2], x.shape[3]
+        feats = self.backbone(x)
+        n = len(self.task_names)
+        preds = {t: [] for t in self.task_names}
+        prev = None
+        for s, step in enumerate(self.steps):
+            prev, prediction = step(feats[self.LEVELS[s // n]], prev)
+            preds[step.task].append(resize_to(prediction, h, w))
+        out = {t: preds[t][-1] for t in self.task_names}
+        aux = {t: preds[t][:-1] for t in self.task_names}
         return (out, aux) if auxiliary else out
 `,
   FPM: `

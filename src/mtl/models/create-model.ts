@@ -16,13 +16,14 @@ import { MTINetModel, type ScaleChannels } from './mtinet.js';
 import { NDDRModel } from './nddr.js';
 import { PADNetModel } from './padnet.js';
 import { PAPNetModel } from './papnet.js';
+import { JTRLModel } from './jtrl.js';
 import { SharedEncoderModel } from './shared-encoder.js';
 import { SingleTaskModel, type EncoderModelOptions } from './single-task.js';
 
 /** Options every architecture accepts. */
 interface CommonSpec<H extends HeadKind = HeadKind> {
   /**
-   * Encoder (default 'resnet18'). 'hrnet18' fits single-task, shared-encoder, pad-net, mti-net and pap-net;
+   * Encoder (default 'resnet18'). 'hrnet18' fits single-task, shared-encoder, pad-net, mti-net, pap-net and jtrl;
    * cross-stitch, nddr and mtan work between ResNet stages and refuse it.
    */
   backbone?: BackboneName;
@@ -67,7 +68,9 @@ export type ModelSpec =
    * PAP-Net; `channels` as PAD-Net's, `affinityScale`: downsampling of the affinity grid (default 2),
    * `iterations` of diffusion (default 3), `beta`: weight of the propagated features (default 0.5).
    */
-  | ({ arch: 'pap-net'; channels?: number; affinityScale?: number; iterations?: number; beta?: number } & DecoderSpec);
+  | ({ arch: 'pap-net'; channels?: number; affinityScale?: number; iterations?: number; beta?: number } & DecoderSpec)
+  /** JTRL; `channels`: every recursion step's width (default 2 x the stem's); outputStride defaults to 32; two or more tasks. */
+  | ({ arch: 'jtrl'; channels?: number } & DecoderSpec);
 
 /** The architecture names. */
 export type Arch = ModelSpec['arch'];
@@ -146,6 +149,13 @@ export const ARCHITECTURES: { readonly [A in Arch]: ArchEntry<A> } = {
     build: (spec, tasks) => {
       const { backbone, generator } = encoderOptions(spec);
       return new PAPNetModel(tasks, { backbone, generator, channels: spec.channels, scale: spec.affinityScale, iterations: spec.iterations, beta: spec.beta });
+    },
+  },
+  jtrl: {
+    keys: { ...DECODER_KEYS, channels: true },
+    build: (spec, tasks) => {
+      const { backbone, generator } = encoderOptions(spec);
+      return new JTRLModel(tasks, { backbone, generator, channels: spec.channels });
     },
   },
 };

@@ -1,6 +1,6 @@
 /**
  * Multi-task architectures (encoder-focused: single-task baseline, shared encoder, Cross-Stitch,
- * NDDR-CNN, MTAN; decoder-focused: PAD-Net, MTI-Net, PAP-Net), the model contract they implement, model summaries and the spec-driven factory.
+ * NDDR-CNN, MTAN; decoder-focused: PAD-Net, MTI-Net, PAP-Net, JTRL), the model contract they implement, model summaries and the spec-driven factory.
  */
 export * from './model.js';
 export { checkTasks, checkImage, resizeTo, type TaskSpec } from './common.js';
@@ -37,6 +37,7 @@ export {
 export { PADNetModel, type PADNetOptions } from './padnet.js';
 export { PAPNetModel, PAPropagation, type PAPNetOptions, type PAPropagationOptions } from './papnet.js';
 export { affinityScale, diffuseStep, diffuseStepComposed, pixelAffinity, pixelAffinityComposed } from './pap-kernels.js';
+export { JTRLModel, JTRL_LEVELS, TaskAttentiveModule, type JTRLOptions, type TaskStep } from './jtrl.js';
 export { FPM, HighResolutionHead, MTINetModel, type MTINetOptions, type ScaleChannels } from './mtinet.js';
 export { summary, formatCount, type ForwardModule, type ModelSummary, type SummaryRow } from './summary.js';
 export { ARCHITECTURES, createModel, type Arch, type ModelSpec } from './create-model.js';

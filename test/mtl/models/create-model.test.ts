@@ -28,7 +28,7 @@ describe.each(devices())('createModel on %s', () => {
   afterAll(() => models.forEach((m) => m.dispose()));
 
   it('builds every architecture in the table', () => {
-    expect(Object.keys(ARCHITECTURES)).toEqual(['single-task', 'shared-encoder', 'cross-stitch', 'nddr', 'mtan', 'pad-net', 'mti-net', 'pap-net']);
+    expect(Object.keys(ARCHITECTURES)).toEqual(['single-task', 'shared-encoder', 'cross-stitch', 'nddr', 'mtan', 'pad-net', 'mti-net', 'pap-net', 'jtrl']);
     expect(make({ arch: 'single-task', ...tiny }, TASKS.slice(0, 1))).toBeInstanceOf(SingleTaskModel);
     expect(make({ arch: 'shared-encoder', ...tiny })).toBeInstanceOf(SharedEncoderModel);
     expect(make({ arch: 'cross-stitch', ...tiny, alpha: 0.8, beta: 0.05 })).toBeInstanceOf(CrossStitchModel);
@@ -64,7 +64,7 @@ describe.each(devices())('createModel on %s', () => {
 
   it('rejects unknown architectures and options with the valid ones', () => {
     expect(() => createModel({ arch: 'padnet' } as unknown as ModelSpec, TASKS)).toThrow(
-      /unknown architecture "padnet" \(valid: single-task, shared-encoder, cross-stitch, nddr, mtan, pad-net, mti-net, pap-net\)/,
+      /unknown architecture "padnet" \(valid: single-task, shared-encoder, cross-stitch, nddr, mtan, pad-net, mti-net, pap-net, jtrl\)/,
     );
     expect(() => createModel({} as ModelSpec, TASKS)).toThrow(/unknown architecture undefined/);
     expect(() => createModel({ arch: 'shared-encoder', alpha: 0.9 } as ModelSpec, TASKS)).toThrow(

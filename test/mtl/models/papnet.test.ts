@@ -118,7 +118,7 @@ describe.each(devices())('PAP-Net on %s', () => {
   });
 
   it('trains on synthetic scenes and beats the trivial baselines', async () => {
-    const r = await shortSyntheticRun({ arch: 'pap-net', width: 0.25, seed: 1 }, 150);
+    const r = await shortSyntheticRun({ arch: 'pap-net', width: 0.25, seed: 1 }, 100);
     console.log(`pap-net short run: ${JSON.stringify(r)}`);
     expect(r.lastLoss).toBeLessThan(0.7 * r.firstLoss);
     expect(r.model.semseg!.mIoU).toBeGreaterThan(r.baseline.semseg!.mIoU!);
