@@ -9,6 +9,9 @@ import { ArgumentError } from '../../errors.js';
 import type { Runtime } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { sameShape } from '../../tensor/shape.js';
+import { expand } from './copy.js';
+import type { PointwiseExtras } from './loss.js';
 import { copyBlock } from './split.js';
 
 /** Logits (N, C, S): P = N * S pixels. */
@@ -85,4 +88,32 @@ export function cutFlat(t: Tensor, start: number, count: number): Tensor {
   const out = empty([count], t.dtype);
   t.runtime.copy(t.bufferFor('loss'), start * 4, out.bufferFor('loss'), 0, count * 4);
   return out;
+}
+
+/**
+ * An elementwise loss pass too large for one binding, by flat chunks: operands that broadcast are
+ * expanded to x's shape first, so every operand's chunk is the same element range (and `rows`
+ * output rows of a chunk fit one binding). `run` gets the
+ * chunks (and g's, when per element); `put(start, outputs)` places its results.
+ */
+export function flatLoss(
+  x: Tensor,
+  t: Tensor,
+  e: PointwiseExtras,
+  g: Tensor | null,
+  rows: number,
+  run: (x: Tensor, t: Tensor, e: PointwiseExtras, g: Tensor | null) => Tensor[],
+  put: (start: number, outs: Tensor[]) => void,
+): void {
+  const full = (a: Tensor | null): Tensor | null => (a && !sameShape(a.shape, x.shape) ? expand(a, x.shape) : a);
+  const pw = typeof e.posWeight === 'number' ? null : e.posWeight;
+  const ops = [full(t)!, full(e.mask), full(e.weight), full(pw), g];
+  for (const [s0, cnt] of flatTiles(x.runtime, x.size, rows)) {
+    const xc = cutFlat(x, s0, cnt);
+    const cut = ops.map((a) => a && cutFlat(a, s0, cnt));
+    const outs = run(xc, cut[0]!, { mask: cut[1]!, weight: cut[2]!, posWeight: typeof e.posWeight === 'number' ? e.posWeight : cut[3]! }, cut[4]!);
+    put(s0, outs);
+    [xc, ...cut, ...outs].forEach((u) => u?.dispose());
+  }
+  [ops[0] !== t ? ops[0] : null, ops[1] !== e.mask ? ops[1] : null, ops[2] !== e.weight ? ops[2] : null, ops[3] !== pw ? ops[3] : null].forEach((u) => u?.dispose());
 }

@@ -10,6 +10,7 @@
 import { ArgumentError } from '../../errors.js';
 import { empty, zeros } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import type { InlineStats, NormEpilogue, RowGeom } from './norm.js';
 import { copyBlock, putRows, takeRows } from './split.js';
 
 /** An [A, M, B] view (see norm.ts). */
@@ -134,4 +135,84 @@ export function splitRows(
     made.forEach((t) => t.dispose());
   }
   return y;
+}
+
+/** normApply (`run`) over row chunks of an x larger than one binding, its per-row tables rotated. */
+export function splitApply(
+  x: Tensor,
+  stats: Tensor | InlineStats,
+  w: Tensor | null,
+  b: Tensor | null,
+  g: RowGeom,
+  epi: NormEpilogue | null,
+  run: (x: Tensor, stats: Tensor | InlineStats, w: Tensor | null, b: Tensor | null, g: RowGeom, epi: NormEpilogue | null) => Tensor,
+): Tensor {
+  return splitRows(x, g.rows, g.l, g.sdiv, (r0, rb, take) => {
+    const k = Math.floor(r0 / g.sdiv) % g.smod;
+    const inl = 'variance' in stats ? stats : null;
+    const st = inl ? { mean: rotated(inl.mean, k), variance: rotated(inl.variance, k), eps: inl.eps } : rotated(stats as Tensor, k);
+    const wr = w && !g.affCol ? rotated(w, r0 % g.c) : w;
+    const br = b && !g.affCol ? rotated(b, r0 % g.c) : b;
+    const e = epi && { residual: epi.residual && take(epi.residual), relu: epi.relu };
+    const y = run(take(x), st, wr, br, { ...g, rows: rb }, e);
+    const made = [wr, br, ...('variance' in st ? [st.mean, st.variance] : [st])];
+    const orig = [w, b, ...(inl ? [inl.mean, inl.variance] : [stats as Tensor])];
+    made.forEach((t, i) => t && t !== orig[i] && t.dispose());
+    return y;
+  });
+}
+
+/** normGradSums (`run`) over blocks of an x larger than one binding: their partials side by side. */
+export function splitGradSums(
+  x: Tensor,
+  gy: Tensor,
+  stats: Tensor,
+  v: View,
+  sa: number,
+  sm: number,
+  sdiv: number,
+  wCol: Tensor | null,
+  mask: Tensor | null,
+  run: (x: Tensor, gy: Tensor, stats: Tensor, v: View, sa: number, sm: number, sdiv: number, wCol: Tensor | null, mask: Tensor | null) => { part: Tensor },
+): { part: Tensor; p: number } {
+  const part = splitPartials(x, v, 2, sm !== 0 ? sdiv : 1, (xc, bv, k) => {
+    // Block-local statistics indices start at the block's offset (a multiple of sdiv).
+    const off = (k.a0 * sa + k.m0 * sm) / sdiv;
+    if (!Number.isInteger(off)) throw new ArgumentError('norm', 'a split of the gradient sums must keep statistics groups whole');
+    const st = off > 0 ? takeRows(stats, off, stats.shape[0]! - off) : stats;
+    const gc = cutLike(gy, v, k);
+    const mc = mask && cutLike(mask, v, k);
+    const r = run(xc, gc, st, bv, sa, sm, sdiv, wCol, mc).part;
+    [gc, mc, st !== stats ? st : null].forEach((t) => t?.dispose());
+    return r;
+  });
+  return { part, p: part.shape[1]! };
+}
+
+/** normApplyGrad (`run`) over row chunks of an x larger than one binding, its tables rotated. */
+export function splitApplyGrad(
+  x: Tensor,
+  gy: Tensor,
+  stats: Tensor,
+  ks: Tensor | null,
+  w: Tensor | null,
+  g: RowGeom,
+  mask: Tensor | null,
+  dr: Tensor | null,
+  run: (x: Tensor, gy: Tensor, stats: Tensor, ks: Tensor | null, w: Tensor | null, g: RowGeom, mask: Tensor | null, dr: Tensor | null) => Tensor,
+): Tensor {
+  return splitRows(x, g.rows, g.l, g.sdiv, (r0, rb, take) => {
+    const k = Math.floor(r0 / g.sdiv) % g.smod;
+    const st = rotated(stats, k);
+    const kr = ks && rotated(ks, k);
+    const wr = w && !g.affCol ? rotated(w, r0 % g.c) : w;
+    const drc = dr && empty([rb, g.l]);
+    const dx = run(take(x), take(gy), st, kr, wr, { ...g, rows: rb }, mask && take(mask), drc);
+    if (dr && drc) {
+      dr.runtime.copy(drc.bufferFor('norm'), 0, dr.bufferFor('norm'), r0 * g.l * 4, drc.size * 4);
+      drc.dispose();
+    }
+    [st !== stats ? st : null, kr !== ks ? kr : null, wr !== w ? wr : null].forEach((t) => t?.dispose());
+    return dx;
+  });
 }

@@ -8,13 +8,12 @@
  * `foldConvBatchNorm` (norm-fold.ts) folds eval-mode batch norm into the convolution before it. See
  * src/ops/norm.ts for the views each op uses.
  */
-import { ArgumentError } from '../../errors.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, wgGrid } from './util.js';
-import { cutLike, rotated, splitPartials, splitRows } from './norm-split.js';
+import { splitApply, splitApplyGrad, splitGradSums, splitPartials } from './norm-split.js';
 import { reduce } from './reduce.js';
-import { fits, takeRows } from './split.js';
+import { fits } from './split.js';
 
 const statsPartialKernel = { shader: 'norm', entry: 'stats_partial', bindings: ['read', 'write', 'uniform'] } as const;
 const statsFinalKernel = { shader: 'norm', entry: 'stats_final', bindings: ['read', 'write', 'uniform'] } as const;
@@ -228,21 +227,7 @@ export function normApply(
   epi: NormEpilogue | null = null,
 ): Tensor {
   const xb = x.bufferFor('norm');
-  if (!fits(x.runtime, x)) {
-    return splitRows(x, g.rows, g.l, g.sdiv, (r0, rb, take) => {
-      const k = Math.floor(r0 / g.sdiv) % g.smod;
-      const inl = 'variance' in stats ? stats : null;
-      const st = inl ? { mean: rotated(inl.mean, k), variance: rotated(inl.variance, k), eps: inl.eps } : rotated(stats as Tensor, k);
-      const wr = w && !g.affCol ? rotated(w, r0 % g.c) : w;
-      const br = b && !g.affCol ? rotated(b, r0 % g.c) : b;
-      const e = epi && { residual: epi.residual && take(epi.residual), relu: epi.relu };
-      const y = normApply(take(x), st, wr, br, { ...g, rows: rb }, e);
-      const made = [wr, br, ...('variance' in st ? [st.mean, st.variance] : [st])];
-      const orig = [w, b, ...(inl ? [inl.mean, inl.variance] : [stats as Tensor])];
-      made.forEach((t, i) => t && t !== orig[i] && t.dispose());
-      return y;
-    });
-  }
+  if (!fits(x.runtime, x)) return splitApply(x, stats, w, b, g, epi, normApply);
   const y = empty(x.shape);
   const n = g.rows * lanes(g);
   if (n === 0) return y;
@@ -290,20 +275,7 @@ export function normGradSums(
   mask: Tensor | null = null,
 ): GradSums {
   const xb = x.bufferFor('norm');
-  if (!fits(x.runtime, x)) {
-    const part = splitPartials(x, v, 2, sm !== 0 ? sdiv : 1, (xc, bv, k) => {
-      // Block-local statistics indices start at the block's offset (a multiple of sdiv).
-      const off = (k.a0 * sa + k.m0 * sm) / sdiv;
-      if (!Number.isInteger(off)) throw new ArgumentError('norm', 'a split of the gradient sums must keep statistics groups whole');
-      const st = off > 0 ? takeRows(stats, off, stats.shape[0]! - off) : stats;
-      const gc = cutLike(gy, v, k);
-      const mc = mask && cutLike(mask, v, k);
-      const r = normGradSums(xc, gc, st, bv, sa, sm, sdiv, wCol, mc).part;
-      [gc, mc, st !== stats ? st : null].forEach((t) => t?.dispose());
-      return r;
-    });
-    return { part, p: part.shape[1]! };
-  }
+  if (!fits(x.runtime, x)) return splitGradSums(x, gy, stats, v, sa, sm, sdiv, wCol, mask, normGradSums);
   const yb = mask ? mask.bufferFor('norm') : xb;
   if (!wCol && vec4Rows(v.b)) {
     const s = split({ ...v, b: v.b / 4 }, true);
@@ -394,22 +366,7 @@ export function normApplyGrad(
   mask: Tensor | null = null,
   dr: Tensor | null = null,
 ): Tensor {
-  if (!fits(x.runtime, x)) {
-    return splitRows(x, g.rows, g.l, g.sdiv, (r0, rb, take) => {
-      const k = Math.floor(r0 / g.sdiv) % g.smod;
-      const st = rotated(stats, k);
-      const kr = ks && rotated(ks, k);
-      const wr = w && !g.affCol ? rotated(w, r0 % g.c) : w;
-      const drc = dr && empty([rb, g.l]);
-      const dx = normApplyGrad(take(x), take(gy), st, kr, wr, { ...g, rows: rb }, mask && take(mask), drc);
-      if (dr && drc) {
-        dr.runtime.copy(drc.bufferFor('norm'), 0, dr.bufferFor('norm'), r0 * g.l * 4, drc.size * 4);
-        drc.dispose();
-      }
-      [st !== stats ? st : null, kr !== ks ? kr : null, wr !== w ? wr : null].forEach((t) => t?.dispose());
-      return dx;
-    });
-  }
+  if (!fits(x.runtime, x)) return splitApplyGrad(x, gy, stats, ks, w, g, mask, dr, normApplyGrad);
   const dx = empty(x.shape);
   const n = g.rows * lanes(g);
   if (n === 0) return dx;
