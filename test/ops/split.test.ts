@@ -331,6 +331,20 @@ describe.each(devices())('ops past the binding limit on %s', () => {
     }
     x.dispose();
   });
+
+  it('foldBatchNorm2d of a conv weight (48 x 40 x 3 x 3) larger than the limit', async () => {
+    const [xh, wh, cbh, gh, bh, rmH, rvH] = makeInputs(
+      [[2, 40, 7, 6], [48, 40, 3, 3], [48], { shape: [48], range: [0.5, 1.5] }, [48], { shape: [48], range: [-0.5, 0.5] }, { shape: [48], range: [0.5, 2] }],
+      21,
+    );
+    const [x, cw, cb, g, b, rm, rv] = [xh!, wh!, cbh!, gh!, bh!, rmH!, rvH!].map((h) => w.fromArray(h.data, h.shape));
+    const bn = { weight: g!, bias: b!, runningMean: rm!, runningVar: rv!, eps: 1e-3 };
+    const f = w.foldBatchNorm2d(cw!, cb!, bn);
+    const y = w.conv2d(x!, f.weight, f.bias, { padding: 1 });
+    const want = w.batchNorm2d(w.conv2d(x!, cw!, cb!, { padding: 1 }), g!, b!, { runningMean: rm!, runningVar: rv!, eps: 1e-3 });
+    expectClose(await y.data(), await want.data(), 1e-4, 1e-4, 'folded conv');
+    for (const z of [x, cw, cb, g, b, rm, rv, f.weight, f.bias, y, want]) z!.dispose();
+  });
 });
 
 /** Distinct values in a shuffled order, so max pooling has no ties for finite differences to trip on. */

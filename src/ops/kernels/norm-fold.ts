@@ -7,6 +7,7 @@ import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, wgGrid } from './util.js';
 import { normTuning } from './norm.js';
+import { fits, putRows, rowsPerChunk, takeRows } from './split.js';
 
 const foldConvKernel = {
   shader: 'norm',
@@ -38,6 +39,20 @@ export function foldConvBatchNorm(
   const weight = empty(convWeight.shape);
   const bias = empty([o]);
   if (o * k === 0) return { weight, bias };
+  const rt = weight.runtime;
+  if (!fits(rt, convWeight)) {
+    // Chunks of output channels, each chunk's weights one binding.
+    const per = rowsPerChunk(rt, k * 4);
+    for (let o0 = 0; o0 < o; o0 += per) {
+      const ob = Math.min(per, o - o0);
+      const cut = [convWeight, convBias, w, b, mean, variance].map((t) => t && takeRows(t, o0, ob));
+      const r = foldConvBatchNorm(cut[0]!, cut[1]!, cut[2]!, cut[3]!, cut[4]!, cut[5]!, eps);
+      putRows(weight, o0, r.weight);
+      putRows(bias, o0, r.bias);
+      [r.weight, r.bias, ...cut].forEach((t) => t?.dispose());
+    }
+    return { weight, bias };
+  }
   const mb = mean.bufferFor('batchNorm2d');
   // Weights per channel in vec4s when they come in fours (every invocation still covers the bias
   // while o <= o * k / 4 invocations, i.e. k >= 4).
