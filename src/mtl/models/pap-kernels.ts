@@ -8,8 +8,8 @@
  *   diffuseStep(A, x, x0, beta) y[b, c, i] = beta * sum_j A[b, i, j] x[b, c, j] + (1 - beta) * x0[b, c, i]
  *                               (one iteration of the propagation X <- beta A X + (1 - beta) X0)
  *
- * One invocation per output row or element; loops over the pixel axis stay in registers, which is
- * what software adapters reward (no workgroup memory, no barriers). The composed versions (matmul,
+ * One invocation per output element, row, or block of four channels of a pixel; sums stay in
+ * registers, which is what software adapters reward (no workgroup memory, no barriers). The composed versions (matmul,
  * softmax) are {@link pixelAffinityComposed} and {@link diffuseStepComposed}, the ONNX and PyTorch
  * exports compute the same with their own ops.
  */
@@ -33,38 +33,71 @@ const dims = [
 const INDEX = /* wgsl */ `
 fn invocation(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }`;
 
-const affinityDesc: KernelDescriptor = {
-  name: 'pap_affinity',
-  bindings: [f32('x'), f32('a', 'read_write')],
+const gramDesc: KernelDescriptor = {
+  name: 'pap_gram',
+  bindings: [f32('u'), f32('v'), f32('out', 'read_write')],
   uniforms: [...dims, { name: 'scale', type: 'f32' }],
   constants: { WG: { type: 'u32', default: WG } },
 };
-// One row (b, i) per invocation: logits, then a max-shifted softmax in place.
-const affinityKernel = defineKernel(
-  affinityDesc,
+// out[b, i, j] = scale sum_c u[b, c, i] v[b, c, j]: the affinity's logits (u = v = x) and the
+// diffusion's dA (u = gy, v = x). A 4 x 4 block of (i, j) per invocation: 8 loads per 16 products.
+const gramKernel = defineKernel(
+  gramDesc,
   `${INDEX}
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = invocation(gid, nwg);
+  let e = invocation(gid, nwg);
   let p = params.p;
-  if (r >= params.b * p) { return; }
-  let b = r / p;
-  let i = r % p;
-  let xb = b * params.c * p;
-  let row = r * p;
-  var m = -3.4e38;
-  for (var j = 0u; j < p; j++) {
-    var s = 0.0;
-    for (var c = 0u; c < params.c; c++) { s += x[xb + c * p + i] * x[xb + c * p + j]; }
-    s *= params.scale;
-    a[row + j] = s;
-    m = max(m, s);
+  let nb = (p + 3u) / 4u;
+  if (e >= params.b * nb * nb) { return; }
+  let b = e / (nb * nb);
+  let i0 = ((e / nb) % nb) * 4u;
+  let j0 = (e % nb) * 4u;
+  let last = p - 1u;
+  var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  for (var c = 0u; c < params.c; c++) {
+    let r = (b * params.c + c) * p;
+    let ui = vec4<f32>(u[r + i0], u[r + min(i0 + 1u, last)], u[r + min(i0 + 2u, last)], u[r + min(i0 + 3u, last)]);
+    let vj = vec4<f32>(v[r + j0], v[r + min(j0 + 1u, last)], v[r + min(j0 + 2u, last)], v[r + min(j0 + 3u, last)]);
+    acc[0] += ui.x * vj;
+    acc[1] += ui.y * vj;
+    acc[2] += ui.z * vj;
+    acc[3] += ui.w * vj;
   }
+  for (var k = 0u; k < 4u; k++) {
+    if (i0 + k >= p) { break; }
+    let row = (b * p + i0 + k) * p;
+    for (var l = 0u; l < 4u; l++) {
+      if (j0 + l < p) { out[row + j0 + l] = params.scale * acc[k][l]; }
+    }
+  }
+}`,
+);
+const gramGroups = (b: number, p: number) => b * Math.ceil(p / 4) ** 2;
+
+const softmaxRowsDesc: KernelDescriptor = {
+  name: 'pap_softmax_rows',
+  bindings: [f32('a', 'read_write')],
+  uniforms: [...dims],
+  constants: { WG: { type: 'u32', default: WG } },
+};
+// One row of the logits per invocation, max-shifted softmax in place.
+const softmaxRows = defineKernel(
+  softmaxRowsDesc,
+  `${INDEX}
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = invocation(gid, nwg);
+  let p = params.p;
+  if (e >= params.b * p) { return; }
+  let row = e * p;
+  var m = -3.4e38;
+  for (var j = 0u; j < p; j++) { m = max(m, a[row + j]); }
   var z = 0.0;
   for (var j = 0u; j < p; j++) {
-    let e = exp(a[row + j] - m);
-    a[row + j] = e;
-    z += e;
+    let v = exp(a[row + j] - m);
+    a[row + j] = v;
+    z += v;
   }
   let inv = 1.0 / z;
   for (var j = 0u; j < p; j++) { a[row + j] *= inv; }
@@ -73,49 +106,33 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 const affinityLogitsGradDesc: KernelDescriptor = {
   name: 'pap_affinity_grad_logits',
-  bindings: [f32('a'), f32('ga'), f32('gs', 'read_write')],
-  uniforms: [...dims],
+  bindings: [f32('a'), f32('ga'), f32('d', 'read_write'), f32('gs', 'read_write')],
+  uniforms: [...dims, { name: 'stage', type: 'u32' }],
   constants: { WG: { type: 'u32', default: WG } },
+  // rowdot: d[b, i] = <A[b, i, :], gA[b, i, :]> per row; symmetric: per element, the softmax
+  // backward dS = A (gA - d) summed with its transpose (the logits are symmetric in x).
+  enums: { stage: ['rowdot', 'symmetric'] },
 };
-// Softmax backward per row: gs = A * (gA - <A, gA>_row).
 const affinityLogitsGrad = defineKernel(
   affinityLogitsGradDesc,
   `${INDEX}
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = invocation(gid, nwg);
-  let p = params.p;
-  if (r >= params.b * p) { return; }
-  let row = r * p;
-  var d = 0.0;
-  for (var j = 0u; j < p; j++) { d += a[row + j] * ga[row + j]; }
-  for (var j = 0u; j < p; j++) { gs[row + j] = a[row + j] * (ga[row + j] - d); }
-}`,
-);
-
-const affinityInputGradDesc: KernelDescriptor = {
-  name: 'pap_affinity_grad_x',
-  bindings: [f32('gs'), f32('x'), f32('gx', 'read_write')],
-  uniforms: [...dims, { name: 'scale', type: 'f32' }],
-  constants: { WG: { type: 'u32', default: WG } },
-};
-// The logits S = scale X^T X are symmetric in X: gx[b, c, i] = scale sum_j (gs[i, j] + gs[j, i]) x[b, c, j].
-const affinityInputGrad = defineKernel(
-  affinityInputGradDesc,
-  `${INDEX}
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let e = invocation(gid, nwg);
   let p = params.p;
-  let cp = params.c * p;
-  if (e >= params.b * cp) { return; }
-  let b = e / cp;
-  let i = e % p;
-  let xrow = e - i;
-  let g = b * p * p;
-  var s = 0.0;
-  for (var j = 0u; j < p; j++) { s += (gs[g + i * p + j] + gs[g + j * p + i]) * x[xrow + j]; }
-  gx[e] = params.scale * s;
+  if (params.stage == STAGE_ROWDOT) {
+    if (e >= params.b * p) { return; }
+    var s = 0.0;
+    for (var j = 0u; j < p; j++) { s += a[e * p + j] * ga[e * p + j]; }
+    d[e] = s;
+    return;
+  }
+  if (e >= params.b * p * p) { return; }
+  let b = e / (p * p);
+  let i = (e / p) % p;
+  let j = e % p;
+  let t = (b * p + j) * p + i;
+  gs[e] = a[e] * (ga[e] - d[b * p + i]) + a[t] * (ga[t] - d[b * p + j]);
 }`,
 );
 
@@ -127,6 +144,10 @@ const diffuseDesc: KernelDescriptor = {
   // rows: y = beta A x + gamma x0; columns: y = beta A^T x + gamma x0 (the backward's gx).
   enums: { order: ['rows', 'columns'] },
 };
+// y[b, c, i] = beta sum_j M[i, j] x[b, c, j] + gamma x0[b, c, i] with M = A (rows) or A^T (columns):
+// the diffusion step, its dx (columns), its dx0 (beta = 0 skips the product) and the affinity's dx
+// (columns on the symmetric dS, gamma = 0). A block of 4 channels x 4 pixels per invocation: 8 loads
+// per 16 products; consecutive invocations take consecutive pixel blocks of one channel block.
 const diffuseKernel = defineKernel(
   diffuseDesc,
   `${INDEX}
@@ -134,49 +155,48 @@ const diffuseKernel = defineKernel(
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let e = invocation(gid, nwg);
   let p = params.p;
-  let cp = params.c * p;
-  if (e >= params.b * cp) { return; }
-  let b = e / cp;
-  let i = e % p;
-  let xrow = e - i;
+  let nb = (p + 3u) / 4u;
+  let cb = (params.c + 3u) / 4u;
+  if (e >= params.b * cb * nb) { return; }
+  let b = e / (cb * nb);
+  let c0 = ((e / nb) % cb) * 4u;
+  let i0 = (e % nb) * 4u;
+  let last = p - 1u;
   let g = b * p * p;
-  var s = 0.0;
+  // rows of x for channels c0..c0 + 3 (clamped: the padding of the last block reads a valid row)
+  let r = vec4<u32>(
+    (b * params.c + c0) * p,
+    (b * params.c + min(c0 + 1u, params.c - 1u)) * p,
+    (b * params.c + min(c0 + 2u, params.c - 1u)) * p,
+    (b * params.c + min(c0 + 3u, params.c - 1u)) * p,
+  );
+  let ii = vec4<u32>(i0, min(i0 + 1u, last), min(i0 + 2u, last), min(i0 + 3u, last));
+  var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   if (params.beta != 0.0) {
-    if (params.order == ORDER_ROWS) {
-      for (var j = 0u; j < p; j++) { s += a[g + i * p + j] * x[xrow + j]; }
-    } else {
-      for (var j = 0u; j < p; j++) { s += a[g + j * p + i] * x[xrow + j]; }
+    let rows = params.order == ORDER_ROWS;
+    // M[i, j] at g + i * ip + j * jp
+    let ip = select(1u, p, rows);
+    let jp = select(p, 1u, rows);
+    let m = g + ii * ip;
+    for (var j = 0u; j < p; j++) {
+      let o = j * jp;
+      let w = vec4<f32>(a[m.x + o], a[m.y + o], a[m.z + o], a[m.w + o]);
+      acc[0] += x[r.x + j] * w;
+      acc[1] += x[r.y + j] * w;
+      acc[2] += x[r.z + j] * w;
+      acc[3] += x[r.w + j] * w;
     }
   }
-  y[e] = params.beta * s + params.gamma * x0[e];
+  for (var k = 0u; k < 4u; k++) {
+    if (c0 + k >= params.c) { break; }
+    for (var l = 0u; l < 4u; l++) {
+      let at = r[k] + i0 + l;
+      if (i0 + l < p) { y[at] = params.beta * acc[k][l] + params.gamma * x0[at]; }
+    }
+  }
 }`,
 );
-
-const diffuseAffinityGradDesc: KernelDescriptor = {
-  name: 'pap_diffuse_grad_affinity',
-  bindings: [f32('gy'), f32('x'), f32('ga', 'read_write')],
-  uniforms: [...dims, { name: 'beta', type: 'f32' }],
-  constants: { WG: { type: 'u32', default: WG } },
-};
-// gA[b, i, j] = beta sum_c gy[b, c, i] x[b, c, j]
-const diffuseAffinityGrad = defineKernel(
-  diffuseAffinityGradDesc,
-  `${INDEX}
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let e = invocation(gid, nwg);
-  let p = params.p;
-  let pp = p * p;
-  if (e >= params.b * pp) { return; }
-  let b = e / pp;
-  let i = (e % pp) / p;
-  let j = e % p;
-  let base = b * params.c * p;
-  var s = 0.0;
-  for (var c = 0u; c < params.c; c++) { s += gy[base + c * p + i] * x[base + c * p + j]; }
-  ga[e] = params.beta * s;
-}`,
-);
+const diffuseGroups = (b: number, c: number, p: number) => b * Math.ceil(c / 4) * Math.ceil(p / 4);
 
 function sizes(op: string, x: Tensor): { b: number; c: number; p: number } {
   if (x.rank !== 3 || x.dtype !== 'f32') throw new ShapeError(op, [x.shape], 'expected f32 features [B, C, P]');
@@ -207,17 +227,22 @@ export function pixelAffinity(x: Tensor, scale = affinityScale(x.shape[1] ?? 1))
       forward: (xin) => {
         const d = sizes('pixelAffinity', xin!);
         const a = empty([d.b, d.p, d.p]);
-        affinityKernel.dispatch({ tensors: { x: xin!, a }, uniforms: { ...d, scale }, workgroups: groups(d.b * d.p) });
+        gramKernel.dispatch({ tensors: { u: xin!, v: xin!, out: a }, uniforms: { ...d, scale }, workgroups: groups(gramGroups(d.b, d.p)) });
+        softmaxRows.dispatch({ tensors: { a }, uniforms: d, workgroups: groups(d.b * d.p) });
         return a;
       },
       // dS = A * (dA - rowsum(A dA)); dx = scale (dS + dS^T) x along the pixel axis
       backward: ({ gy, inputs: [xin], output }) => {
         const d = sizes('pixelAffinity', xin!);
         const gs = empty([d.b, d.p, d.p]);
-        affinityLogitsGrad.dispatch({ tensors: { a: output, ga: gy, gs }, uniforms: d, workgroups: groups(d.b * d.p) });
-        const gx = empty(xin!.shape);
-        affinityInputGrad.dispatch({ tensors: { gs, x: xin!, gx }, uniforms: { ...d, scale }, workgroups: groups(xin!.size) });
+        const dots = empty([d.b, d.p]);
+        const tensors = { a: output, ga: gy, d: dots, gs };
+        affinityLogitsGrad.dispatch({ tensors, uniforms: { ...d, stage: affinityLogitsGrad.enum('stage', 'rowdot') }, workgroups: groups(d.b * d.p) });
+        affinityLogitsGrad.dispatch({ tensors, uniforms: { ...d, stage: affinityLogitsGrad.enum('stage', 'symmetric') }, workgroups: groups(d.b * d.p * d.p) });
+        // gs is symmetric: gx = scale gs^T x along the pixel axis, the diffusion kernel's columns order
+        const gx = launchDiffuse(gs, xin!, xin!, scale, 0, 'columns');
         gs.dispose();
+        dots.dispose();
         return [gx];
       },
     });
@@ -244,7 +269,7 @@ const diffuseOps = new Map<number, (a: Tensor, x: Tensor, x0: Tensor) => Tensor>
 function launchDiffuse(a: Tensor, x: Tensor, x0: Tensor, beta: number, gamma: number, order: 'rows' | 'columns'): Tensor {
   const d = sizes('diffuseStep', x);
   const y = empty(x.shape);
-  diffuseKernel.dispatch({ tensors: { a, x, x0, y }, uniforms: { ...d, beta, gamma, order: diffuseKernel.enum('order', order) }, workgroups: groups(x.size) });
+  diffuseKernel.dispatch({ tensors: { a, x, x0, y }, uniforms: { ...d, beta, gamma, order: diffuseKernel.enum('order', order) }, workgroups: groups(diffuseGroups(d.b, d.c, d.p)) });
   return y;
 }
 
@@ -252,7 +277,7 @@ function launchDiffuse(a: Tensor, x: Tensor, x0: Tensor, beta: number, gamma: nu
  * One propagation step y = beta A x + (1 - beta) x0 for A [B, P, P] and x, x0 [B, C, P], the
  * product taken over the pixel axis (y[:, :, i] = sum_j A[i, j] x[:, :, j]). Differentiable in all
  * three; forward and backward are WGSL kernels (pap_diffuse, its transposed order for dx and its
- * beta = 0 form for dx0; pap_diffuse_grad_affinity for dA).
+ * beta = 0 form for dx0; pap_gram for dA).
  */
 export function diffuseStep(a: Tensor, x: Tensor, x0: Tensor, beta: number): Tensor {
   checkDiffuse(a, x, x0);
@@ -268,7 +293,7 @@ export function diffuseStep(a: Tensor, x: Tensor, x0: Tensor, beta: number): Ten
         let ga: Tensor | null = null;
         if (needs[0]) {
           ga = empty(ain!.shape);
-          diffuseAffinityGrad.dispatch({ tensors: { gy, x: xin!, ga }, uniforms: { ...d, beta }, workgroups: groups(ain!.size) });
+          gramKernel.dispatch({ tensors: { u: gy, v: xin!, out: ga }, uniforms: { ...d, scale: beta }, workgroups: groups(gramGroups(d.b, d.p)) });
         }
         const gx = needs[1] ? launchDiffuse(ain!, gy, gy, beta, 0, 'columns') : null;
         const gx0 = needs[2] ? launchDiffuse(ain!, gy, gy, 0, 1 - beta, 'rows') : null;
