@@ -10,7 +10,7 @@ import { architectureClaims, balancerClaims, toyClaims } from '../../src/cli/res
 import { readCompareFile, readToy, weightsIn, type CompareFile } from '../../src/cli/results/grid-files.js';
 import { resultsPage } from '../../src/cli/results/page.js';
 import { topGroup, verdict } from '../../src/cli/results/stats.js';
-import { linePlot, ticks } from '../../src/cli/results/svg.js';
+import { linePlot, logTicks, ticks } from '../../src/cli/results/svg.js';
 import type { ToyReport } from '../../src/cli/results/toy.js';
 
 const root = mkdtempSync(join(tmpdir(), 'webmtl-results-'));
@@ -203,6 +203,9 @@ describe('the results page on a fabricated grid', () => {
 describe('line plots', () => {
   it('put round ticks and skip non-positive values on a log axis', () => {
     expect(ticks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(logTicks(-2, 1).map((t) => Number((10 ** t).toPrecision(3)))).toEqual([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10]);
+    // Less than a decade: round linear values.
+    expect(logTicks(Math.log10(0.5), Math.log10(1.3)).map((t) => Number((10 ** t).toPrecision(3)))).toEqual([0.6, 0.8, 1, 1.2]);
     const svg = linePlot({ title: 't', xLabel: 'x', yLabel: 'y', logY: true, series: [{ name: 'a', points: [[0, 1], [1, 0], [2, 100]] }] });
     expect(svg.match(/points="([^"]+)"/)![1]!.split(' ')).toHaveLength(2);
     expect(svg).toMatch(/y \(log\)/);

@@ -37,6 +37,16 @@ export function ticks(lo: number, hi: number): number[] {
   return out;
 }
 
+/**
+ * Tick positions (log10 values) for a log axis over [lo, hi] (log10 values): 1, 2, 5 x 10^k when
+ * at least three fall inside, else round linear values (an axis spanning less than a decade).
+ */
+export function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) for (const m of [1, 2, 5]) if (Math.log10(m * 10 ** k) >= lo - 1e-9 && Math.log10(m * 10 ** k) <= hi + 1e-9) out.push(Math.log10(m * 10 ** k));
+  return out.length >= 3 ? out : ticks(10 ** lo, 10 ** hi).filter((v) => v > 0).map(Math.log10);
+}
+
 const label = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(4))));
 
 /** The plot as an SVG document (see {@link PlotSpec}). */
@@ -63,7 +73,7 @@ export function linePlot(spec: PlotSpec): string {
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="black"/>`,
   ];
   for (const t of ticks(x0, x1)) out.push(`<text x="${px(t).toFixed(1)}" y="${H - m.b + 14}" text-anchor="middle">${label(t)}</text>`);
-  for (const t of ticks(y0, y1)) {
+  for (const t of spec.logY ? logTicks(y0, y1) : ticks(y0, y1)) {
     out.push(`<line x1="${m.l}" y1="${py(t).toFixed(1)}" x2="${W - m.r}" y2="${py(t).toFixed(1)}" stroke="#ddd"/>`);
     out.push(`<text x="${m.l - 4}" y="${(py(t) + 4).toFixed(1)}" text-anchor="end">${label(spec.logY ? 10 ** t : t)}</text>`);
   }
