@@ -17,6 +17,7 @@ import { ArgumentError, ShapeError } from '../../errors.js';
 import type { KernelDescriptor } from '../../gpu/kernel-descriptor.js';
 import { add, mul } from '../../ops/binary.js';
 import { customOp, defineKernel } from '../../ops/custom-op.js';
+import { addFlops } from '../../ops/flops.js';
 import { matmul } from '../../ops/matmul.js';
 import { softmax } from '../../ops/reduce.js';
 import { transpose } from '../../ops/shape-ops.js';
@@ -227,6 +228,7 @@ export function pixelAffinity(x: Tensor, scale = affinityScale(x.shape[1] ?? 1))
       forward: (xin) => {
         const d = sizes('pixelAffinity', xin!);
         const a = empty([d.b, d.p, d.p]);
+        addFlops('matmul', 2 * d.b * d.c * d.p * d.p); // summaries count it as the matmul it is
         gramKernel.dispatch({ tensors: { u: xin!, v: xin!, out: a }, uniforms: { ...d, scale }, workgroups: groups(gramGroups(d.b, d.p)) });
         softmaxRows.dispatch({ tensors: { a }, uniforms: d, workgroups: groups(d.b * d.p) });
         return a;
@@ -286,7 +288,11 @@ export function diffuseStep(a: Tensor, x: Tensor, x0: Tensor, beta: number): Ten
   if (!op) {
     op = customOp({
       name: 'diffuseStep',
-      forward: (ain, xin, x0in) => launchDiffuse(ain!, xin!, x0in!, beta, 1 - beta, 'rows'),
+      forward: (ain, xin, x0in) => {
+        const d = sizes('diffuseStep', xin!);
+        addFlops('matmul', 2 * d.b * d.c * d.p * d.p);
+        return launchDiffuse(ain!, xin!, x0in!, beta, 1 - beta, 'rows');
+      },
       // dA = beta gy x^T, dx = beta A^T gy, dx0 = (1 - beta) gy
       backward: ({ gy, inputs: [ain, xin], needs }) => {
         const d = sizes('diffuseStep', xin!);

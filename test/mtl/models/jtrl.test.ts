@@ -5,7 +5,7 @@
 // baselines.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as w from '../../../src/index.js';
-import { JTRLModel, TaskAttentiveModule, createModel, type ModelSpec } from '../../../src/mtl/models/index.js';
+import { JTRLModel, TaskAttentiveModule, createModel, summary, type ModelSpec } from '../../../src/mtl/models/index.js';
 import { devices } from '../../helpers/devices.js';
 import { TASKS, absSumFinite, badGrads, maxDiff, weightedLoss } from './helpers.js';
 import { shortSyntheticRun } from './synthetic-run.js';
@@ -63,6 +63,10 @@ describe.each(devices())('JTRL on %s', () => {
     expect(shapes.get('steps.1.balance.0.weight')).toEqual([16, 32, 3, 3]);
     expect(shapes.get('steps.11.classifier.weight')).toEqual([3, 16, 1, 1]);
     expect(m.sharedParameters()).toEqual(m.backbone.parameters());
+    const s = summary(m, [1, 3, 32, 32]);
+    expect(s.totalParams).toBe(m.numParameters());
+    expect(s.rows.map((r) => r.name)).toEqual(['backbone', 'steps']);
+    expect(s.rows.reduce((a, r) => a + r.flops, 0)).toBe(s.totalFlops);
     expect(() => createModel({ arch: 'jtrl', ...tiny }, TASKS.slice(0, 1))).toThrow(/JTRL alternates between tasks and needs at least two .* got 1/);
     expect(() => createModel({ arch: 'jtrl', head: 'conv' } as unknown as ModelSpec, TASKS)).toThrow(/'jtrl' does not take 'head' \(valid options: arch, backbone, width, outputStride, inChannels, seed, channels\)/);
     const two = keep(createModel({ arch: 'jtrl', width: 0.125, channels: 8, outputStride: 8 }, TASKS.slice(0, 2)) as JTRLModel);

@@ -4,7 +4,7 @@
 // real training run on synthetic scenes that beats the trivial baselines.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as w from '../../../src/index.js';
-import { PAPNetModel, PAPropagation, createModel, diffuseStepComposed, pixelAffinityComposed, type ModelSpec } from '../../../src/mtl/models/index.js';
+import { PAPNetModel, PAPropagation, createModel, diffuseStepComposed, pixelAffinityComposed, summary, type ModelSpec } from '../../../src/mtl/models/index.js';
 import { overwrite } from '../../../src/nn/backbones/reinit.js';
 import { devices } from '../../helpers/devices.js';
 import { TASKS, absSumFinite, badGrads, maxDiff, weightedLoss } from './helpers.js';
@@ -57,6 +57,13 @@ describe.each(devices())('PAP-Net on %s', () => {
     for (const re of [/^backbone\./, /^initial_task_prediction_heads\./, /^heads\./]) expect(count(m, re), String(re)).toBe(count(pad, re));
     expect(m.namedParameters().filter(([n]) => n.startsWith('propagation.')).map(([n, p]) => [n, p.shape])).toEqual([['propagation.cross_task', [T, T]]]);
     expect(m.sharedParameters()).toEqual(m.backbone.parameters());
+    // summary(): rows add up; the propagation's kernels count as the products they are
+    const s = summary(m, [1, 3, 32, 32]);
+    expect(s.totalParams).toBe(m.numParameters());
+    expect(s.rows.reduce((a, r) => a + r.flops, 0)).toBe(s.totalFlops);
+    const p = 16; // the 4 x 4 map of c4 on a grid downsampled by 2
+    const kernels = T * (2 * 32 * (p / 4) ** 2) * (1 + m.propagation.iterations);
+    expect(s.rows.find((r) => r.name === 'propagation')!.flops).toBe(kernels + 2 * T * T * (p / 4) ** 2);
   });
 
   const CASES: { name: string; spec: ModelSpec; shared: RegExp; noGrad: RegExp | null }[] = [
