@@ -37,7 +37,9 @@ export interface Page {
 }
 
 const pct = (xs: readonly number[]) => {
-  const [m, s] = meanStd(xs);
+  const [raw, s] = meanStd(xs);
+  const m = Math.abs(raw) < 0.005 ? 0 : raw; // no "-0.00"
+
   return xs.length > 1 ? `${m.toFixed(2)} ± ${s.toFixed(2)}` : m.toFixed(2);
 };
 const ms = (xs: readonly number[]) => (xs.length ? `${(meanStd(xs)[0] * 1000).toFixed(0)}` : '-');
