@@ -8,10 +8,13 @@
  *   diffuseStep(A, x, x0, beta) y[b, c, i] = beta * sum_j A[b, i, j] x[b, c, j] + (1 - beta) * x0[b, c, i]
  *                               (one iteration of the propagation X <- beta A X + (1 - beta) X0)
  *
- * One invocation per output element, row, or block of four channels of a pixel; sums stay in
- * registers, which is what software adapters reward (no workgroup memory, no barriers). The composed versions (matmul,
- * softmax) are {@link pixelAffinityComposed} and {@link diffuseStepComposed}, the ONNX and PyTorch
- * exports compute the same with their own ops.
+ * Five kernels do it all: pap_gram (sum over channels of two maps' products, 4 x 4 register
+ * blocks), pap_softmax_rows, pap_affinity_grad_logits, and pap_diffuse (a product with A or A^T over
+ * the pixel axis, 4 channels x 4 pixels per invocation). Sums stay in registers, which is what
+ * software adapters reward (no workgroup memory, no barriers). The composed versions (matmul,
+ * softmax) are {@link pixelAffinityComposed} and {@link diffuseStepComposed}; the ONNX and PyTorch
+ * exports compute the same with their own ops. Every binding must fit the runtime's binding limit
+ * (B P^2 floats for A); past it the runtime refuses the dispatch (these kernels do not split).
  */
 import { ArgumentError, ShapeError } from '../../errors.js';
 import type { KernelDescriptor } from '../../gpu/kernel-descriptor.js';
@@ -217,7 +220,8 @@ const affinityOps = new Map<number, (x: Tensor) => Tensor>();
 /**
  * The row-normalised pixel affinity of features x [B, C, P]: A [B, P, P] with A[b, i, :] =
  * softmax over j of scale * <x[:, i], x[:, j]> (default scale 1 / sqrt(C)). Differentiable; forward
- * and backward are WGSL kernels (pap_affinity; pap_affinity_grad_logits then pap_affinity_grad_x).
+ * and backward are WGSL kernels (forward: pap_gram for the logits, pap_softmax_rows; backward:
+ * pap_affinity_grad_logits's rowdot and symmetric stages, then pap_diffuse's columns order for dx).
  */
 export function pixelAffinity(x: Tensor, scale = affinityScale(x.shape[1] ?? 1)): Tensor {
   sizes('pixelAffinity', x);
