@@ -26,6 +26,8 @@ export interface PageInput {
   balancers: CompareFile[];
   weightsOf: WeightsOf;
   toy: ToyReport | null;
+  /** What did not finish (said in section 2, so a missing table is never silent). */
+  failures?: string[];
   /** Folder of the images, relative to the page (default 'results'). */
   imageDir?: string;
 }
@@ -122,6 +124,7 @@ export function resultsPage(input: PageInput): Page {
     const model = b.rows[0]?.model ?? '?';
     md.push(`### On ${model}`, '', table(b, 'balancer', 'equal'), '', verdictLine(b, 'balancer'), '');
   }
+  for (const f of input.failures ?? []) md.push(`**Not measured:** ${f}.`, '');
   md.push('## 3. Task weights over training', '', 'Mean over seeds of the weight each balancer gave each task at every logged step (equal weights are constant and left out).', '');
   for (const b of input.balancers) {
     const model = b.rows[0]?.model ?? '?';

@@ -43,7 +43,18 @@ const tables = ['shared-encoder', ...(bestArch === 'shared-encoder' ? [] : [best
 // encoder through several maps) run it on the shared parameters instead.
 const NO_REPRESENTATION = ['cross-stitch', 'nddr', 'mtan', 'mti-net'];
 const balancersFor = (m: string) => budget.balancers.map((b) => (b === 'mgda' && NO_REPRESENTATION.includes(m.split(':')[0]!) ? 'mgda:mode=parameters' : b));
-for (const m of tables) await compare(`balancers-${m}`, [m], balancersFor(m));
+// A balancer table that fails (a run that cannot train) is named on the page, not hidden; the
+// other sections are still written, and the next call retries it (its finished runs are kept).
+const failed: string[] = [];
+for (const m of tables) {
+  try {
+    await compare(`balancers-${m}`, [m], balancersFor(m));
+  } catch (e) {
+    if (m === 'shared-encoder') throw e;
+    failed.push(`the balancer table on ${m} did not finish: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+    process.stderr.write(`results: ${failed.at(-1)}\n`);
+  }
+}
 shutdown();
 
 const toyDir = join(out, 'toy');
@@ -60,7 +71,8 @@ const page = resultsPage({
   budget: { name: budget.name, description: `${budget.description}${bestArch === 'shared-encoder' ? '' : ` (best architecture by mean ΔMTL: ${bestArch})`}` },
   banner: budget.banner,
   architectures: arch,
-  balancers: tables.map((m) => readCompareFile(out, `balancers-${m}`)),
+  balancers: tables.filter((m) => !failed.some((f) => f.includes(` on ${m} `))).map((m) => readCompareFile(out, `balancers-${m}`)),
+  failures: failed,
   weightsOf: weightsIn(out),
   toy: readToy(out),
   imageDir: 'results',
