@@ -1,7 +1,7 @@
 /**
  * The entries of `webmtl compare --models` and `--balancers`: a name with options,
  * `gradnorm:alpha=0.5`, `shared-encoder:head=aspp:headChannels=64`. Options are separated by ':'
- * (',' separates entries); a value reads as JSON when it parses (numbers, booleans, arrays), else as
+ * (',' outside brackets separates entries); a value reads as JSON when it parses (numbers, booleans, arrays), else as
  * a string. The entry's text is its label in tables and, made a run name by {@link folderPart}, in
  * run-folder names, so an entry without options names its folders as before.
  */
@@ -19,8 +19,7 @@ export interface GridEntry {
 
 /** The list option's entries, each as {@link parseEntry} reads it; at least one. */
 export function parseEntries(text: string, what: string): GridEntry[] {
-  const xs = text
-    .split(',')
+  const xs = splitTop(text)
     .map((x) => x.replace(/\s+/g, ''))
     .filter(Boolean);
   if (xs.length === 0) throw new WebmtlError(`--${what} needs at least one value`);
@@ -31,6 +30,24 @@ export function parseEntries(text: string, what: string): GridEntry[] {
     seen.add(e.label);
   }
   return entries;
+}
+
+/** `text` split at the commas outside brackets and braces (`fixed:weights=[1,3],equal`: two entries). */
+function splitTop(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '[' || c === '{') depth++;
+    else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+    else if (c === ',' && depth === 0) {
+      out.push(text.slice(from, i));
+      from = i + 1;
+    }
+  }
+  out.push(text.slice(from));
+  return out;
 }
 
 /**

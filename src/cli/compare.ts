@@ -130,7 +130,9 @@ export async function compareCommand(opts: CompareCommandOptions): Promise<void>
   const taskNames = [...base.tasks];
   for (const b of balancers) {
     try {
-      createBalancer({ method: b.name, ...b.options } as unknown as BalancerSpec, taskNames).dispose();
+      // 'fixed' without weights takes the tasks' own weights when the run is built (build.ts).
+      const weights = b.name === 'fixed' && !('weights' in b.options) ? { weights: taskNames.map(() => 1) } : {};
+      createBalancer({ method: b.name, ...weights, ...b.options } as unknown as BalancerSpec, taskNames).dispose();
     } catch (e) {
       throw new WebmtlError(`--balancers: '${b.label}': ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -103,6 +103,7 @@ describe('compare entries', () => {
     expect(e.map((x) => x.label)).toEqual(['gradnorm:alpha=0.5', 'gradnorm:alpha=1.5:lr=0.01', 'uncertainty']);
     expect(e[1]!.options).toEqual({ alpha: 1.5, lr: 0.01 });
     expect(parseEntries('shared-encoder:head=aspp', 'models')[0]!.options).toEqual({ head: 'aspp' });
+    expect(parseEntries('fixed:weights=[1,3],equal', 'balancers').map((x) => x.options)).toEqual([{ weights: [1, 3] }, {}]);
     expect(folderPart('gradnorm:alpha=0.5')).toBe('gradnorm_alpha-0.5');
     expect(folderPart('equal')).toBe('equal');
     expect(() => parseEntries('gradnorm:alpha', 'balancers')).toThrow(/option 'alpha' of 'gradnorm:alpha' is not key=value/);
