@@ -13,8 +13,9 @@
  * the pixel axis, 4 channels x 4 pixels per invocation). Sums stay in registers, which is what
  * software adapters reward (no workgroup memory, no barriers). The composed versions (matmul,
  * softmax) are {@link pixelAffinityComposed} and {@link diffuseStepComposed}; the ONNX and PyTorch
- * exports compute the same with their own ops. Every binding must fit the runtime's binding limit
- * (B P^2 floats for A); past it the runtime refuses the dispatch (these kernels do not split).
+ * exports compute the same with their own ops. When A (B P^2 floats) or the features (B C P) would
+ * exceed one binding (Runtime.maxBindingBytes), both ops run their composed versions instead, whose
+ * built-in ops split their work across bindings.
  */
 import { ArgumentError, ShapeError } from '../../errors.js';
 import type { KernelDescriptor } from '../../gpu/kernel-descriptor.js';
@@ -24,6 +25,7 @@ import { addFlops } from '../../ops/flops.js';
 import { matmul } from '../../ops/matmul.js';
 import { softmax } from '../../ops/reduce.js';
 import { transpose } from '../../ops/shape-ops.js';
+import { runtime } from '../../tensor/context.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
@@ -210,6 +212,11 @@ function sizes(op: string, x: Tensor): { b: number; c: number; p: number } {
 
 const groups = (n: number) => ({ invocations: n, workgroupSize: WG });
 
+/** True when A [B, P, P] or the features [B, C, P] fit one binding (the kernels bind them whole). */
+function fitsOneBinding(b: number, c: number, p: number): boolean {
+  return 4 * b * p * Math.max(p, c) <= runtime().maxBindingBytes;
+}
+
 /** The default similarity scale 1 / sqrt(C) (as scaled dot-product attention). */
 export function affinityScale(channels: number): number {
   return 1 / Math.sqrt(channels);
@@ -221,10 +228,12 @@ const affinityOps = new Map<number, (x: Tensor) => Tensor>();
  * The row-normalised pixel affinity of features x [B, C, P]: A [B, P, P] with A[b, i, :] =
  * softmax over j of scale * <x[:, i], x[:, j]> (default scale 1 / sqrt(C)). Differentiable; forward
  * and backward are WGSL kernels (forward: pap_gram for the logits, pap_softmax_rows; backward:
- * pap_affinity_grad_logits's rowdot and symmetric stages, then pap_diffuse's columns order for dx).
+ * pap_affinity_grad_logits's rowdot and symmetric stages, then pap_diffuse's columns order for dx),
+ * or past one binding the composed version.
  */
 export function pixelAffinity(x: Tensor, scale = affinityScale(x.shape[1] ?? 1)): Tensor {
-  sizes('pixelAffinity', x);
+  const dx = sizes('pixelAffinity', x);
+  if (!fitsOneBinding(dx.b, dx.c, dx.p)) return pixelAffinityComposed(x, scale);
   let op = affinityOps.get(scale);
   if (!op) {
     op = customOp({
@@ -283,11 +292,12 @@ function launchDiffuse(a: Tensor, x: Tensor, x0: Tensor, beta: number, gamma: nu
  * One propagation step y = beta A x + (1 - beta) x0 for A [B, P, P] and x, x0 [B, C, P], the
  * product taken over the pixel axis (y[:, :, i] = sum_j A[i, j] x[:, :, j]). Differentiable in all
  * three; forward and backward are WGSL kernels (pap_diffuse, its transposed order for dx and its
- * beta = 0 form for dx0; pap_gram for dA).
+ * beta = 0 form for dx0; pap_gram for dA), or past one binding the composed version.
  */
 export function diffuseStep(a: Tensor, x: Tensor, x0: Tensor, beta: number): Tensor {
-  checkDiffuse(a, x, x0);
+  const dx = checkDiffuse(a, x, x0);
   if (!(beta >= 0 && beta <= 1)) throw new ArgumentError('diffuseStep', `beta must be in [0, 1], got ${beta}`);
+  if (!fitsOneBinding(dx.b, dx.c, dx.p)) return diffuseStepComposed(a, x, x0, beta);
   let op = diffuseOps.get(beta);
   if (!op) {
     op = customOp({

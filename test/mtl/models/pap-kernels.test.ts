@@ -1,6 +1,8 @@
 // PAP-Net's WGSL kernels (pixel affinity, one diffusion step) against float64 references on odd
 // sizes, their WGSL backwards against finite differences and against the composed versions'
-// gradients, and compareOps against the composed versions (same values).
+// gradients, and compareOps against the composed versions (same values). Past one binding the ops
+// run their composed versions: `WEBMTL_MAX_BINDING=65536 npx vitest run <this file>` takes that
+// path in the last case, which must meet the same references.
 import { describe, expect, it } from 'vitest';
 import * as w from '../../../src/index.js';
 import { compareOps } from '../../../src/ops/custom-op.js';
@@ -69,6 +71,20 @@ describe.each(devices())('PAP-Net kernels on %s', () => {
     const composed = run(pixelAffinityComposed, diffuseStepComposed);
     for (let i = 0; i < 2; i++) expect(maxErr(await own[i]!.toArray(), await composed[i]!.toArray()), `input ${i}`).toBeLessThan(2e-5);
     for (const t of [x, x0, g, ...own, ...composed]) t!.dispose();
+  });
+
+  it('a batch past 64 KiB (A is 117 KiB): the same references either way', async () => {
+    const [b, c, p] = [3, 6, 100];
+    const hx = host(21, b * c * p);
+    const x = w.fromArray(Float32Array.from(hx), [b, c, p]);
+    const a = w.noGrad(() => pixelAffinity(x));
+    const ha = refPixelAffinity(hx, b, c, p, affinityScale(c));
+    expect(maxErr(await a.toArray(), ha)).toBeLessThan(1e-6);
+    const y = w.noGrad(() => diffuseStep(a, x, x, 0.4));
+    expect(maxErr(await y.toArray(), refDiffuseStep(await a.toArray(), hx, hx, b, c, p, 0.4))).toBeLessThan(1e-6);
+    const data = { data: host(22, b * c * p), shape: [b, c, p] };
+    expect(await w.gradcheck((t) => diffuseStep(pixelAffinity(t!), t!, t!, 0.4), [data], { maxProbes: 8 })).toEqual([]);
+    for (const t of [x, a, y]) t.dispose();
   });
 
   it('compareOps: the kernels against the composed versions give the same values', async () => {
