@@ -3,12 +3,12 @@
  * the batch while one entry fits, else tiles of one entry's output (rows and columns) and, when a
  * row of the reduction is itself too long, chunks of k whose products add up. Operand tiles are
  * copied out (copyBufferToBuffer: any split point works); src/ops/kernels/matmul.ts calls this only
- * when something does not fit.
+ * when something does not fit, or when a side of C is longer than one dispatch's grid covers.
  */
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { binary } from './elementwise.js';
-import type { MatmulPlan, MatmulVariant } from './matmul.js';
+import { MATMUL_GRID_SAFE, MAX_GROUPS_PER_DIM, type MatmulPlan, type MatmulVariant } from './matmul.js';
 import { copyBlock } from './split.js';
 
 type Run = (a: Tensor, b: Tensor, plan: MatmulPlan, outShape: readonly number[], variant?: MatmulVariant) => Tensor;
@@ -40,9 +40,10 @@ export function splitMatmul(a: Tensor, b: Tensor, plan: MatmulPlan, outShape: re
   // Packed operands round their rows up to multiples of 4.
   const r4 = (x: number) => Math.ceil(x / 4) * 4;
   const entry = Math.max(m * n, r4(m) * k, k * r4(n));
-  if (batch > 1 && entry <= L) {
-    // Whole entries: an operand broadcast over the batch (stride 0) is passed as it is.
-    const per = Math.max(1, Math.floor(L / entry));
+  if (batch > 1 && entry <= L && m <= MATMUL_GRID_SAFE && n <= MATMUL_GRID_SAFE) {
+    // Whole entries: an operand broadcast over the batch (stride 0) is passed as it is. At most
+    // MAX_GROUPS_PER_DIM entries per dispatch (the batch is the grid's z).
+    const per = Math.max(1, Math.min(MAX_GROUPS_PER_DIM, Math.floor(L / entry)));
     for (let b0 = 0; b0 < batch; b0 += per) {
       const bb = Math.min(per, batch - b0);
       const at = plan.strideA ? cut(a, b0 * plan.strideA, [bb * plan.strideA]) : a;
@@ -67,9 +68,10 @@ export function splitMatmul(a: Tensor, b: Tensor, plan: MatmulPlan, outShape: re
 function tiles(a: Tensor, b: Tensor, plan: MatmulPlan, L: number, variant: MatmulVariant | undefined, run: Run): Tensor {
   const { m, n, k, transA, transB } = plan;
   // Tiles of multiples of 4 rows and columns: packed operands round up to them.
+  // Neither side longer than one dispatch's grid covers.
   const kb = Math.min(k, Math.floor(L / 4));
-  const nb = Math.max(1, Math.min(n, Math.floor(L / kb / 4) * 4));
-  const mb = Math.max(1, Math.min(m, Math.floor(Math.min(L / kb, L / nb) / 4) * 4));
+  const nb = Math.max(1, Math.min(n, MATMUL_GRID_SAFE, Math.floor(L / kb / 4) * 4));
+  const mb = Math.max(1, Math.min(m, MATMUL_GRID_SAFE, Math.floor(Math.min(L / kb, L / nb) / 4) * 4));
   const c = empty([m, n]);
   for (let m0 = 0; m0 < m; m0 += mb) {
     const mt = Math.min(mb, m - m0);

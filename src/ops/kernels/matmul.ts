@@ -25,6 +25,14 @@ const fillKernel = { shader: 'fill', bindings: ['write', 'uniform'] } as const;
 const PACK_WG = 64;
 /** Rows and columns of C per `outer` invocation. */
 const OUTER_TILE = 16;
+/** Workgroups per dispatch dimension (WebGPU's default maxComputeWorkgroupsPerDimension). */
+export const MAX_GROUPS_PER_DIM = 65535;
+/**
+ * The most rows or columns of C one dispatch covers in every variant: each maps columns to x and
+ * rows to y, at least 16 of either per workgroup (`outer` with an 8x1 workgroup covers 16 rows), so
+ * a longer side is split into tiles (matmul-split.ts), as a too-large operand is.
+ */
+export const MATMUL_GRID_SAFE = MAX_GROUPS_PER_DIM * 16;
 /** Rows and columns of C per `tiled` workgroup (16x16 invocations, 4x4 each). */
 const TILED_TILE = 64;
 /** Adapters that run shaders on the CPU (lavapipe/llvmpipe, SwiftShader). */
@@ -114,7 +122,8 @@ export function matmulRaw(
   const { batch, m, n, k } = plan;
   const rt = a.runtime;
   const r4 = (x: number) => Math.ceil(x / 4) * 4;
-  if (k > 0 && batch * m * n > 0 && (!fits(rt, a, b) || over(rt, batch * m * n, batch * r4(m) * k, batch * k * r4(n)))) {
+  const gridTooLarge = m > MATMUL_GRID_SAFE || n > MATMUL_GRID_SAFE || batch > MAX_GROUPS_PER_DIM;
+  if (k > 0 && batch * m * n > 0 && (gridTooLarge || !fits(rt, a, b) || over(rt, batch * m * n, batch * r4(m) * k, batch * k * r4(n)))) {
     return splitMatmul(a, b, plan, outShape, variant, matmulRaw);
   }
   const c = empty(outShape);
