@@ -15,7 +15,7 @@ import { WebmtlError } from '../errors.js';
 import { deltaMTL, type TaskMetrics } from '../mtl/metrics/delta-mtl.js';
 import type { Task } from '../mtl/task.js';
 import { BALANCE_METHODS, createBalancer, type BalancerSpec } from '../mtl/balance/index.js';
-import { ARCHITECTURES, type Arch } from '../mtl/models/create-model.js';
+import { ARCHITECTURES, archTakes, type Arch } from '../mtl/models/create-model.js';
 import { formatCount } from '../mtl/models/summary.js';
 import { init } from '../tensor/context.js';
 import { fsFailure, makeRunDir } from './run-folder.js';
@@ -137,12 +137,12 @@ export async function compareCommand(opts: CompareCommandOptions): Promise<void>
       throw new WebmtlError(`--balancers: '${b.label}': ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  // Head options belong to the encoder-focused archs; the decoder-focused ones build their own heads.
+  // Head options belong to the archs that take them; the decoder-focused ones build their own heads.
   const modelFor = (m: GridEntry | 'single-task'): RunConfig['model'] => {
     const arch = m === 'single-task' ? m : m.name;
     const options = m === 'single-task' ? {} : m.options;
     const { head: _h, headChannels: _c, rates: _r, ...rest } = base.model as Record<string, unknown>;
-    const from = arch === 'pad-net' || arch === 'mti-net' ? rest : base.model;
+    const from = archTakes(arch, 'head') ? base.model : rest;
     return { ...from, ...options, arch } as RunConfig['model'];
   };
   const variant = (name: string, patch: Partial<RunConfig>): RunConfig => parseConfig({ ...structuredClone(base), ...patch, name }, `compare run ${name}`);

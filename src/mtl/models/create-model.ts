@@ -177,3 +177,9 @@ export function createModel(spec: ModelSpec, tasks: readonly TaskSpec[]): MultiT
   }
   return entry.build(spec, tasks);
 }
+
+/** True when architecture `arch` takes the spec key `key` (e.g. whether it has head options). */
+export function archTakes(arch: string, key: string): boolean {
+  if (!Object.hasOwn(ARCHITECTURES, arch)) return false;
+  return Object.hasOwn((ARCHITECTURES[arch as Arch] as unknown as ArchEntry<Arch>).keys, key);
+}

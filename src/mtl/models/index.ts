@@ -40,6 +40,6 @@ export { affinityScale, diffuseStep, diffuseStepComposed, pixelAffinity, pixelAf
 export { JTRLModel, JTRL_LEVELS, TaskAttentiveModule, type JTRLOptions, type TaskStep } from './jtrl.js';
 export { FPM, HighResolutionHead, MTINetModel, type MTINetOptions, type ScaleChannels } from './mtinet.js';
 export { summary, formatCount, type ForwardModule, type ModelSummary, type SummaryRow } from './summary.js';
-export { ARCHITECTURES, createModel, type Arch, type ModelSpec } from './create-model.js';
+export { ARCHITECTURES, archTakes, createModel, type Arch, type ModelSpec } from './create-model.js';
 export { setRecompute } from './recompute.js';
 export { countFlops, type FlopCount, type FlopOp } from '../../ops/flops.js';

@@ -1,6 +1,6 @@
 /**
  * The multi-task model contract shared by every architecture (single-task, shared encoder,
- * Cross-Stitch, NDDR-CNN, MTAN, PAD-Net, MTI-Net): forward maps an image batch to one prediction
+ * Cross-Stitch, NDDR-CNN, MTAN, PAD-Net, MTI-Net, PAP-Net, JTRL): forward maps an image batch to one prediction
  * per task at the input's resolution, and the model tells balancers which parameters are shared,
  * which weight is the last shared layer (GradNorm's W) and which tensor is the shared representation.
  */

@@ -113,3 +113,13 @@ describe.each(devices())('createModel on %s', () => {
     expect(y.outputs.semseg!.shape).toEqual([1, 5, 16, 20]);
   });
 });
+
+describe('archTakes', () => {
+  it('says which architectures take head options (what compare passes on)', async () => {
+    const { archTakes } = await import('../../../src/mtl/models/index.js');
+    for (const a of ['single-task', 'shared-encoder', 'cross-stitch', 'nddr', 'mtan']) expect(archTakes(a, 'head'), a).toBe(true);
+    for (const a of ['pad-net', 'mti-net', 'pap-net', 'jtrl']) expect(archTakes(a, 'head'), a).toBe(false);
+    expect(archTakes('pap-net', 'iterations')).toBe(true);
+    expect(archTakes('no-such-arch', 'head')).toBe(false);
+  });
+});
