@@ -177,6 +177,16 @@ describe.each(devices())('ops past the binding limit on %s', () => {
     });
   });
 
+  it('batchNorm2d statistics of a tensor 25 times the limit: the merged partials still fit one binding', async () => {
+    await checkOp({
+      inputs: [[40, 4, 40, 64]],
+      fn: (x) => w.batchNorm2d(x!, null, null, { training: true }),
+      ref: (x) => RN.batchNorm(x!, null, null, { training: true }).y,
+      atol: 2e-5,
+      grad: false,
+    });
+  });
+
   it('groupNorm and layerNorm past the limit', async () => {
     await checkOp({
       inputs: [[2, 8, 37, 31], [8], [8]],

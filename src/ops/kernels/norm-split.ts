@@ -53,22 +53,27 @@ function cut(t: Tensor, v: View, k: Block): Tensor {
 
 /**
  * Partials [M, P, width] of a reduction too large for one binding: `partial` reduces one block
- * (given as a tensor [ab, mb, B], its view and the block) into [mb, p, width]; block results go side
- * by side along P, the rest stays zero (an empty partial).
+ * (given as a tensor [ab, mb, B], its view and the most partials per m it may write, so that the
+ * whole stays within one binding) into [mb, p, width]; block results go side by side along P, the
+ * rest stays zero (an empty partial).
  */
 export function splitPartials(
   x: Tensor,
   v: View,
   width: number,
   mstep: number,
-  partial: (xb: Tensor, v: View, k: Block) => Tensor,
+  partial: (xb: Tensor, v: View, maxP: number, k: Block) => Tensor,
 ): Tensor {
   const limit = x.runtime.maxBindingBytes / 4;
   const parts: { k: Block; part: Tensor; at: number }[] = [];
   const used = new Map<number, number>();
-  for (const k of blocks(limit, v, mstep)) {
+  const list = blocks(limit, v, mstep);
+  // Blocks that share an m range write their partials side by side.
+  const perM = list.filter((k) => k.m0 === 0).length;
+  const maxP = Math.max(1, Math.floor(limit / (v.m * width * perM)));
+  for (const k of list) {
     const xb = cut(x, v, k);
-    const part = partial(xb, { a: k.ab, m: k.mb, b: v.b }, k);
+    const part = partial(xb, { a: k.ab, m: k.mb, b: v.b }, maxP, k);
     xb.dispose();
     const at = used.get(k.m0) ?? 0;
     used.set(k.m0, at + part.shape[1]!);
@@ -175,7 +180,7 @@ export function splitGradSums(
   mask: Tensor | null,
   run: (x: Tensor, gy: Tensor, stats: Tensor, v: View, sa: number, sm: number, sdiv: number, wCol: Tensor | null, mask: Tensor | null) => { part: Tensor },
 ): { part: Tensor; p: number } {
-  const part = splitPartials(x, v, 2, sm !== 0 ? sdiv : 1, (xc, bv, k) => {
+  const part = splitPartials(x, v, 2, sm !== 0 ? sdiv : 1, (xc, bv, _maxP, k) => {
     // Block-local statistics indices start at the block's offset (a multiple of sdiv).
     const off = (k.a0 * sa + k.m0 * sm) / sdiv;
     if (!Number.isInteger(off)) throw new ArgumentError('norm', 'a split of the gradient sums must keep statistics groups whole');

@@ -81,10 +81,11 @@ function vec4Rows(b: number): boolean {
  * Splits each m's A*B elements into interleaved column strides (sb) and row chunks (ac). With
  * `vec4`, B counts vec4s and an invocation's minimum share shrinks by 4 (same elements).
  */
-function split(v: RedView, vec4 = false): Split {
+function split(v: RedView, vec4 = false, maxP = Infinity): Split {
   const work = v.a * v.b;
   const minPer = vec4 ? MIN_PER_INVOCATION / 4 : MIN_PER_INVOCATION;
-  const want = Math.max(1, Math.min(Math.ceil(TARGET_INVOCATIONS / Math.max(v.m, 1)), Math.ceil(work / minPer)));
+  // p = ac * sb stays below 2 * want (ach rounds up): halve the cap.
+  const want = Math.max(1, Math.min(Math.ceil(TARGET_INVOCATIONS / Math.max(v.m, 1)), Math.ceil(work / minPer), Math.floor(maxP / 2)));
   const sb = Math.max(1, Math.min(want, Math.ceil(v.b / 16)));
   const acWant = Math.max(1, Math.min(v.a, Math.ceil(want / sb)));
   const ach = Math.max(1, Math.ceil(v.a / acWant));
@@ -119,7 +120,7 @@ export interface RunningStats {
  * (and its `counter`, when given, gets 1 added).
  */
 export function normStats(x: Tensor, v: RedView, eps: number, running: RunningStats | null = null): Tensor {
-  const part = fits(x.runtime, x) ? statsPartial(x, v) : splitPartials(x, v, 3, 1, (xb, bv) => statsPartial(xb, bv));
+  const part = fits(x.runtime, x) ? statsPartial(x, v) : splitPartials(x, v, 3, 1, (xb, bv, maxP) => statsPartial(xb, bv, maxP));
   const m = v.m;
   const p = part.shape[1]!;
   const rt = part.runtime;
@@ -148,10 +149,10 @@ export function normStats(x: Tensor, v: RedView, eps: number, running: RunningSt
   return stats;
 }
 
-/** Partial (count, mean, M2) [M, P, 3] of x seen as [A, M, B] (x fits one binding). */
-function statsPartial(x: Tensor, v: RedView): Tensor {
+/** Partial (count, mean, M2) [M, P, 3] of x seen as [A, M, B] (x fits one binding), P <= maxP. */
+function statsPartial(x: Tensor, v: RedView, maxP = Infinity): Tensor {
   const v4 = vec4Rows(v.b);
-  const s = split(v4 ? { ...v, b: v.b / 4 } : v, v4);
+  const s = split(v4 ? { ...v, b: v.b / 4 } : v, v4, maxP);
   const part = empty([s.m, s.p, 3]);
   part.runtime.dispatch(v4 ? statsPartial4Kernel : statsPartialKernel, { WG }, [x.bufferFor('norm'), part.bufferFor('norm')], redUniform(s), wgGrid(s.m * s.p));
   return part;
