@@ -6,7 +6,6 @@
  * the largest difference between the two results relative to the largest f32 value.
  */
 import * as w from '../src/index.js';
-import { setF16Passes } from '../src/ops/kernels/f16.js';
 import { describeConv, type ConvShape } from './conv.js';
 import { timeInterleaved, type BenchRow } from './timing.js';
 
@@ -21,13 +20,11 @@ const CONV_SHAPES: readonly ConvShape[] = [
 function withF16<T>(on: boolean, fn: () => T): T {
   const rt = w.runtime();
   const was = rt.f16;
-  const old = setF16Passes({ matmul: true, 'conv-forward': true, 'conv-input': true, 'conv-weight': true });
   rt.f16 = on;
   try {
-    return fn();
+    return rt.withKernelOptions({ f16Passes: { matmul: true, 'conv-forward': true, 'conv-input': true, 'conv-weight': true } }, fn);
   } finally {
     rt.f16 = was;
-    setF16Passes(old);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 export * from './errors.js';
 export { Runtime, grid, type RuntimeOptions } from './gpu/runtime.js';
+export { defaultKernelOptions, type KernelOptions, type F16Pass, type ConvVariantName } from './gpu/kernel-options.js';
 export { requestDevice, type DeviceOptions, type AcquiredDevice } from './gpu/adapter.js';
 export type { Kernel, BindingKind } from './gpu/pipeline-cache.js';
 export type { PoolStats } from './gpu/buffer-pool.js';

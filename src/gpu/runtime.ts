@@ -3,6 +3,7 @@
  * Ops encode dispatches into one pending command encoder (one compute pass); it is submitted when a
  * value is read back, at an explicit `flush()`, or after `maxBatch` dispatches.
  */
+import { defaultKernelOptions, type KernelOptions } from './kernel-options.js';
 import { DeviceLostError, GpuError, OutOfMemoryError, ArgumentError } from '../errors.js';
 import { requestDevice, type DeviceOptions } from './adapter.js';
 import { BufferPool, type PoolStats } from './buffer-pool.js';
@@ -84,6 +85,8 @@ export class Runtime {
    * Tensors may be larger (up to maxBufferSize); ops split their work so that no binding exceeds this.
    */
   readonly maxBindingBytes: number;
+  /** Which kernels ops run where there is a choice (see kernel-options.ts); change with withKernelOptions. */
+  kernelOptions: KernelOptions = defaultKernelOptions();
 
   private constructor(
     readonly device: GPUDevice,
@@ -137,6 +140,29 @@ export class Runtime {
       throw new ArgumentError('f16', `the adapter (${this.adapterName}) lacks the 'shader-f16' feature; leave f16 off on it`);
     }
     this.f16On = on;
+  }
+
+  /**
+   * Runs `fn` with some kernel options changed (kernel-options.ts), then restores the previous ones,
+   * also when fn throws or its promise rejects; returns what fn returns.
+   */
+  withKernelOptions<T>(patch: Partial<KernelOptions>, fn: () => T): T {
+    const old = this.kernelOptions;
+    this.kernelOptions = { ...old, ...patch };
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      this.kernelOptions = old;
+      throw e;
+    }
+    if (result instanceof Promise) {
+      return result.finally(() => {
+        this.kernelOptions = old;
+      }) as T;
+    }
+    this.kernelOptions = old;
+    return result;
   }
 
   /** The limits of the device, as granted. */

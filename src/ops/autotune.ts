@@ -15,7 +15,6 @@ import {
   convOut,
   convWeightGrad,
   CONV_VARIANTS,
-  forceConvVariant,
   parseConvTuneKey,
   type ConvTuneCase,
 } from './kernels/conv.js';
@@ -119,14 +118,7 @@ function convJob(c: ConvTuneCase): Job {
   return {
     allowed: CONV_VARIANTS,
     rule: chooseConvVariant(c.pass, g, c.o, c.c * c.kh * c.kw, c.n * oh * ow, runtime().adapterName),
-    run: (v) => {
-      forceConvVariant(v as 'direct');
-      try {
-        once();
-      } finally {
-        forceConvVariant(null);
-      }
-    },
+    run: (v) => runtime().withKernelOptions({ convVariant: v as 'direct' }, once),
     dispose: () => {
       for (const t of [w, x, dy]) t?.dispose();
     },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
-import { forceConvVariant, setConvChunkBytes, type ConvVariant } from '../../src/ops/kernels/conv.js';
+import { type ConvVariant } from '../../src/ops/kernels/conv.js';
 import { checkOp, expectClose, makeInputs } from '../helpers/check-op.js';
 import { devices } from '../helpers/devices.js';
 import { FIXTURE_TOLERANCE, loadFixtures, relErr } from '../helpers/fixtures.js';
@@ -109,14 +109,15 @@ describe.each(devices())('convTranspose2d on %s', () => {
 const VARIANTS: ConvVariant[] = ['direct', 'outer', 'tiled'];
 
 describe.each(VARIANTS)('conv2d with the %s variant', (variant) => {
-  let oldChunk = 0;
+  // The runtime's kernel options, for this block only (restored after it).
+  let old: w.KernelOptions;
   beforeAll(() => {
-    forceConvVariant(variant);
-    oldChunk = setConvChunkBytes(4096);
+    const rt = w.runtime();
+    old = rt.kernelOptions;
+    rt.kernelOptions = { ...old, convVariant: variant, convChunkBytes: 4096 };
   });
   afterAll(() => {
-    forceConvVariant(null);
-    setConvChunkBytes(oldChunk);
+    w.runtime().kernelOptions = old;
   });
 
   it.each(cases)('matches the float64 reference and finite differences: %j', async (c) => {
@@ -229,8 +230,7 @@ const big: { x: [number, number, number, number]; o: number; k: number; stride: 
 
 describe.each(devices())('conv2d on larger shapes on %s', () => {
   it.each(big)('forward and both gradients match float64: %j', async (c) => {
-    const old = setConvChunkBytes(c.chunk);
-    try {
+    await w.runtime().withKernelOptions({ convChunkBytes: c.chunk }, async () => {
       const [hx, hw, hg] = makeInputs([c.x, [c.o, c.x[1], c.k, c.k]], 7);
       const want = RC.conv2d(hx!, hw!, null, { stride: [c.stride, c.stride], pad: [c.pad, c.pad, c.pad, c.pad] });
       const [gyh] = makeInputs([want.shape], 8);
@@ -247,8 +247,6 @@ describe.each(devices())('conv2d on larger shapes on %s', () => {
       expectClose(await dx!.data(), wantDx.data, tol(c.o * c.k * c.k) * 4, 1e-4, 'dx');
       expectClose(await dw!.data(), wantDw.data, tol(want.size / c.o) * 4, 1e-4, 'dw');
       for (const t of [x, wt, y, dx!, dw!]) t.dispose();
-    } finally {
-      setConvChunkBytes(old);
-    }
+    });
   });
 });

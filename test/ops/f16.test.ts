@@ -13,13 +13,11 @@
  * that the kernels dispatched were the f16 ones. On inputs that f16 holds exactly, and whose sums
  * f32 holds exactly, the f16 path must be exact, which an f16 accumulator would not be.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as w from '../../src/index.js';
 import type { Kernel } from '../../src/gpu/pipeline-cache.js';
 import { f16Variant } from '../../src/gpu/shader-f16.js';
 import { readShaderFile } from '../../src/gpu/shader-files.js';
-import { forceConvVariant, setConvChunkBytes } from '../../src/ops/kernels/conv.js';
-import { setF16Passes } from '../../src/ops/kernels/f16.js';
 import { matmulRaw, type MatmulVariant } from '../../src/ops/kernels/matmul.js';
 import { makeInputs } from '../helpers/check-op.js';
 import { devices, skipped } from '../helpers/devices.js';
@@ -113,9 +111,14 @@ describe.each(devices())('f16 switch on %s', (dev) => {
 });
 
 describe.skipIf(skipped('f16 path')).each(devices())('f16 path on %s (needs shader-f16)', (dev) => {
+  // Each test sets the runtime's kernel options it needs; they are restored after it.
+  let saved: w.KernelOptions;
+  beforeEach(() => {
+    saved = dev.runtime.kernelOptions;
+  });
   afterEach(() => {
     dev.runtime.f16 = false;
-    forceConvVariant(null);
+    dev.runtime.kernelOptions = saved;
   });
 
   /** One raw product in f32 and f16, checked against the float64 reference. */
@@ -239,9 +242,13 @@ describe.skipIf(skipped('f16 path')).each(devices())('f16 path on %s (needs shad
       dx: [RC.convTranspose2d(hgy!, hw!, null, tOpts), RC.convTranspose2d(abs(hgy!), abs(hw!), null, tOpts), c.o * c.k * c.k],
       dw: [refWeightGrad(hx!, hgy!, c.k, c.stride, c.pad), refWeightGrad(abs(hx!), abs(hgy!), c.k, c.stride, c.pad), n * oh * ow],
     } as const;
-    forceConvVariant(variant);
-    const oldChunk = c.chunk ? setConvChunkBytes(c.chunk) : null;
-    const oldPasses = setF16Passes({ 'conv-input': true, 'conv-weight': true });
+    const old = dev.runtime.kernelOptions;
+    dev.runtime.kernelOptions = {
+      ...old,
+      convVariant: variant,
+      ...(c.chunk ? { convChunkBytes: c.chunk } : {}),
+      f16Passes: { ...old.f16Passes, 'conv-input': true, 'conv-weight': true },
+    };
     try {
       const run = async (f16: boolean) => {
         dev.runtime.f16 = f16;
@@ -272,8 +279,7 @@ describe.skipIf(skipped('f16 path')).each(devices())('f16 path on %s (needs shad
         expectF16(r16.out[i]!, r32.out[i]!, want, wantAbs, k, 2, `${variant} ${JSON.stringify(c)} ${name}`);
       });
     } finally {
-      setF16Passes(oldPasses);
-      if (oldChunk !== null) setConvChunkBytes(oldChunk);
+      dev.runtime.kernelOptions = old;
     }
   }
 
@@ -287,7 +293,7 @@ describe.skipIf(skipped('f16 path')).each(devices())('f16 path on %s (needs shad
   });
 
   it('by default only the forward of a convolution runs f16, its gradients stay f32', async () => {
-    forceConvVariant('outer');
+    dev.runtime.kernelOptions = { ...dev.runtime.kernelOptions, convVariant: 'outer' };
     const x = w.randn([2, 4, 8, 8], { seed: 1, requiresGrad: true });
     const wt = w.randn([6, 4, 3, 3], { seed: 2, requiresGrad: true });
     const y = f16On(() => w.conv2d(x, wt, null, { padding: 1 }));
@@ -298,7 +304,7 @@ describe.skipIf(skipped('f16 path')).each(devices())('f16 path on %s (needs shad
   });
 
   it('a few training steps of a small conv net have f32-like losses', async () => {
-    forceConvVariant('outer');
+    dev.runtime.kernelOptions = { ...dev.runtime.kernelOptions, convVariant: 'outer' };
     const seeds = makeInputs([[8, 3, 3, 3], [8], [8, 8, 3, 3], [2, 8, 1, 1], [4, 3, 12, 12], [4, 2, 12, 12]], 21);
     const train = async (f16: boolean): Promise<number[]> => {
       dev.runtime.f16 = f16;

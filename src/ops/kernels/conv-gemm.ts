@@ -25,15 +25,6 @@ const ROWS_WG = 16;
 /** Pixels each `rows` invocation walks through (16 ran 1.4x slower; 64 to 256 alike). */
 const ROWS_SEG = 64;
 
-/** Upper bound of one im2col chunk (plus its packed output-gradient slice) in bytes. */
-let chunkBudget = 32 << 20;
-
-/** Sets the im2col chunk budget in bytes and returns the previous one; for tests and benchmarks. */
-export function setConvChunkBytes(bytes: number): number {
-  const old = chunkBudget;
-  chunkBudget = bytes;
-  return old;
-}
 
 /** A piece of the output pixels: images n0 .. n0 + nb - 1, pixels p0 .. p0 + cols - 1 of each. */
 interface Chunk {
@@ -51,7 +42,7 @@ interface Chunk {
 function chunksOf(rt: Runtime, n: number, ohw: number, perPixel: number): Chunk[] {
   const out: Chunk[] = [];
   // No chunk may exceed one binding either.
-  const chunkBytes = Math.min(chunkBudget, rt.maxBindingBytes);
+  const chunkBytes = Math.min(rt.kernelOptions.convChunkBytes, rt.maxBindingBytes);
   const perImage = ohw * perPixel;
   if (perImage <= chunkBytes) {
     const nb = Math.max(1, Math.floor(chunkBytes / perImage));

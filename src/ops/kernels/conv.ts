@@ -233,12 +233,6 @@ export function flipTransposeWeight(w: Tensor, groups: number): Tensor {
  */
 export type ConvVariant = 'direct' | 'outer' | 'tiled';
 
-let forcedVariant: ConvVariant | null = null;
-
-/** Makes every convolution pass use `v` (null restores the choice by shape); for tests and benchmarks. */
-export function forceConvVariant(v: ConvVariant | null): void {
-  forcedVariant = v;
-}
 
 /** The three passes of a convolution: they choose their variants apart. */
 export type ConvPass = 'forward' | 'input' | 'weight';
@@ -271,7 +265,8 @@ export function chooseConvVariant(pass: ConvPass, g: ConvGeom, o: number, kdim: 
 }
 
 function convVariant(rt: Runtime, pass: ConvPass, g: ConvGeom, o: number, kdim: number, pix: number, io: ConvTuneShape): ConvVariant {
-  if (forcedVariant) return g.groups === 1 ? forcedVariant : 'direct';
+  const forced = rt.kernelOptions.convVariant;
+  if (forced) return g.groups === 1 ? forced : 'direct';
   const rule = chooseConvVariant(pass, g, o, kdim, pix, rt.adapterName);
   if (g.groups !== 1) return rule;
   return rt.tuning.choose(convTuneKey({ pass, ...io, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw }), CONV_VARIANTS, rule);
@@ -320,7 +315,6 @@ export function parseConvTuneKey(key: string): ConvTuneCase | null {
   return { pass: r[1] as ConvPass, n, c, h, w, o, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow };
 }
 
-export { setConvChunkBytes } from './conv-gemm.js';
 
 /**
  * The input gradient dx [n, c, h, w] of a convolution (weight w [o, c/groups, kh, kw], geometry g,

@@ -6,36 +6,20 @@
  * of the inputs (relative 2^-11 each) separates the result from the f32 path's.
  */
 import type { Kernel } from '../../gpu/pipeline-cache.js';
+import type { F16Pass } from '../../gpu/kernel-options.js';
 import type { Runtime } from '../../gpu/runtime.js';
 
 /**
  * Products that can read f16 operands: `matmul` (every matmulRaw product on `outer`/`tiled`, which
  * includes the backward products of matmul and linear: the kernel layer cannot tell them apart),
- * and the three convolution passes run as im2col products.
+ * and the three convolution passes run as im2col products. Which of them do is the runtime's
+ * `kernelOptions.f16Passes` (src/gpu/kernel-options.ts).
  */
-export type F16Pass = 'matmul' | 'conv-forward' | 'conv-input' | 'conv-weight';
-
-/**
- * Which passes use f16 when the switch is on. The convolution gradients stay f32: both read the
- * output gradient, whose values (a loss averaged over many pixels) often lie below f16's normal
- * range (6.1e-5), where f16 keeps few significant bits or flushes to zero; using them safely needs
- * loss scaling, which webmtl does not do.
- */
-let passes: Record<F16Pass, boolean> = { matmul: true, 'conv-forward': true, 'conv-input': false, 'conv-weight': false };
+export type { F16Pass } from '../../gpu/kernel-options.js';
 
 /** True when `pass` should run on f16 operands on `rt` (its switch is on and the pass takes part). */
 export function useF16(rt: Runtime, pass: F16Pass): boolean {
-  return rt.f16 && passes[pass];
-}
-
-/**
- * Sets which passes use f16 while the runtime's switch is on and returns the previous setting; for
- * tests and benchmarks that measure the gradient passes on f16 too.
- */
-export function setF16Passes(p: Partial<Record<F16Pass, boolean>>): Record<F16Pass, boolean> {
-  const old = passes;
-  passes = { ...passes, ...p };
-  return old;
+  return rt.f16 && rt.kernelOptions.f16Passes[pass];
 }
 
 const variants = new WeakMap<Kernel, Kernel>();

@@ -1,0 +1,35 @@
+/**
+ * Per-runtime switches that change which kernels ops run, for tests, benchmarks and the autotune.
+ * They live on the Runtime (runtime().kernelOptions), never in module state, so one runtime's
+ * settings reach no other; `Runtime.withKernelOptions` sets some for the length of a call and
+ * restores them after, even when the call throws.
+ */
+
+/** The kernels a convolution pass can run (see src/ops/kernels/conv.ts). */
+export type ConvVariantName = 'direct' | 'outer' | 'tiled';
+
+/** Products that can read f16 operands when the runtime's `f16` switch is on (src/ops/kernels/f16.ts). */
+export type F16Pass = 'matmul' | 'conv-forward' | 'conv-input' | 'conv-weight';
+
+/** The switches (see the file comment). */
+export interface KernelOptions {
+  /** Every ungrouped convolution pass runs this variant; null: the tuning table, else the shape rule. */
+  convVariant: ConvVariantName | null;
+  /** Upper bound of one im2col chunk (with its packed output-gradient slice), in bytes. */
+  convChunkBytes: number;
+  /**
+   * Which products use f16 operands while `f16` is on. The convolution gradients stay f32 by default:
+   * both read the output gradient, whose values (a loss averaged over many pixels) often lie below
+   * f16's normal range (6.1e-5), where f16 keeps few significant bits; that needs loss scaling.
+   */
+  f16Passes: Readonly<Record<F16Pass, boolean>>;
+}
+
+/** The defaults every runtime starts with. */
+export function defaultKernelOptions(): KernelOptions {
+  return {
+    convVariant: null,
+    convChunkBytes: 32 << 20,
+    f16Passes: { matmul: true, 'conv-forward': true, 'conv-input': false, 'conv-weight': false },
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Kernel options live on the runtime: withKernelOptions changes them for one call and restores
+ * them after it, also when the call throws or its promise rejects, and a forced convolution variant
+ * is what the convolution then runs.
+ */
+import { describe, expect, it } from 'vitest';
+import * as w from '../../src/index.js';
+import { devices } from '../helpers/devices.js';
+import { dispatched } from '../helpers/dispatched.js';
+
+describe.each(devices())('kernel options on %s', (dev) => {
+  it('are set for one call and restored after it, thrown or rejected', async () => {
+    const rt = dev.runtime;
+    const before = rt.kernelOptions;
+    expect(before).toEqual(w.defaultKernelOptions());
+    expect(rt.withKernelOptions({ convChunkBytes: 4096 }, () => rt.kernelOptions.convChunkBytes)).toBe(4096);
+    expect(rt.kernelOptions).toBe(before);
+    expect(() => rt.withKernelOptions({ convVariant: 'direct' }, () => { throw new Error('boom'); })).toThrow('boom');
+    expect(rt.kernelOptions).toBe(before);
+    await expect(rt.withKernelOptions({ convVariant: 'outer' }, async () => { await rt.sync(); throw new Error('later'); })).rejects.toThrow('later');
+    expect(rt.kernelOptions).toBe(before);
+  });
+
+  it('a forced convolution variant is the one that runs', async () => {
+    const x = w.randn([2, 8, 12, 12], { seed: 1 });
+    const k = w.randn([8, 8, 3, 3], { seed: 2 });
+    const entries = (v: 'direct' | 'outer') => dispatched(() => dev.runtime.withKernelOptions({ convVariant: v }, () => w.conv2d(x, k, null, { padding: 1 }).dispose())).entries;
+    const direct = entries('direct');
+    expect(direct).toContain('conv2d');
+    expect(direct).not.toContain('outer');
+    const outer = entries('outer');
+    expect(outer).toContain('outer');
+    expect(outer).not.toContain('conv2d');
+    x.dispose();
+    k.dispose();
+  });
+});
