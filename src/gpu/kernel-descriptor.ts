@@ -199,8 +199,11 @@ function structFields(wgsl: string, struct: string): string[] | null {
   const m = new RegExp(`struct\\s+${struct}\\s*\\{([^}]*)\\}`).exec(wgsl);
   if (!m) return null;
   return m[1]!
+    .split('\n')
+    .map((line) => line.replace(/\/\/.*$/, ''))
+    .join('\n')
     .split(/[,\n]/)
-    .map((s) => s.replace(/\/\/.*$/, '').trim())
+    .map((s) => s.trim())
     .filter(Boolean)
     .map((s) => s.replace(/\s+/g, ''));
 }
@@ -232,4 +235,24 @@ export function checkShaderAgainstDescriptor(d: KernelDescriptor, wgsl: string, 
       throw new ArgumentError(where, `disagree on the uniform struct ${uniform.type}: the shader has {${fields?.join(', ') ?? 'no such struct'}}, the descriptor {${expected.join(', ')}}`);
     }
   }
+}
+
+/**
+ * The storage buffers of a dispatch in the descriptor's binding order, from a map by binding name
+ * (every binding must be given, unknown names are refused), so launch code never counts positions.
+ */
+export function bindingsByName<B>(d: KernelDescriptor, named: Readonly<Record<string, B>>): B[] {
+  for (const k of Object.keys(named)) if (!d.bindings.some((b) => b.name === k)) fail(d, `has no binding '${k}' (bindings: ${d.bindings.map((b) => b.name).join(', ')})`);
+  return d.bindings.map((b) => {
+    const v = named[b.name];
+    if (v === undefined) fail(d, `binding '${b.name}' was not given`);
+    return v;
+  });
+}
+
+/** The bind-group kinds of a descriptor's bindings (storage read / read-write, then the uniform block). */
+export function bindingKinds(d: KernelDescriptor): ('read' | 'write' | 'uniform')[] {
+  const kinds: ('read' | 'write' | 'uniform')[] = d.bindings.map((b) => (b.access === 'read' ? 'read' : 'write'));
+  if (d.uniforms?.length) kinds.push('uniform');
+  return kinds;
 }

@@ -23,6 +23,8 @@ export interface KernelOptions {
    * f16's normal range (6.1e-5), where f16 keeps few significant bits; that needs loss scaling.
    */
   f16Passes: Readonly<Record<F16Pass, boolean>>;
+  /** Register block of the direct forward convolution: bo output channels (4 or 8) x 4*bp pixels (bp 1 or 2). */
+  convForwardBlock: Readonly<{ bo: 4 | 8; bp: 1 | 2 }>;
 }
 
 /** The defaults every runtime starts with. */
@@ -31,5 +33,6 @@ export function defaultKernelOptions(): KernelOptions {
     convVariant: null,
     convChunkBytes: 32 << 20,
     f16Passes: { matmul: true, 'conv-forward': true, 'conv-input': false, 'conv-weight': false },
+    convForwardBlock: { bo: 4, bp: 1 },
   };
 }

@@ -2,6 +2,7 @@
  * Compute pipelines cached by (shader, entry point, override constants), with explicit bind-group
  * layouts built from the kernel's declared bindings.
  */
+import { checkShaderAgainstDescriptor, type KernelDescriptor } from './kernel-descriptor.js';
 import { readShaderFile } from './shader-files.js';
 import { f16Variant } from './shader-f16.js';
 
@@ -27,6 +28,11 @@ export interface Kernel {
    * kernels of one name with different code never share a pipeline.
    */
   code?: string;
+  /**
+   * The kernel's contract (kernel-descriptor.ts). A shader file that declares its own bindings is
+   * checked against it when its module is first created: a mismatch fails there, naming both.
+   */
+  descriptor?: KernelDescriptor;
 }
 
 /** FNV-1a of a string, as 8 hex digits. */
@@ -84,6 +90,7 @@ export class PipelineCache {
     let module = this.modules.get(shader);
     if (!module) {
       const src = kernel.code ?? readShaderFile(kernel.shader);
+      if (kernel.descriptor && kernel.code === undefined) checkShaderAgainstDescriptor(kernel.descriptor, src, `shaders/${kernel.shader}.wgsl`);
       module = this.device.createShaderModule({ label: shader, code: kernel.f16 ? f16Variant(kernel.shader, src) : src });
       this.modules.set(shader, module);
     }

@@ -34,4 +34,20 @@ describe.each(devices())('kernel options on %s', (dev) => {
     x.dispose();
     k.dispose();
   });
+
+  it("the direct forward's register block is an option too, with the same results", async () => {
+    const x = w.randn([2, 6, 11, 9], { seed: 3 });
+    const k = w.randn([12, 6, 3, 3], { seed: 4 });
+    const run = (block: { bo: 4 | 8; bp: 1 | 2 }) =>
+      dev.runtime.withKernelOptions({ convVariant: 'direct', convForwardBlock: block }, () => w.conv2d(x, k, null, { padding: 1 }));
+    const ref = run({ bo: 4, bp: 1 });
+    const want = await ref.data();
+    for (const block of [{ bo: 8, bp: 1 }, { bo: 4, bp: 2 }, { bo: 8, bp: 2 }] as const) {
+      const y = run(block);
+      const got = await y.data();
+      got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[i]!))));
+      y.dispose();
+    }
+    for (const t of [x, k, ref]) t.dispose();
+  });
 });

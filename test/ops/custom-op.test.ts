@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import {
+  bindingsByName,
   checkShaderAgainstDescriptor,
   packUniformBlock,
   uniformLayout,
@@ -95,6 +96,9 @@ describe('kernel descriptors', () => {
     expect(() => checkShaderAgainstDescriptor(desc, field, 'scaled.wgsl')).toThrow(/uniform struct ScaledCombineParams.*alpha:u32.*alpha:f32/);
     expect(() => defineKernel(desc, field)).toThrow(/alpha/);
     expect(() => defineKernel(desc, '// nothing here')).toThrow(/no @compute entry point 'main'/);
+    expect(bindingsByName(desc, { y: 3, x: 1, z: 2 })).toEqual([1, 2, 3]);
+    expect(() => bindingsByName(desc, { x: 1, z: 2 })).toThrow(/binding 'y' was not given/);
+    expect(() => bindingsByName(desc, { x: 1, z: 2, y: 3, q: 4 })).toThrow(/has no binding 'q'/);
   });
 });
 

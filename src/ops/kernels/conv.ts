@@ -6,7 +6,9 @@
  * (implicit GEMM in shaders/conv2d.wgsl, no im2col buffer; small and grouped convolutions), whose
  * input gradient is a forward pass over a dilated, padded gy with a flipped, transposed weight.
  */
+import { bindingsByName, packUniformBlock } from '../../gpu/kernel-descriptor.js';
 import { grid, type Runtime } from '../../gpu/runtime.js';
+import { CONV2D, CONV2D_FLAGS, DILATE_PAD, fileKernel } from './conv-descriptors.js';
 import { empty, fromArray } from '../../tensor/creation.js';
 import { keep } from '../../tensor/scope.js';
 import { stridesOf } from '../../tensor/shape.js';
@@ -18,14 +20,11 @@ import { reduce } from './reduce.js';
 import { tiledForward, tiledWeightGrad } from './conv-split.js';
 import { fits, mapRows, takeRows } from './split.js';
 
-const fwdKernel = { shader: 'conv2d', bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
-const wgradKernel = { shader: 'conv2d', entry: 'wgrad', bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
-const padKernel = { shader: 'dilate-pad', bindings: ['read', 'write', 'uniform'] } as const;
+const fwdKernel = fileKernel(CONV2D, 'conv2d');
+const wgradKernel = fileKernel(CONV2D, 'conv2d', 'wgrad');
+const padKernel = fileKernel(DILATE_PAD, 'dilate-pad');
 const WGX = 8;
 const WGY = 8;
-
-/** Register block of the forward kernel: bo output channels x 4*bp pixels per invocation. */
-export const fwdBlock = { bo: 4, bp: 1 };
 
 /**
  * z[n, c, i, j] = x[n, c, (i - top)/sh, (j - left)/sw] where that is an exact, in-range index, else 0;
@@ -51,16 +50,9 @@ export function dilatePad(x: Tensor, top: number, left: number, sh: number, sw: 
   const z = empty([n, c, zh, zw]);
   const total = z.size;
   if (total === 0) return z;
-  const u = new ArrayBuffer(48);
-  const u32 = new Uint32Array(u);
-  const i32 = new Int32Array(u);
-  u32.set([total, h, w, zh, zw]);
-  i32[5] = top;
-  i32[6] = left;
-  u32[7] = sh;
-  u32[8] = sw;
+  const u = packUniformBlock(DILATE_PAD, { n: total, h, w, zh, zw, top, left, sh, sw, pad0: 0, pad1: 0, pad2: 0 });
   // Each invocation writes 32 consecutive elements (SPAN in the shader).
-  z.runtime.dispatch(padKernel, { WG: 64 }, [x.bufferFor('conv2d'), z.bufferFor('conv2d')], u32, grid(Math.ceil(total / 32 / 64)));
+  z.runtime.dispatch(padKernel, { WG: 64 }, bindingsByName(DILATE_PAD, { x: x.bufferFor('conv2d'), z: z.bufferFor('conv2d') }), new Uint8Array(u), grid(Math.ceil(total / 32 / 64)));
   return z;
 }
 
@@ -105,14 +97,32 @@ export function convOut(padded: number, k: number, s: number, d: number): number
   return Math.floor((padded - (d * (k - 1) + 1)) / s) + 1;
 }
 
-function params(xp: Tensor, o: number, g: ConvGeom, splits = 1, chunk = 0): { u: Uint32Array; oh: number; ow: number; kdim: number } {
+/** The CONV2D uniform block (by field name) of a pass over xp [n, c, hp, wp] with o output channels. */
+function params(xp: Tensor, o: number, g: ConvGeom, splits = 1, chunk = 0, flags = 0): { u: Uint8Array; oh: number; ow: number; kdim: number } {
   const [n, c, hp, wp] = xp.shape as [number, number, number, number];
   const oh = convOut(hp, g.kh, g.sh, g.dh);
   const ow = convOut(wp, g.kw, g.sw, g.dw);
   const cg = c / g.groups;
   const kdim = cg * g.kh * g.kw;
-  const u = new Uint32Array([o / g.groups, kdim, n * oh * ow, oh * ow, ow, g.sh, g.sw, wp, c * hp * wp, cg * hp * wp, o * oh * ow, g.groups, splits, chunk, 0, 0]);
-  return { u, oh, ow, kdim };
+  const u = packUniformBlock(CONV2D, {
+    og: o / g.groups,
+    kdim,
+    pix: n * oh * ow,
+    ohw: oh * ow,
+    ow,
+    sh: g.sh,
+    sw: g.sw,
+    wp,
+    x_batch: c * hp * wp,
+    x_group: cg * hp * wp,
+    y_batch: o * oh * ow,
+    groups: g.groups,
+    splits,
+    chunk,
+    flags,
+    pad1: 0,
+  });
+  return { u: new Uint8Array(u), oh, ow, kdim };
 }
 
 /**
@@ -135,21 +145,28 @@ export function convForward(xp: Tensor, w: Tensor, g: ConvGeom, bias: Tensor | n
 function directForward(xp: Tensor, w: Tensor, g: ConvGeom, bias: Tensor | null, res: Tensor | null, relu: boolean): Tensor {
   const [n, c, hp, wp] = xp.shape as [number, number, number, number];
   const o = w.shape[0]!;
-  const { u, oh, ow } = params(xp, o, g);
   // The epilogue's switches are uniforms, not override constants: one pipeline for all of them (each
   // constant combination cost its own 0.2-0.4 s LLVM compile on a fresh lavapipe; same run time).
-  u[14] = (bias ? 1 : 0) | (res ? 2 : 0) | (relu ? 4 : 0);
+  const flags = (bias ? CONV2D_FLAGS.bias : 0) | (res ? CONV2D_FLAGS.residual : 0) | (relu ? CONV2D_FLAGS.relu : 0);
+  const { u, oh, ow } = params(xp, o, g, 1, 0, flags);
   const y = empty([n, o, oh, ow]);
   if (y.size === 0) return y;
   const koff = koffTable(xp.runtime, c / g.groups, g.kh, g.kw, g.dh, g.dw, hp, wp);
   const og = o / g.groups;
-  const { bo, bp } = fwdBlock;
+  const { bo, bp } = xp.runtime.kernelOptions.convForwardBlock;
   const groups: [number, number, number] = [Math.ceil((n * oh * ow) / (4 * bp) / WGX), Math.ceil(og / bo / WGY), g.groups];
   const dummy = koff.bufferFor('conv2d');
   y.runtime.dispatch(
     fwdKernel,
     { WGX, WGY, BO: bo, BP: bp },
-    [xp.bufferFor('conv2d'), w.bufferFor('conv2d'), dummy, bias ? bias.bufferFor('conv2d') : dummy, res ? res.bufferFor('conv2d') : dummy, y.bufferFor('conv2d')],
+    bindingsByName(CONV2D, {
+      xp: xp.bufferFor('conv2d'),
+      w: w.bufferFor('conv2d'),
+      koff: dummy,
+      bias: bias ? bias.bufferFor('conv2d') : dummy,
+      res: res ? res.bufferFor('conv2d') : dummy,
+      y: y.bufferFor('conv2d'),
+    }),
     u,
     groups,
   );
@@ -177,8 +194,8 @@ function directWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const [, c, hp, wp] = xp.shape as [number, number, number, number];
   const o = dy.shape[1]!;
   const cg = c / g.groups;
-  const { u: u0, kdim } = params(xp, o, g);
-  const pix = u0[2]!;
+  const kdim = cg * g.kh * g.kw;
+  const pix = xp.shape[0]! * convOut(hp, g.kh, g.sh, g.dh) * convOut(wp, g.kw, g.sw, g.dw);
   const og = o / g.groups;
   const blocks = Math.ceil(kdim / 4) * Math.ceil(og / 4) * g.groups;
   // The partial sums must fit one binding too.
@@ -192,7 +209,8 @@ function directWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   part.runtime.dispatch(
     wgradKernel,
     { WGX, WGY },
-    [xp.bufferFor('conv2d'), dy.bufferFor('conv2d'), dummy, dummy, dummy, part.bufferFor('conv2d')],
+    // wgrad reads the output gradient through the `w` binding and writes partial sums to `y`.
+    bindingsByName(CONV2D, { xp: xp.bufferFor('conv2d'), w: dy.bufferFor('conv2d'), koff: dummy, bias: dummy, res: dummy, y: part.bufferFor('conv2d') }),
     u,
     [Math.ceil(kdim / 4 / WGX), Math.ceil(og / 4 / WGY), g.groups * splits],
   );
