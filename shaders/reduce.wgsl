@@ -1,9 +1,15 @@
 // Reduction over the middle dim of a (outer, R, inner) view. Invocation (o, s, i) reduces the
 // chunk [s*chunk, min(R, (s+1)*chunk)) of x[o, :, i] into y[o, s, i]; with S > 1 chunks a second
 // pass reduces the partial results, which spreads a long reduction over many invocations.
-// OP: 0 sum (times scale), 1 max, 2 min, 3 argmax, 4 argmin (indices as i32 bits). max and min
+// OP: REDUCE_SUM (times scale), _MAX, _MIN, _ARGMAX, _ARGMIN (indices as i32 bits). max and min
 // propagate NaN, as PyTorch does; argmax/argmin take the first extreme index.
 override OP: u32 = 0u;
+// The op codes, as src/ops/kernels/reduce.ts's descriptor declares them (checked when compiled).
+const REDUCE_SUM: u32 = 0u;
+const REDUCE_MAX: u32 = 1u;
+const REDUCE_MIN: u32 = 2u;
+const REDUCE_ARGMAX: u32 = 3u;
+const REDUCE_ARGMIN: u32 = 4u;
 override WG: u32 = 64u;
 
 struct Params { outer: u32, r: u32, inner: u32, s: u32, chunk: u32, scale: f32, pad0: u32, pad1: u32 }
@@ -28,7 +34,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let k0 = s * p.chunk;
   let k1 = min(p.r, k0 + p.chunk);
   let base = o * p.r * p.inner + i;
-  if (OP == 0u) {
+  if (OP == REDUCE_SUM) {
     var acc = 0.0;
     for (var k = k0; k < k1; k++) { acc += x[base + k * p.inner]; }
     y[idx] = bitcast<u32>(acc * p.scale);
@@ -45,11 +51,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         arg = k;
         break;
       }
-      if (select((v < best), (v > best), OP == 1u || OP == 3u)) {
+      if (select((v < best), (v > best), OP == REDUCE_MAX || OP == REDUCE_ARGMAX)) {
         best = v;
         arg = k;
       }
     }
   }
-  if (OP <= 2u) { y[idx] = bitcast<u32>(best); } else { y[idx] = arg; }
+  if (OP != REDUCE_ARGMAX && OP != REDUCE_ARGMIN) { y[idx] = bitcast<u32>(best); } else { y[idx] = arg; }
 }

@@ -228,6 +228,17 @@ export function checkShaderAgainstDescriptor(d: KernelDescriptor, wgsl: string, 
       throw new ArgumentError(where, `disagree on binding ${i}: the shader has var<${b.space}${b.access ? `, ${b.access}` : ''}> ${b.name}: ${b.type}, the descriptor var<${w.space}${w.access ? `, ${w.access}` : ''}> ${w.name}: ${w.type}`);
     }
   });
+  // Op codes: a shader with its own declarations also declares the enum constants itself, with the
+  // descriptor's names and values.
+  for (const [e, members] of Object.entries(d.enums ?? {})) {
+    members.forEach((m, i) => {
+      const name = enumConstName(e, m);
+      const found = new RegExp(`const\\s+${name}\\s*:\\s*u32\\s*=\\s*(\\d+)u\\s*;`).exec(wgsl);
+      if (!found || Number(found[1]) !== i) {
+        throw new ArgumentError(where, `disagree on op code ${name}: the descriptor has ${i}u, the shader ${found ? `${found[1]}u` : 'no such const'}`);
+      }
+    });
+  }
   if (uniform && d.uniforms?.length) {
     const fields = structFields(wgsl, uniform.type);
     const expected = d.uniforms.map((u) => `${u.name}:${wgslType(u).replace(/\s+/g, '')}`);

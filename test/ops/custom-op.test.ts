@@ -95,6 +95,10 @@ describe('kernel descriptors', () => {
     const field = full.replace('  alpha: f32,', '  alpha: u32,');
     expect(() => checkShaderAgainstDescriptor(desc, field, 'scaled.wgsl')).toThrow(/uniform struct ScaledCombineParams.*alpha:u32.*alpha:f32/);
     expect(() => defineKernel(desc, field)).toThrow(/alpha/);
+    // A shader with its own declarations declares the op codes too, with the descriptor's values.
+    const codes = full.replace('const MODE_ADD: u32 = 1u;', 'const MODE_ADD: u32 = 2u;');
+    expect(() => checkShaderAgainstDescriptor(desc, codes, 'scaled.wgsl')).toThrow(/op code MODE_ADD: the descriptor has 1u, the shader 2u/);
+    expect(() => checkShaderAgainstDescriptor(desc, full.replace('const MODE_MUL: u32 = 0u;', ''), 'scaled.wgsl')).toThrow(/MODE_MUL.*no such const/);
     expect(() => defineKernel(desc, '// nothing here')).toThrow(/no @compute entry point 'main'/);
     expect(bindingsByName(desc, { y: 3, x: 1, z: 2 })).toEqual([1, 2, 3]);
     expect(() => bindingsByName(desc, { x: 1, z: 2 })).toThrow(/binding 'y' was not given/);

@@ -3,6 +3,8 @@
  * (outer, R, inner) view, so no transpose is needed; a long reduction with few outputs is split
  * into chunks and finished by a second pass.
  */
+import { bindingKinds, bindingsByName, enumValue, packUniformBlock, type KernelDescriptor } from '../../gpu/kernel-descriptor.js';
+import type { Kernel } from '../../gpu/pipeline-cache.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
@@ -12,10 +14,29 @@ import { WG } from './util.js';
 import { binary, unary } from './elementwise.js';
 import { fits, mapRows, sumRows, takeRows } from './split.js';
 
-const CODES = { sum: 0, max: 1, min: 2, argmax: 3, argmin: 4 } as const;
-export type ReduceCode = keyof typeof CODES;
+/** The contract of shaders/reduce.wgsl: bindings, uniforms and op codes by name. */
+const REDUCE: KernelDescriptor = {
+  name: 'reduce',
+  bindings: [
+    { name: 'x', access: 'read', type: 'f32' },
+    { name: 'y', access: 'read_write', type: 'u32' },
+  ],
+  uniforms: [
+    { name: 'outer', type: 'u32' },
+    { name: 'r', type: 'u32' },
+    { name: 'inner', type: 'u32' },
+    { name: 's', type: 'u32' },
+    { name: 'chunk', type: 'u32' },
+    { name: 'scale', type: 'f32' },
+    { name: 'pad0', type: 'u32' },
+    { name: 'pad1', type: 'u32' },
+  ],
+  constants: { OP: { type: 'u32' }, WG: { type: 'u32' } },
+  enums: { reduce: ['sum', 'max', 'min', 'argmax', 'argmin'] },
+};
+export type ReduceCode = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
-const kernel = { shader: 'reduce', bindings: ['read', 'write', 'uniform'] } as const;
+const kernel: Kernel = { shader: 'reduce', bindings: bindingKinds(REDUCE), descriptor: REDUCE };
 
 /** Below this many outputs a long reduction is split into chunks. */
 const FEW_OUTPUTS = 4096;
@@ -23,11 +44,12 @@ const FEW_OUTPUTS = 4096;
 function pass(op: ReduceCode, x: Tensor, outer: number, r: number, inner: number, s: number, scale: number): Tensor {
   const chunk = Math.ceil(r / s);
   const y = empty([outer, s, inner], op === 'argmax' || op === 'argmin' ? 'i32' : 'f32');
-  const u = new ArrayBuffer(32);
-  new Uint32Array(u).set([outer, r, inner, s, chunk]);
-  new Float32Array(u, 20, 1)[0] = scale;
+  const u = packUniformBlock(REDUCE, { outer, r, inner, s, chunk, scale, pad0: 0, pad1: 0 });
   const n = outer * s * inner;
-  if (n > 0) y.runtime.dispatch(kernel, { OP: CODES[op], WG }, [x.bufferFor(op), y.bufferFor(op)], new Uint8Array(u), grid(Math.ceil(n / WG)));
+  if (n > 0) {
+    const buffers = bindingsByName(REDUCE, { x: x.bufferFor(op), y: y.bufferFor(op) });
+    y.runtime.dispatch(kernel, { OP: enumValue(REDUCE, 'reduce', op), WG }, buffers, new Uint8Array(u), grid(Math.ceil(n / WG)));
+  }
   return y;
 }
 
