@@ -1,8 +1,28 @@
 // Elementwise binary ops on f32. `main` handles equal shapes four elements at a time; `bcast`
 // handles broadcasting: each invocation computes four consecutive outputs, reading a and b through
-// per-dimension strides (0 along broadcast dims). OP numbering: BINARY_CODES in src/ops/binary.ts.
+// per-dimension strides (0 along broadcast dims). OP is one of the BINARY_* codes below.
 override OP: u32 = 0u;
 override WG: u32 = 64u;
+// The op codes, as the descriptor in src/ops/kernels/elementwise-descriptors.ts declares them
+// (checked when the shader is compiled).
+const BINARY_ADD: u32 = 0u;
+const BINARY_SUB: u32 = 1u;
+const BINARY_MUL: u32 = 2u;
+const BINARY_DIV: u32 = 3u;
+const BINARY_POW: u32 = 4u;
+const BINARY_MAXIMUM: u32 = 5u;
+const BINARY_MINIMUM: u32 = 6u;
+const BINARY_EQ: u32 = 7u;
+const BINARY_NE: u32 = 8u;
+const BINARY_LT: u32 = 9u;
+const BINARY_LE: u32 = 10u;
+const BINARY_GT: u32 = 11u;
+const BINARY_GE: u32 = 12u;
+const BINARY_RELU_GRAD: u32 = 13u;
+const BINARY_LEAKY_RELU_GRAD: u32 = 14u;
+const BINARY_SIGMOID_GRAD: u32 = 15u;
+const BINARY_TANH_GRAD: u32 = 16u;
+const BINARY_CLAMP_GRAD: u32 = 17u;
 
 struct Params {
   n: u32, rank: u32, alpha: f32, beta: f32,
@@ -56,26 +76,26 @@ fn f(u: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
   // Comparisons with a NaN operand are false, except != (true), as in IEEE and PyTorch.
   let nan = is_nan(u) | is_nan(v);
   switch OP {
-    case 0u: { return u + v; }
-    case 1u: { return u - v; }
-    case 2u: { return u * v; }
-    case 3u: { return u / v; }
-    case 4u: { return pow_torch(u, v); }
+    case BINARY_ADD: { return u + v; }
+    case BINARY_SUB: { return u - v; }
+    case BINARY_MUL: { return u * v; }
+    case BINARY_DIV: { return u / v; }
+    case BINARY_POW: { return pow_torch(u, v); }
     // maximum and minimum propagate NaN (u + v is NaN then), as in PyTorch.
-    case 5u: { return select(max(u, v), u + v, nan); }
-    case 6u: { return select(min(u, v), u + v, nan); }
-    case 7u: { return mask((u == v) & !nan); }
-    case 8u: { return mask((u != v) | nan); }
-    case 9u: { return mask((u < v) & !nan); }
-    case 10u: { return mask((u <= v) & !nan); }
-    case 11u: { return mask((u > v) & !nan); }
-    case 12u: { return mask((u >= v) & !nan); }
+    case BINARY_MAXIMUM: { return select(max(u, v), u + v, nan); }
+    case BINARY_MINIMUM: { return select(min(u, v), u + v, nan); }
+    case BINARY_EQ: { return mask((u == v) & !nan); }
+    case BINARY_NE: { return mask((u != v) | nan); }
+    case BINARY_LT: { return mask((u < v) & !nan); }
+    case BINARY_LE: { return mask((u <= v) & !nan); }
+    case BINARY_GT: { return mask((u > v) & !nan); }
+    case BINARY_GE: { return mask((u >= v) & !nan); }
     // Backward helpers: u is the output gradient, v the saved input or output.
-    case 13u: { return select(vec4<f32>(0.0), u, v > vec4<f32>(0.0)); }
-    case 14u: { return select(u * p.alpha, u, v > vec4<f32>(0.0)); }
-    case 15u: { return u * v * (1.0 - v); }
-    case 16u: { return u * (1.0 - v * v); }
-    case 17u: { return select(vec4<f32>(0.0), u, (v >= vec4<f32>(p.alpha)) & (v <= vec4<f32>(p.beta))); }
+    case BINARY_RELU_GRAD: { return select(vec4<f32>(0.0), u, v > vec4<f32>(0.0)); }
+    case BINARY_LEAKY_RELU_GRAD: { return select(u * p.alpha, u, v > vec4<f32>(0.0)); }
+    case BINARY_SIGMOID_GRAD: { return u * v * (1.0 - v); }
+    case BINARY_TANH_GRAD: { return u * (1.0 - v * v); }
+    case BINARY_CLAMP_GRAD: { return select(vec4<f32>(0.0), u, (v >= vec4<f32>(p.alpha)) & (v <= vec4<f32>(p.beta))); }
     default: { return u; }
   }
 }

@@ -1,7 +1,26 @@
 // Elementwise unary ops on contiguous f32 data, four elements per invocation. OP selects the
-// function (the numbering is UNARY_CODES in src/ops/unary.ts); alpha and beta are its parameters.
+// function (UNARY_* below); alpha and beta are its parameters.
 override OP: u32 = 0u;
 override WG: u32 = 64u;
+// The op codes, as the descriptor in src/ops/kernels/elementwise-descriptors.ts declares them
+// (checked when the shader is compiled).
+const UNARY_NEG: u32 = 0u;
+const UNARY_EXP: u32 = 1u;
+const UNARY_LOG: u32 = 2u;
+const UNARY_SQRT: u32 = 3u;
+const UNARY_RSQRT: u32 = 4u;
+const UNARY_ABS: u32 = 5u;
+const UNARY_SIGN: u32 = 6u;
+const UNARY_RELU: u32 = 7u;
+const UNARY_LEAKY_RELU: u32 = 8u;
+const UNARY_SIGMOID: u32 = 9u;
+const UNARY_TANH: u32 = 10u;
+const UNARY_CLAMP: u32 = 11u;
+const UNARY_POW_SCALAR: u32 = 12u;
+const UNARY_AFFINE: u32 = 13u;
+const UNARY_RECIPROCAL: u32 = 14u;
+const UNARY_NON_FINITE: u32 = 15u;
+const UNARY_SQUARE: u32 = 16u;
 
 struct Params { n4: u32, alpha: f32, beta: f32, pad: u32 }
 
@@ -59,26 +78,26 @@ fn tanh_stable(v: vec4<f32>) -> vec4<f32> {
 
 fn f(v: vec4<f32>) -> vec4<f32> {
   switch OP {
-    case 0u: { return -v; }
-    case 1u: { return exp(v); }
-    case 2u: { return log(v); }
-    case 3u: { return sqrt(v); }
-    case 4u: { return inverseSqrt(v); }
-    case 5u: { return abs(v); }
+    case UNARY_NEG: { return -v; }
+    case UNARY_EXP: { return exp(v); }
+    case UNARY_LOG: { return log(v); }
+    case UNARY_SQRT: { return sqrt(v); }
+    case UNARY_RSQRT: { return inverseSqrt(v); }
+    case UNARY_ABS: { return abs(v); }
     // sign(NaN) is 0, as in PyTorch.
-    case 6u: { return select(sign(v), vec4<f32>(0.0), is_nan(v)); }
+    case UNARY_SIGN: { return select(sign(v), vec4<f32>(0.0), is_nan(v)); }
     // relu and clamp propagate NaN, as in PyTorch (the builtins max and clamp need not).
-    case 7u: { return select(max(v, vec4<f32>(0.0)), v, is_nan(v)); }
-    case 8u: { return select(v * p.alpha, v, v > vec4<f32>(0.0)); }
-    case 9u: { return 1.0 / (1.0 + exp(-v)); }
-    case 10u: { return tanh_stable(v); }
+    case UNARY_RELU: { return select(max(v, vec4<f32>(0.0)), v, is_nan(v)); }
+    case UNARY_LEAKY_RELU: { return select(v * p.alpha, v, v > vec4<f32>(0.0)); }
+    case UNARY_SIGMOID: { return 1.0 / (1.0 + exp(-v)); }
+    case UNARY_TANH: { return tanh_stable(v); }
     // min(max(v, lo), hi) spelled out: the builtin clamp is unspecified for lo > hi (PyTorch gives hi).
-    case 11u: { return select(min(max(v, vec4<f32>(p.alpha)), vec4<f32>(p.beta)), v, is_nan(v)); }
-    case 12u: { return pow_torch(v, vec4<f32>(p.alpha)); }
-    case 13u: { return v * p.alpha + p.beta; }
-    case 14u: { return 1.0 / v; }
-    case 15u: { return is_nonfinite(v); }
-    case 16u: { return v * v; }
+    case UNARY_CLAMP: { return select(min(max(v, vec4<f32>(p.alpha)), vec4<f32>(p.beta)), v, is_nan(v)); }
+    case UNARY_POW_SCALAR: { return pow_torch(v, vec4<f32>(p.alpha)); }
+    case UNARY_AFFINE: { return v * p.alpha + p.beta; }
+    case UNARY_RECIPROCAL: { return 1.0 / v; }
+    case UNARY_NON_FINITE: { return is_nonfinite(v); }
+    case UNARY_SQUARE: { return v * v; }
     default: { return v; }
   }
 }

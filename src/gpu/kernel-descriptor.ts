@@ -198,14 +198,24 @@ function declaredBindings(wgsl: string): DeclaredBinding[] {
 function structFields(wgsl: string, struct: string): string[] | null {
   const m = new RegExp(`struct\\s+${struct}\\s*\\{([^}]*)\\}`).exec(wgsl);
   if (!m) return null;
-  return m[1]!
+  const body = m[1]!
     .split('\n')
     .map((line) => line.replace(/\/\/.*$/, ''))
-    .join('\n')
-    .split(/[,\n]/)
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((s) => s.replace(/\s+/g, ''));
+    .join(' ');
+  // Fields end at commas outside angle brackets (`array<vec4<u32>, 2>` is one type).
+  const fields: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of body) {
+    if (ch === '<') depth++;
+    if (ch === '>') depth--;
+    if (ch === ',' && depth === 0) {
+      fields.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  fields.push(cur);
+  return fields.map((f) => f.replace(/\s+/g, '')).filter(Boolean);
 }
 
 /**

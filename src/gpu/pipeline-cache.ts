@@ -2,7 +2,7 @@
  * Compute pipelines cached by (shader, entry point, override constants), with explicit bind-group
  * layouts built from the kernel's declared bindings.
  */
-import { checkShaderAgainstDescriptor, type KernelDescriptor } from './kernel-descriptor.js';
+import { bindingKinds, checkShaderAgainstDescriptor, type KernelDescriptor } from './kernel-descriptor.js';
 import { readShaderFile } from './shader-files.js';
 import { f16Variant } from './shader-f16.js';
 
@@ -33,6 +33,11 @@ export interface Kernel {
    * checked against it when its module is first created: a mismatch fails there, naming both.
    */
   descriptor?: KernelDescriptor;
+}
+
+/** The Kernel of entry point `entry` (default `main`) of shaders/`shader`.wgsl under descriptor `d`. */
+export function fileKernel(d: KernelDescriptor, shader: string, entry?: string): Kernel {
+  return { shader, ...(entry ? { entry } : {}), bindings: bindingKinds(d), descriptor: d };
 }
 
 /** FNV-1a of a string, as 8 hex digits. */

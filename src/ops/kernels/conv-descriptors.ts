@@ -4,8 +4,6 @@
  * the flag bits of the forward epilogue. Launch code fills uniforms by these names.
  */
 import type { KernelDescriptor } from '../../gpu/kernel-descriptor.js';
-import type { Kernel } from '../../gpu/pipeline-cache.js';
-import { bindingKinds } from '../../gpu/kernel-descriptor.js';
 
 /** The direct convolution: forward (`main`) and weight gradient (`wgrad`) share one layout. */
 export const CONV2D: KernelDescriptor = {
@@ -65,8 +63,3 @@ export const DILATE_PAD: KernelDescriptor = {
   ],
   constants: { WG: { type: 'u32' } },
 };
-
-/** A runtime Kernel for a descriptor's entry point in its shader file. */
-export function fileKernel(d: KernelDescriptor, shader: string, entry?: string): Kernel {
-  return { shader, ...(entry ? { entry } : {}), bindings: bindingKinds(d), descriptor: d };
-}

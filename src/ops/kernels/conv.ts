@@ -8,7 +8,8 @@
  */
 import { bindingsByName, packUniformBlock } from '../../gpu/kernel-descriptor.js';
 import { grid, type Runtime } from '../../gpu/runtime.js';
-import { CONV2D, CONV2D_FLAGS, DILATE_PAD, fileKernel } from './conv-descriptors.js';
+import { fileKernel } from '../../gpu/pipeline-cache.js';
+import { CONV2D, CONV2D_FLAGS, DILATE_PAD } from './conv-descriptors.js';
 import { empty, fromArray } from '../../tensor/creation.js';
 import { keep } from '../../tensor/scope.js';
 import { stridesOf } from '../../tensor/shape.js';

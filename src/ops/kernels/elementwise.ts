@@ -9,24 +9,20 @@ import { broadcastShapes, broadcastStrides, sameShape, sizeOf } from '../../tens
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, putDims, requireF32 } from './util.js';
 import { fits, flatChunks, mapRows, range, takeRows } from './split.js';
+import { bindingsByName, enumValue, packUniformBlock } from '../../gpu/kernel-descriptor.js';
+import { fileKernel } from '../../gpu/pipeline-cache.js';
+import { BINARY, UNARY, type BinaryCode, type UnaryCode } from './elementwise-descriptors.js';
 
-/** Kernel numbering of shaders/unary.wgsl. */
-export const UNARY_CODES = {
-  neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, abs: 5, sign: 6, relu: 7, leakyRelu: 8, sigmoid: 9,
-  tanh: 10, clamp: 11, powScalar: 12, affine: 13, reciprocal: 14, nonFinite: 15, square: 16,
-} as const;
-export type UnaryCode = keyof typeof UNARY_CODES;
+export type { BinaryCode, UnaryCode } from './elementwise-descriptors.js';
 
-/** Kernel numbering of shaders/binary.wgsl (the last five are backward helpers). */
-export const BINARY_CODES = {
-  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6, eq: 7, ne: 8, lt: 9, le: 10,
-  gt: 11, ge: 12, reluGrad: 13, leakyReluGrad: 14, sigmoidGrad: 15, tanhGrad: 16, clampGrad: 17,
-} as const;
-export type BinaryCode = keyof typeof BINARY_CODES;
+const unaryKernel = fileKernel(UNARY, 'unary');
+const binaryKernel = fileKernel(BINARY, 'binary');
+const bcastKernel = fileKernel(BINARY, 'binary', 'bcast');
 
-const unaryKernel = { shader: 'unary', bindings: ['read', 'write', 'uniform'] } as const;
-const binaryKernel = { shader: 'binary', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const bcastKernel = { shader: 'binary', entry: 'bcast', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+/** The rank limit of the broadcast kernels (two vec4 per shape and stride table). */
+function checkRank(op: string, dims: readonly number[]): void {
+  if (dims.length > 8) throw new ShapeError(op, [dims], `rank ${dims.length} exceeds the supported maximum 8`);
+}
 const whereKernel = { shader: 'where', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
 
 /** y = f(x) for unary op `op` with parameters a, b. */
@@ -37,10 +33,8 @@ export function unary(op: UnaryCode, x: Tensor, a = 0, b = 0): Tensor {
   const rt = y.runtime;
   const launch = (xr: GPUBuffer | GPUBufferBinding, yr: GPUBuffer | GPUBufferBinding, n: number) => {
     const n4 = Math.ceil(n / 4);
-    const u = new ArrayBuffer(16);
-    new Uint32Array(u, 0, 1)[0] = n4;
-    new Float32Array(u, 4, 2).set([a, b]);
-    rt.dispatch(unaryKernel, { OP: UNARY_CODES[op], WG }, [xr, yr], new Uint8Array(u), grid(Math.ceil(n4 / WG)));
+    const u = packUniformBlock(UNARY, { n4, alpha: a, beta: b, pad: 0 });
+    rt.dispatch(unaryKernel, { OP: enumValue(UNARY, 'unary', op), WG }, bindingsByName(UNARY, { x: xr, y: yr }), new Uint8Array(u), grid(Math.ceil(n4 / WG)));
   };
   if (x.size === 0) return y;
   if (fits(rt, x)) launch(xb, y.bufferFor(op), x.size);
@@ -125,25 +119,25 @@ export function binary(op: BinaryCode, a: Tensor, b: Tensor, p0 = 0, p1 = 0): Te
   if (y.size === 0) return y;
   if (same && !fits(rt, y)) {
     for (const [s, c] of flatChunks(rt, n)) {
-      const u32 = new Uint32Array(4 + 3 * 8);
-      u32[0] = c;
-      new Float32Array(u32.buffer, 8, 2).set([p0, p1]);
-      rt.dispatch(binaryKernel, { OP: BINARY_CODES[op], WG }, [range(a, s, c, op), range(b, s, c, op), range(y, s, c, op)], u32, grid(Math.ceil(c / 4 / WG)));
+      const u = packUniformBlock(BINARY, { n: c, rank: 0, alpha: p0, beta: p1, shape: [], sa: [], sb: [] });
+      const buffers = bindingsByName(BINARY, { a: range(a, s, c, op), b: range(b, s, c, op), y: range(y, s, c, op) });
+      rt.dispatch(binaryKernel, { OP: enumValue(BINARY, 'binary', op), WG }, buffers, new Uint8Array(u), grid(Math.ceil(c / 4 / WG)));
     }
     return y;
   }
-  const u = new ArrayBuffer(16 + 3 * 32);
-  const u32 = new Uint32Array(u);
-  u32[0] = y.size;
-  new Float32Array(u, 8, 2).set([p0, p1]);
-  if (m) {
-    u32[1] = m.shape.length;
-    putDims(u32, 4, m.shape);
-    putDims(u32, 12, m.strides[0]!);
-    putDims(u32, 20, m.strides[1]!);
-  }
+  if (m) checkRank(op, m.shape);
+  const u = packUniformBlock(BINARY, {
+    n: y.size,
+    rank: m ? m.shape.length : 0,
+    alpha: p0,
+    beta: p1,
+    shape: m ? m.shape : [],
+    sa: m ? m.strides[0]! : [],
+    sb: m ? m.strides[1]! : [],
+  });
   const groups = grid(Math.ceil(y.size / 4 / WG));
-  y.runtime.dispatch(same ? binaryKernel : bcastKernel, { OP: BINARY_CODES[op], WG }, [ab, bb, y.bufferFor(op)], u32, groups);
+  const buffers = bindingsByName(BINARY, { a: ab, b: bb, y: y.bufferFor(op) });
+  y.runtime.dispatch(same ? binaryKernel : bcastKernel, { OP: enumValue(BINARY, 'binary', op), WG }, buffers, new Uint8Array(u), groups);
   return y;
 }
 

@@ -3,8 +3,8 @@
  * (outer, R, inner) view, so no transpose is needed; a long reduction with few outputs is split
  * into chunks and finished by a second pass.
  */
-import { bindingKinds, bindingsByName, enumValue, packUniformBlock, type KernelDescriptor } from '../../gpu/kernel-descriptor.js';
-import type { Kernel } from '../../gpu/pipeline-cache.js';
+import { bindingsByName, enumValue, packUniformBlock, type KernelDescriptor } from '../../gpu/kernel-descriptor.js';
+import { fileKernel } from '../../gpu/pipeline-cache.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
@@ -36,7 +36,7 @@ const REDUCE: KernelDescriptor = {
 };
 export type ReduceCode = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
-const kernel: Kernel = { shader: 'reduce', bindings: bindingKinds(REDUCE), descriptor: REDUCE };
+const kernel = fileKernel(REDUCE, 'reduce');
 
 /** Below this many outputs a long reduction is split into chunks. */
 const FEW_OUTPUTS = 4096;
