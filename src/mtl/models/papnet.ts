@@ -35,8 +35,9 @@ import type { Generator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { MultiTaskModel, type MultiTaskOutput } from './model.js';
-import { buildBackbone, lastConv, type BackboneSpec, type EncoderBackbone } from './backbone-spec.js';
-import { checkImage, checkTasks, resizeTo, type TaskSpec } from './common.js';
+import { refineDecoderForward, refineDecoderLastShared, refineDecoderShared } from './refine-decoder.js';
+import { buildBackbone, type BackboneSpec, type EncoderBackbone } from './backbone-spec.js';
+import { checkTasks, resizeTo, type TaskSpec } from './common.js';
 import { InitialTaskPrediction, bottleneckBlocks } from './decoder-blocks.js';
 import { ModuleDict } from './module-dict.js';
 import { diffuseStep, pixelAffinity } from './pap-kernels.js';
@@ -164,28 +165,14 @@ export class PAPNetModel extends MultiTaskModel {
   }
 
   forward(x: Tensor): MultiTaskOutput {
-    checkImage('PAPNetModel', x, this.backbone.inChannels);
-    const [, , h, w] = x.shape as [number, number, number, number];
-    return tidy(() => {
-      const feats = this.backbone.forward(x);
-      const f = this.fuse ? this.fuse.forward(feats) : feats.c4;
-      const initial = this.initial_task_prediction_heads.forward(f);
-      const propagated = this.propagation.forward(initial.features);
-      const outputs: Record<string, Tensor> = {};
-      const auxiliary: Record<string, Tensor[]> = {};
-      for (const t of this.taskNames) {
-        outputs[t] = resizeTo(this.heads.get(t).forward(propagated[t]!), h, w);
-        auxiliary[t] = [resizeTo(initial.predictions[t]!, h, w)];
-      }
-      return { outputs, auxiliary, representation: f };
-    });
+    return refineDecoderForward(this, 'PAPNetModel', x, (features) => this.propagation.forward(features));
   }
 
   sharedParameters(): Tensor[] {
-    return [...this.backbone.parameters(), ...(this.fuse ? this.fuse.parameters() : [])];
+    return refineDecoderShared(this);
   }
 
   lastSharedLayer(): Tensor {
-    return this.fuse ? (this.fuse.last_layer.layers[0] as Conv2d).weight : lastConv(this.backbone).weight;
+    return refineDecoderLastShared(this);
   }
 }
