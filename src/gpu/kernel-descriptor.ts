@@ -153,20 +153,18 @@ export function enumValue(d: KernelDescriptor, e: string, member: string): numbe
  * (unknown names are refused too); integers must be integers in range for u32 / i32.
  */
 export function packUniformBlock(d: KernelDescriptor, values: UniformValues): ArrayBuffer {
-  const { offsets, bytes } = uniformLayout(d);
-  const buf = new ArrayBuffer(bytes);
+  const plan = packPlan(d);
+  const buf = new ArrayBuffer(plan.bytes);
   const view = new DataView(buf);
-  const fields = new Map((d.uniforms ?? []).map((u) => [u.name, u]));
-  for (const k of Object.keys(values)) if (!fields.has(k)) fail(d, `has no uniform '${k}' (uniforms: ${[...fields.keys()].join(', ') || 'none'})`);
-  for (const u of d.uniforms ?? []) {
+  for (const k in values) if (!plan.fields.has(k)) fail(d, `has no uniform '${k}' (uniforms: ${[...plan.fields.keys()].join(', ') || 'none'})`);
+  for (const f of plan.list) {
+    const { u, scalar, n, offset } = f;
     const v = values[u.name];
     if (v === undefined) fail(d, `uniform '${u.name}' is missing`);
-    const scalar = u.type.replace(/^vec4<|>$/g, '') as UniformScalar;
-    const n = u.type.startsWith('vec4') ? 4 * (u.count ?? 1) : 1;
     const xs = typeof v === 'number' ? [v] : v;
     if (xs.length > n || (u.type === scalar && xs.length !== 1)) fail(d, `uniform '${u.name}' (${wgslType(u)}) takes ${n === 1 ? 'one number' : `up to ${n} numbers`}, got ${xs.length}`);
     xs.forEach((x, i) => {
-      const at = offsets[u.name]! + 4 * i;
+      const at = offset + 4 * i;
       if (scalar === 'f32') view.setFloat32(at, x, true);
       else {
         const ok = Number.isInteger(x) && (scalar === 'u32' ? x >= 0 && x <= 0xffffffff : x >= -0x80000000 && x <= 0x7fffffff);
@@ -177,6 +175,35 @@ export function packUniformBlock(d: KernelDescriptor, values: UniformValues): Ar
     });
   }
   return buf;
+}
+
+/** A descriptor's uniform layout, worked out once: launches pack uniforms on every dispatch. */
+interface PackPlan {
+  bytes: number;
+  fields: ReadonlyMap<string, UniformField>;
+  list: readonly { u: UniformField; scalar: UniformScalar; n: number; offset: number }[];
+}
+
+const plans = new WeakMap<KernelDescriptor, PackPlan>();
+
+function packPlan(d: KernelDescriptor): PackPlan {
+  let plan = plans.get(d);
+  if (!plan) {
+    const { offsets, bytes } = uniformLayout(d);
+    const us = d.uniforms ?? [];
+    plan = {
+      bytes,
+      fields: new Map(us.map((u) => [u.name, u])),
+      list: us.map((u) => ({
+        u,
+        scalar: u.type.replace(/^vec4<|>$/g, '') as UniformScalar,
+        n: u.type.startsWith('vec4') ? 4 * (u.count ?? 1) : 1,
+        offset: offsets[u.name]!,
+      })),
+    };
+    plans.set(d, plan);
+  }
+  return plan;
 }
 
 /** A binding a shader declares itself: `@binding(i) var<space[, access]> name: type`. */
