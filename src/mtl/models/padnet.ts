@@ -18,14 +18,14 @@
  */
 import { HRNet } from '../../nn/backbones/hrnet.js';
 import { HighResolutionFuse } from '../../nn/heads/hrnet-head.js';
-import { Conv2d, Sequential } from '../../nn/layers.js';
+import type { Sequential } from '../../nn/layers.js';
 import type { Generator } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { MultiTaskModel, type MultiTaskOutput } from './model.js';
-import { refineDecoderForward, refineDecoderLastShared, refineDecoderShared } from './refine-decoder.js';
+import { finalTaskHeads, initialPredictionHeads, refineDecoderForward, refineDecoderLastShared, refineDecoderShared } from './refine-decoder.js';
 import { buildBackbone, type BackboneSpec, type EncoderBackbone } from './backbone-spec.js';
 import { checkTasks, type TaskSpec } from './common.js';
-import { InitialTaskPrediction, MultiTaskDistillation, bottleneckBlocks } from './decoder-blocks.js';
+import { MultiTaskDistillation, type InitialTaskPrediction } from './decoder-blocks.js';
 import { ModuleDict } from './module-dict.js';
 
 /** Options of {@link PADNetModel}. */
@@ -77,19 +77,9 @@ export class PADNetModel extends MultiTaskModel {
       const inC = this.fuse ? this.fuse.outChannels : bc.c4;
       const c = opts.channels ?? Math.max(8, 4 * this.backbone.channels.stem);
       this.channels = c;
-      this.initial_task_prediction_heads = this.child(
-        'initial_task_prediction_heads',
-        new InitialTaskPrediction(
-          'layers',
-          'conv_out',
-          tasks.map((t) => ({ task: t.name, features: bottleneckBlocks(op, inC, c, g), classifier: new Conv2d(c, t.channels, 1, { generator: g }) })),
-        ),
-      );
+      this.initial_task_prediction_heads = this.child('initial_task_prediction_heads', initialPredictionHeads(op, tasks, inC, c, g));
       this.multi_modal_distillation = this.child('multi_modal_distillation', new MultiTaskDistillation(this.taskNames, c, g));
-      this.heads = this.child(
-        'heads',
-        new ModuleDict(tasks.map((t) => [t.name, new Sequential(...bottleneckBlocks(op, c, c, g).layers, new Conv2d(c, t.channels, 1, { generator: g }))] as const)),
-      );
+      this.heads = this.child('heads', finalTaskHeads(op, tasks, c, g));
     } catch (e) {
       // a failed build must not leak the GPU memory of what was already made
       this.dispose();

@@ -24,7 +24,7 @@
 import { ArgumentError } from '../../errors.js';
 import { HRNet } from '../../nn/backbones/hrnet.js';
 import { HighResolutionFuse } from '../../nn/heads/hrnet-head.js';
-import { Conv2d, Sequential } from '../../nn/layers.js';
+import type { Sequential } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import { add } from '../../ops/binary.js';
 import { matmul } from '../../ops/matmul.js';
@@ -35,10 +35,10 @@ import type { Generator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { MultiTaskModel, type MultiTaskOutput } from './model.js';
-import { refineDecoderForward, refineDecoderLastShared, refineDecoderShared } from './refine-decoder.js';
+import { finalTaskHeads, initialPredictionHeads, refineDecoderForward, refineDecoderLastShared, refineDecoderShared } from './refine-decoder.js';
 import { buildBackbone, type BackboneSpec, type EncoderBackbone } from './backbone-spec.js';
 import { checkTasks, resizeTo, type TaskSpec } from './common.js';
-import { InitialTaskPrediction, bottleneckBlocks } from './decoder-blocks.js';
+import type { InitialTaskPrediction } from './decoder-blocks.js';
 import { ModuleDict } from './module-dict.js';
 import { diffuseStep, pixelAffinity } from './pap-kernels.js';
 
@@ -150,13 +150,9 @@ export class PAPNetModel extends MultiTaskModel {
       const inC = this.fuse ? this.fuse.outChannels : bc.c4;
       const c = opts.channels ?? Math.max(8, 4 * bc.stem);
       this.channels = c;
-      const branches = tasks.map((t) => ({ task: t.name, features: bottleneckBlocks(op, inC, c, g), classifier: new Conv2d(c, t.channels, 1, { generator: g }) }));
-      this.initial_task_prediction_heads = this.child('initial_task_prediction_heads', new InitialTaskPrediction('layers', 'conv_out', branches));
+      this.initial_task_prediction_heads = this.child('initial_task_prediction_heads', initialPredictionHeads(op, tasks, inC, c, g));
       this.propagation = this.child('propagation', new PAPropagation(this.taskNames, opts));
-      this.heads = this.child(
-        'heads',
-        new ModuleDict(tasks.map((t) => [t.name, new Sequential(...bottleneckBlocks(op, c, c, g).layers, new Conv2d(c, t.channels, 1, { generator: g }))] as const)),
-      );
+      this.heads = this.child('heads', finalTaskHeads(op, tasks, c, g));
     } catch (e) {
       // a failed build must not leak the GPU memory of what was already made
       this.dispose();

@@ -5,14 +5,16 @@
  * initial predictions are resized to the input.
  */
 import type { HighResolutionFuse } from '../../nn/heads/hrnet-head.js';
-import type { Conv2d, Sequential } from '../../nn/layers.js';
+import { Conv2d, Sequential } from '../../nn/layers.js';
+import type { Generator } from '../../tensor/random.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { MultiTaskOutput } from './model.js';
 import { lastConv, type EncoderBackbone } from './backbone-spec.js';
 import { checkImage, resizeTo } from './common.js';
-import type { InitialTaskPrediction } from './decoder-blocks.js';
-import type { ModuleDict } from './module-dict.js';
+import { InitialTaskPrediction, bottleneckBlocks } from './decoder-blocks.js';
+import { ModuleDict } from './module-dict.js';
+import type { TaskSpec } from './common.js';
 
 /** The parts of a refine-decoder model the shared forward reads. */
 export interface RefineDecoderParts {
@@ -53,4 +55,18 @@ export function refineDecoderShared(m: RefineDecoderParts): Tensor[] {
 /** GradNorm's W: the fusion's last conv on HRNet, else the encoder's last conv. */
 export function refineDecoderLastShared(m: RefineDecoderParts): Tensor {
   return m.fuse ? (m.fuse.last_layer.layers[0] as Conv2d).weight : lastConv(m.backbone).weight;
+}
+
+/** The initial per-task predictions: two Bottlenecks from the decoder's map (inC) to c channels, then a 1x1 classifier. */
+export function initialPredictionHeads(op: string, tasks: readonly TaskSpec[], inC: number, c: number, g?: Generator): InitialTaskPrediction {
+  return new InitialTaskPrediction(
+    'layers',
+    'conv_out',
+    tasks.map((t) => ({ task: t.name, features: bottleneckBlocks(op, inC, c, g), classifier: new Conv2d(c, t.channels, 1, { generator: g }) })),
+  );
+}
+
+/** The final head per task: two Bottlenecks on the refined c-channel features, then a 1x1 classifier. */
+export function finalTaskHeads(op: string, tasks: readonly TaskSpec[], c: number, g?: Generator): ModuleDict<Sequential> {
+  return new ModuleDict(tasks.map((t) => [t.name, new Sequential(...bottleneckBlocks(op, c, c, g).layers, new Conv2d(c, t.channels, 1, { generator: g }))] as const));
 }
