@@ -13,7 +13,9 @@ set -euo pipefail
 PY=/usr/bin/python3
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
-if [ -x "$PY" ]; then
+if [ -x "$PY" ] && "$PY" -c 'import numpy, scipy.io, skimage.morphology, torch, torchvision' >/dev/null 2>&1; then
+  : # everything imports: one interpreter start instead of five
+elif [ -x "$PY" ]; then
   # module -> Debian package; each import is tried on its own so the list names only what is missing.
   for pair in numpy:python3-numpy scipy.io:python3-scipy skimage.morphology:python3-skimage \
               torch:python3-torch torchvision:python3-torchvision; do
