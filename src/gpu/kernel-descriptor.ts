@@ -245,24 +245,78 @@ function structFields(wgsl: string, struct: string): string[] | null {
   return fields.map((f) => f.replace(/\s+/g, '')).filter(Boolean);
 }
 
+/** WGSL text without comments (line and block), so names in comments do not count as uses. */
+function stripComments(wgsl: string): string {
+  return wgsl.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, '');
+}
+
 /**
- * Checks a shader that declares its own bindings against its descriptor and throws an
- * ArgumentError naming the kernel and the first difference: a binding's index, name, access or
- * element type, or a field of the uniform struct. Shaders without declarations pass (they get the
- * generated prelude).
+ * The identifiers entry point `entry` reaches: those in its own signature and body and, through
+ * calls, in every function it calls (transitively). null when the shader has no such function.
  */
-export function checkShaderAgainstDescriptor(d: KernelDescriptor, wgsl: string, shaderName: string): void {
-  const declared = declaredBindings(wgsl);
-  if (declared.length === 0) return;
-  const where = `shader ${shaderName} and its descriptor '${d.name}'`;
+export function entryPointUses(wgsl: string, entry: string): Set<string> | null {
+  const text = stripComments(wgsl);
+  const bodies = new Map<string, string>();
+  for (const m of text.matchAll(/\bfn\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(/g)) {
+    const open = text.indexOf('{', m.index!);
+    if (open < 0) continue;
+    let depth = 0;
+    let end = open;
+    for (; end < text.length; end++) {
+      if (text[end] === '{') depth++;
+      else if (text[end] === '}' && --depth === 0) break;
+    }
+    bodies.set(m[1]!, text.slice(m.index!, end + 1));
+  }
+  if (!bodies.has(entry)) return null;
+  const used = new Set<string>();
+  const todo = [entry];
+  const visited = new Set<string>();
+  while (todo.length) {
+    const f = todo.pop()!;
+    if (visited.has(f)) continue;
+    visited.add(f);
+    // Member names (`g.x`, `p.n`) are not uses of a module-scope name.
+    for (const id of bodies.get(f)!.match(/(?<![.\w])[A-Za-z_][A-Za-z0-9_]*/g) ?? []) {
+      used.add(id);
+      if (bodies.has(id) && !visited.has(id)) todo.push(id);
+    }
+  }
+  return used;
+}
+
+/**
+ * Checks a shader that declares its own bindings against the descriptor of entry point `entry`
+ * (default `main`) and throws an ArgumentError naming the shader, the kernel and the first
+ * difference: a binding's index, name, access or element type, an op-code constant, or a field of
+ * the uniform struct. A file may hold several entry points whose bindings share indices under other
+ * names (WGSL allows that when no entry point uses both); the check then looks only at the
+ * declarations the entry point reaches. Shaders without declarations pass (they get the generated
+ * prelude).
+ */
+export function checkShaderAgainstDescriptor(d: KernelDescriptor, wgsl: string, shaderName: string, entry = d.entry ?? 'main'): void {
+  const all = declaredBindings(wgsl);
+  if (all.length === 0) return;
+  const where = `shader ${shaderName} (entry point ${entry}) and its descriptor '${d.name}'`;
+  const uses = entryPointUses(wgsl, entry);
+  if (!uses) throw new ArgumentError(where, `the shader has no function '${entry}'`);
+  // Where entry points share binding indices under other names, a declaration counts when the entry
+  // point uses it, or when it is the only one at its index and carries the descriptor's name there
+  // (a binding the layout has but this entry point leaves unused).
+  const shared = new Set(all.map((b) => b.index)).size !== all.length;
+  const alone = (b: DeclaredBinding) => all.filter((o) => o.index === b.index).length === 1;
+  const wantName = (i: number) => (i < d.bindings.length ? d.bindings[i]!.name : undefined);
+  const declared = !shared ? all : all.filter((b) => uses.has(b.name) || (alone(b) && (b.space === 'uniform' ? i0(d) === b.index : wantName(b.index) === b.name)));
   const want: DeclaredBinding[] = d.bindings.map((b, i) => ({ index: i, space: 'storage', access: b.access, name: b.name, type: `array<${b.type}>` }));
   const uniform = declared.find((b) => b.space === 'uniform');
   if (d.uniforms?.length) want.push({ index: d.bindings.length, space: 'uniform', access: '', name: uniform?.name ?? 'params', type: uniform?.type ?? '' });
-  if (declared.length !== want.length) throw new ArgumentError(where, `disagree on the number of bindings: the shader declares ${declared.length}, the descriptor ${want.length}`);
+  if (declared.length !== want.length) {
+    throw new ArgumentError(where, `disagree on the number of bindings: the entry point reaches ${declared.length} (${declared.map((b) => b.name).join(', ') || 'none'}), the descriptor declares ${want.length} (${want.map((b) => b.name).join(', ')})`);
+  }
   declared.forEach((b, i) => {
     const w = want[i]!;
     if (b.index !== w.index || b.space !== w.space || b.access !== w.access || b.name !== w.name || b.type !== w.type) {
-      throw new ArgumentError(where, `disagree on binding ${i}: the shader has var<${b.space}${b.access ? `, ${b.access}` : ''}> ${b.name}: ${b.type}, the descriptor var<${w.space}${w.access ? `, ${w.access}` : ''}> ${w.name}: ${w.type}`);
+      throw new ArgumentError(where, `disagree on binding ${i}: the shader has @binding(${b.index}) var<${b.space}${b.access ? `, ${b.access}` : ''}> ${b.name}: ${b.type}, the descriptor var<${w.space}${w.access ? `, ${w.access}` : ''}> ${w.name}: ${w.type}`);
     }
   });
   // Op codes: a shader with its own declarations also declares the enum constants itself, with the
@@ -283,6 +337,11 @@ export function checkShaderAgainstDescriptor(d: KernelDescriptor, wgsl: string, 
       throw new ArgumentError(where, `disagree on the uniform struct ${uniform.type}: the shader has {${fields?.join(', ') ?? 'no such struct'}}, the descriptor {${expected.join(', ')}}`);
     }
   }
+}
+
+/** The uniform block's binding index under descriptor d (after the storage bindings). */
+function i0(d: KernelDescriptor): number {
+  return d.uniforms?.length ? d.bindings.length : -1;
 }
 
 /**

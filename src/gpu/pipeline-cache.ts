@@ -3,7 +3,7 @@
  * layouts built from the kernel's declared bindings.
  */
 import { bindingKinds, checkShaderAgainstDescriptor, type KernelDescriptor } from './kernel-descriptor.js';
-import { readShaderFile } from './shader-files.js';
+import { shaderSource } from './shader-source.js';
 import { f16Variant } from './shader-f16.js';
 
 /** How a kernel binding is used: read-only storage, read-write storage, or the uniform block. */
@@ -92,10 +92,12 @@ export class PipelineCache {
     if (cached) return cached;
     const t0 = performance.now();
     const layout = this.layout(kernel.bindings);
+    // Every entry point is checked against its own descriptor: one shader file may hold several
+    // entry points with different layouts.
+    if (kernel.descriptor && kernel.code === undefined) checkShaderAgainstDescriptor(kernel.descriptor, shaderSource(kernel.shader), `shaders/${kernel.shader}.wgsl`, entry);
     let module = this.modules.get(shader);
     if (!module) {
-      const src = kernel.code ?? readShaderFile(kernel.shader);
-      if (kernel.descriptor && kernel.code === undefined) checkShaderAgainstDescriptor(kernel.descriptor, src, `shaders/${kernel.shader}.wgsl`);
+      const src = kernel.code ?? shaderSource(kernel.shader);
       module = this.device.createShaderModule({ label: shader, code: kernel.f16 ? f16Variant(kernel.shader, src) : src });
       this.modules.set(shader, module);
     }

@@ -9,7 +9,7 @@
  * WGSL sources), so a driver or kernel change never applies stale choices. Set `WEBMTL_TUNING=off` to
  * ignore stored tables (the test suite does, so its kernel choices never depend on the machine).
  */
-import { readShaderFile } from './shader-files.js';
+import { shaderSource } from './shader-source.js';
 
 /** Bumped when the stored format or the meaning of the keys changes. */
 const FORMAT = 1;
@@ -104,7 +104,7 @@ export class TuningTable {
 export function kernelFingerprint(): string {
   let h = 0x811c9dc5;
   for (const name of TUNED_SHADERS) {
-    const s = readShaderFile(name);
+    const s = shaderSource(name);
     for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
   }
   return h.toString(16).padStart(8, '0');
