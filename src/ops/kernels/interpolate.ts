@@ -4,15 +4,46 @@
  * here on the host with PyTorch's float32 arithmetic (ATen's UpSample.h), packed into per-axis
  * tables (see kernels/pool.ts) and cached per geometry.
  */
-import { grid, type Runtime } from '../../gpu/runtime.js';
+import type { KernelDescriptor } from '../../gpu/kernel-descriptor.js';
+import type { Runtime } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from './util.js';
 import { mapPlanes, over } from './split.js';
-import { cachedTable, f32Bits, packAxisTables, readersOf, readRows, runPlaneKernel, type AxisTable, type TableLayout } from './pool.js';
+import {
+  cachedTable,
+  f32Bits,
+  launchPlane,
+  packAxisTables,
+  planeKernel,
+  readersOf,
+  readRows,
+  runPlaneKernel,
+  type AxisTable,
+  type PlaneUniforms,
+  type TableLayout,
+} from './pool.js';
 
-const fwdKernel = { shader: 'interpolate', entry: 'fwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const bwdKernel = { shader: 'interpolate', entry: 'bwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+/**
+ * The contract of shaders/interpolate.wgsl's `fwd` and `bwd` (one layout): the source plane, the
+ * axis tables, the destination. NEAREST selects one tap per axis (the tables then hold weight 1, 0).
+ */
+function interpolateDescriptor(entry: 'fwd' | 'bwd'): KernelDescriptor {
+  return {
+    name: `interpolate.${entry}`,
+    entry,
+    bindings: [
+      { name: 'src', access: 'read', type: 'f32' },
+      { name: 'tab', access: 'read', type: 'vec4<u32>' },
+      { name: 'dst', access: 'read_write', type: 'f32' },
+    ],
+    uniforms: ['total', 'h', 'w', 'oh', 'ow', 'xf', 'yb', 'xb', 'i_base', 'src_base', 'dst_base', 'pad0'].map((name) => ({ name, type: 'u32' })),
+    constants: { WG: { type: 'u32' }, NEAREST: { type: 'bool' } },
+  };
+}
+
+const fwdKernel = planeKernel(interpolateDescriptor('fwd'), 'interpolate');
+const bwdKernel = planeKernel(interpolateDescriptor('bwd'), 'interpolate');
 
 /** Interpolation modes with PyTorch's meaning ('nearest' is the legacy floor rule, not 'nearest-exact'). */
 export type InterpolateMode = 'bilinear' | 'nearest';
@@ -85,24 +116,24 @@ export function interpolateTables(
   return { table, h, w, oh, ow, yLo: ya.lo, yHi: ya.hi };
 }
 
-/** The uniform block of shaders/interpolate.wgsl: sizes and table offsets. */
-function params(total: number, t: TableLayout): Uint32Array {
-  return new Uint32Array([total, t.h, t.w, t.oh, t.ow, t.oh, t.oh + t.ow, t.oh + t.ow + t.h, 0, 0, 0, 0]);
+/** The uniform values of shaders/interpolate.wgsl: sizes and the offsets of the x fwd, y bwd and x bwd tables. */
+function params(total: number, t: TableLayout): PlaneUniforms {
+  return { total, h: t.h, w: t.w, oh: t.oh, ow: t.ow, xf: t.oh, yb: t.oh + t.ow, xb: t.oh + t.ow + t.h, i_base: 0, src_base: 0, dst_base: 0, pad0: 0 };
 }
 
 /** Resizes x [n, c, h, w] to [n, c, oh, ow] by the tables `t` (one load per output for nearest). */
 export function interpolateForward(x: Tensor, t: TableLayout, mode: InterpolateMode): Tensor {
   const [n, c] = x.shape as [number, number];
-  const xb = x.bufferFor('interpolate');
+  x.bufferFor('interpolate'); // a disposed input throws here, before anything is allocated
   if (n * c > 1 && over(x.runtime, x.size, n * c * t.oh * t.ow)) {
     return mapPlanes([x], Math.max(t.h * t.w, t.oh * t.ow) * 4, ([p]) => [interpolateForward(p!, t, mode)])[0]!;
   }
   const y = empty([n, c, t.oh, t.ow]);
   const total = y.size;
   if (total > 0 && n * c === 1 && over(y.runtime, x.size, total)) {
-    runPlaneKernel(fwdKernel, { WG, NEAREST: mode === 'nearest' ? 1 : 0 }, x, { t: t.table, like: 'whole' }, y, params(total, t), 8, t.oh, t.ow, t.w, readRows(t.yLo, t.yHi));
+    runPlaneKernel(fwdKernel, { WG, NEAREST: mode === 'nearest' ? 1 : 0 }, x, { t: t.table, like: 'whole' }, y, params(total, t), t.oh, t.ow, t.w, readRows(t.yLo, t.yHi));
   } else if (total > 0) {
-    y.runtime.dispatch(fwdKernel, { WG, NEAREST: mode === 'nearest' ? 1 : 0 }, [xb, t.table.bufferFor('interpolate'), y.bufferFor('interpolate')], params(total, t), grid(Math.ceil(total / WG)));
+    launchPlane(fwdKernel, { WG, NEAREST: mode === 'nearest' ? 1 : 0 }, x, t.table, y, params(total, t), total, 'interpolate');
   }
   return y;
 }
@@ -110,16 +141,16 @@ export function interpolateForward(x: Tensor, t: TableLayout, mode: InterpolateM
 /** Gradient of resizing: gx [n, c, h, w], each element gathering the outputs that read it. */
 export function interpolateBackward(gy: Tensor, t: TableLayout): Tensor {
   const [n, c] = gy.shape as [number, number];
-  const gb = gy.bufferFor('interpolate backward');
+  gy.bufferFor('interpolate backward'); // a disposed input throws here, before anything is allocated
   if (n * c > 1 && over(gy.runtime, gy.size, n * c * t.h * t.w)) {
     return mapPlanes([gy], Math.max(t.h * t.w, t.oh * t.ow) * 4, ([p]) => [interpolateBackward(p!, t)])[0]!;
   }
   const gx = empty([n, c, t.h, t.w]);
   const total = gx.size;
   if (total > 0 && n * c === 1 && over(gx.runtime, gy.size, total)) {
-    runPlaneKernel(bwdKernel, { WG }, gy, { t: t.table, like: 'whole' }, gx, params(total, t), 8, t.h, t.w, t.ow, readersOf(t.yLo, t.yHi));
+    runPlaneKernel(bwdKernel, { WG }, gy, { t: t.table, like: 'whole' }, gx, params(total, t), t.h, t.w, t.ow, readersOf(t.yLo, t.yHi));
   } else if (total > 0) {
-    gx.runtime.dispatch(bwdKernel, { WG }, [gb, t.table.bufferFor('interpolate backward'), gx.bufferFor('interpolate backward')], params(total, t), grid(Math.ceil(total / WG)));
+    launchPlane(bwdKernel, { WG }, gy, t.table, gx, params(total, t), total, 'interpolate backward');
   }
   return gx;
 }

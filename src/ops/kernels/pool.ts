@@ -3,18 +3,53 @@
  * gather backward, and "window" pooling (avg_pool2d and adaptive_avg_pool2d) driven by per-axis
  * tables built here on the host. Also the per-axis table machinery shared with interpolation.
  */
+import { bindingsByName, packUniformBlock, type KernelDescriptor, type StorageBinding, type UniformField } from '../../gpu/kernel-descriptor.js';
+import { fileKernel, type Kernel } from '../../gpu/pipeline-cache.js';
 import { grid, type Runtime } from '../../gpu/runtime.js';
 import { empty, fromArray } from '../../tensor/creation.js';
 import { keep } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from './util.js';
 import { mapPlanes, over, rowWindows, windowOf } from './split.js';
-import type { Kernel } from '../../gpu/pipeline-cache.js';
 
-const maxFwdKernel = { shader: 'pool', entry: 'max_fwd', bindings: ['read', 'write', 'write', 'uniform'] } as const;
-const maxBwdKernel = { shader: 'pool', entry: 'max_bwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const avgFwdKernel = { shader: 'pool', entry: 'avg_fwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const avgBwdKernel = { shader: 'pool', entry: 'avg_bwd', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+/**
+ * A plane kernel's contract: bindings `src`, one middle binding (named by `mid`) and `dst`, and a
+ * uniform block holding at least `total`, `i_base`, `src_base` and `dst_base` (the row tiles of a
+ * plane too large for one binding rewrite those four).
+ */
+export interface PlaneKernel {
+  readonly d: KernelDescriptor;
+  readonly kernel: Kernel;
+  readonly mid: string;
+}
+
+/** The Kernel of `d` in shaders/`shader`.wgsl, with the name of its middle binding. */
+export function planeKernel(d: KernelDescriptor, shader: string): PlaneKernel {
+  return { d, kernel: fileKernel(d, shader, d.entry), mid: d.bindings[1]!.name };
+}
+
+/** The uniform struct shared by all entry points of shaders/pool.wgsl (its `Params`). */
+const POOL_UNIFORMS: readonly UniformField[] = [
+  'total', 'h', 'w', 'oh', 'ow', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'ext_h', 'ext_w',
+  'xf', 'yb', 'xb', 'i_base', 'src_base', 'dst_base', 'pad0', 'pad1', 'pad2',
+].map((name) => ({ name, type: 'u32' }));
+
+/** A pool entry point: src, the middle binding of that entry point, dst; the shared uniforms. */
+function poolDescriptor(entry: string, mid: StorageBinding): KernelDescriptor {
+  return {
+    name: `pool.${entry}`,
+    entry,
+    bindings: [{ name: 'src', access: 'read', type: 'f32' }, mid, { name: 'dst', access: 'read_write', type: 'f32' }],
+    uniforms: POOL_UNIFORMS,
+    constants: { WG: { type: 'u32' } },
+  };
+}
+
+// Binding 1 differs per entry point: the index output, the indices read back, or the axis table.
+const maxFwdKernel = planeKernel(poolDescriptor('max_fwd', { name: 'idx_out', access: 'read_write', type: 'i32' }), 'pool');
+const maxBwdKernel = planeKernel(poolDescriptor('max_bwd', { name: 'idx_in', access: 'read', type: 'u32' }), 'pool');
+const avgFwdKernel = planeKernel(poolDescriptor('avg_fwd', { name: 'tab', access: 'read', type: 'vec4<u32>' }), 'pool');
+const avgBwdKernel = planeKernel(poolDescriptor('avg_bwd', { name: 'tab', access: 'read', type: 'vec4<u32>' }), 'pool');
 
 /** Geometry of one max pooling along both axes (kernel, stride, padding, dilation). */
 export interface PoolGeom {
@@ -40,47 +75,49 @@ export function poolOutSize(inSize: number, k: number, s: number, p: number, d: 
   return out;
 }
 
-type PoolKernel = typeof maxFwdKernel | typeof maxBwdKernel | typeof avgFwdKernel | typeof avgBwdKernel;
+/** Uniform values by field name (every field of the kernel's block). */
+export type PlaneUniforms = Record<string, number>;
 
-function launch(kernel: PoolKernel, bufs: GPUBuffer[], u: Uint32Array, total: number, rt: Runtime): void {
-  rt.dispatch(kernel, { WG }, bufs, u, grid(Math.ceil(total / WG)));
+/** One dispatch of a plane kernel over `total` invocations with src, middle and dst bound whole. */
+export function launchPlane(pk: PlaneKernel, consts: Record<string, number>, src: Tensor, mid: Tensor, dst: Tensor, u: PlaneUniforms, total: number, op: string): void {
+  const buffers = bindingsByName(pk.d, { src: src.bufferFor(op), [pk.mid]: mid.bufferFor(op), dst: dst.bufferFor(op) });
+  dst.runtime.dispatch(pk.kernel, consts, buffers, new Uint8Array(packUniformBlock(pk.d, u)), grid(Math.ceil(total / WG)));
 }
 
 /** Binding 1 of a windowed kernel: a table bound whole, or a tensor indexed like src or like dst. */
 export type MidBinding = { t: Tensor; like: 'whole' | 'src' | 'dst' };
 
 /**
- * Runs a plane kernel (src, mid, dst, uniforms `u` with i_base, src_base, dst_base at slot `at`)
- * over `rows` x `cols` invocations: in one dispatch when src and dst fit one binding, else over row
- * tiles of the plane whose source rows (`srcRows`) and outputs each fit one binding.
+ * Runs a plane kernel (src, mid, dst, uniforms `u`) over `rows` x `cols` invocations: in one
+ * dispatch when src and dst fit one binding, else over row tiles of the plane whose source rows
+ * (`srcRows`) and outputs each fit one binding, each tile with its own total, i_base, src_base and
+ * dst_base.
  */
 export function runPlaneKernel(
-  kernel: Kernel,
+  pk: PlaneKernel,
   consts: Record<string, number>,
   src: Tensor,
   mid: MidBinding,
   dst: Tensor,
-  u: Uint32Array,
-  at: number,
+  u: PlaneUniforms,
   rows: number,
   cols: number,
   srcCols: number,
   srcRows: (r0: number, r1: number) => [number, number],
 ): void {
   const rt = dst.runtime;
-  const op = kernel.shader;
+  const op = pk.kernel.shader;
   if (!over(rt, src.size, dst.size, mid.like === 'whole' ? 0 : mid.t.size)) {
-    rt.dispatch(kernel, consts, [src.bufferFor(op), mid.t.bufferFor(op), dst.bufferFor(op)], u, grid(Math.ceil((rows * cols) / WG)));
+    launchPlane(pk, consts, src, mid.t, dst, u, rows * cols, op);
     return;
   }
   for (const r of rowWindows(rt, rows, cols, srcCols, srcRows)) {
     const sw = windowOf(src, r.s0, r.s1, op);
     const dw = windowOf(dst, r.i0, r.i1, op);
     const mb = mid.like === 'whole' ? mid.t.bufferFor(op) : mid.like === 'src' ? windowOf(mid.t, r.s0, r.s1, op).binding : windowOf(mid.t, r.i0, r.i1, op).binding;
-    const ut = u.slice();
-    ut[0] = r.i1;
-    ut.set([r.i0, sw.base, dw.base], at);
-    rt.dispatch(kernel, consts, [sw.binding, mb, dw.binding], ut, grid(Math.ceil((r.i1 - r.i0) / WG)));
+    const ut = packUniformBlock(pk.d, { ...u, total: r.i1, i_base: r.i0, src_base: sw.base, dst_base: dw.base });
+    const buffers = bindingsByName(pk.d, { src: sw.binding, [pk.mid]: mb, dst: dw.binding });
+    rt.dispatch(pk.kernel, consts, buffers, new Uint8Array(ut), grid(Math.ceil((r.i1 - r.i0) / WG)));
   }
 }
 
@@ -100,13 +137,12 @@ export function readersOf(lo: ArrayLike<number>, hi: ArrayLike<number>): (r0: nu
   };
 }
 
-/** The uniform block of shaders/pool.wgsl (24 u32 slots; i_base, src_base, dst_base at 18-20). */
-function params(total: number, h: number, w: number, oh: number, ow: number, g: PoolGeom | null, xf = 0, yb = 0, xb = 0): Uint32Array {
-  const u = new Uint32Array(24);
-  u.set([total, h, w, oh, ow]);
-  if (g) u.set([g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1], 5);
-  u.set([xf, yb, xb], 15);
-  return u;
+/** The uniform values of shaders/pool.wgsl: sizes, the max-pool geometry (g) or the table offsets. */
+function params(total: number, h: number, w: number, oh: number, ow: number, g: PoolGeom | null, xf = 0, yb = 0, xb = 0): PlaneUniforms {
+  const geom = g
+    ? { kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw, ext_h: g.dh * (g.kh - 1) + 1, ext_w: g.dw * (g.kw - 1) + 1 }
+    : { kh: 0, kw: 0, sh: 0, sw: 0, ph: 0, pw: 0, dh: 0, dw: 0, ext_h: 0, ext_w: 0 };
+  return { total, h, w, oh, ow, ...geom, xf, yb, xb, i_base: 0, src_base: 0, dst_base: 0, pad0: 0, pad1: 0, pad2: 0 };
 }
 
 /**
@@ -116,7 +152,7 @@ function params(total: number, h: number, w: number, oh: number, ow: number, g: 
  */
 export function maxPoolForward(x: Tensor, g: PoolGeom, oh: number, ow: number): { y: Tensor; indices: Tensor } {
   const [n, c, h, w] = x.shape as [number, number, number, number];
-  const xb = x.bufferFor('maxPool2d');
+  x.bufferFor('maxPool2d'); // a disposed input throws here, before anything is allocated
   if (n * c > 1 && over(x.runtime, x.size, n * c * oh * ow)) {
     const [y, indices] = mapPlanes([x], Math.max(h * w, oh * ow) * 4, ([p]) => {
       const r = maxPoolForward(p!, g, oh, ow);
@@ -130,8 +166,8 @@ export function maxPoolForward(x: Tensor, g: PoolGeom, oh: number, ow: number): 
   if (total > 0 && n * c === 1 && over(y.runtime, x.size, total)) {
     const ext = g.dh * (g.kh - 1) + 1;
     const rows = (r0: number, r1: number): [number, number] => [Math.max(0, r0 * g.sh - g.ph), Math.min(h, (r1 - 1) * g.sh - g.ph + ext)];
-    runPlaneKernel(maxFwdKernel, { WG }, x, { t: indices, like: 'dst' }, y, params(total, h, w, oh, ow, g), 18, oh, ow, w, rows);
-  } else if (total > 0) launch(maxFwdKernel, [xb, indices.bufferFor('maxPool2d'), y.bufferFor('maxPool2d')], params(total, h, w, oh, ow, g), total, y.runtime);
+    runPlaneKernel(maxFwdKernel, { WG }, x, { t: indices, like: 'dst' }, y, params(total, h, w, oh, ow, g), oh, ow, w, rows);
+  } else if (total > 0) launchPlane(maxFwdKernel, { WG }, x, indices, y, params(total, h, w, oh, ow, g), total, 'maxPool2d');
   return { y, indices };
 }
 
@@ -141,7 +177,8 @@ export function maxPoolForward(x: Tensor, g: PoolGeom, oh: number, ow: number): 
  */
 export function maxPoolBackward(gy: Tensor, indices: Tensor, g: PoolGeom, h: number, w: number): Tensor {
   const [n, c, oh, ow] = gy.shape as [number, number, number, number];
-  const bufs = [gy.bufferFor('maxPool2d backward'), indices.bufferFor('maxPool2d backward')];
+  gy.bufferFor('maxPool2d backward'); // disposed inputs throw here, before anything is allocated
+  indices.bufferFor('maxPool2d backward');
   if (n * c > 1 && over(gy.runtime, gy.size, n * c * h * w)) {
     return mapPlanes([gy, indices], Math.max(h * w, oh * ow) * 4, ([a, b]) => [maxPoolBackward(a!, b!, g, h, w)])[0]!;
   }
@@ -153,8 +190,8 @@ export function maxPoolBackward(gy: Tensor, indices: Tensor, g: PoolGeom, h: num
       const a = Math.max(0, Math.ceil((r0 + g.ph + 1 - ext) / g.sh));
       return [Math.min(a, oh), Math.max(Math.min(a, oh), Math.min(oh, Math.floor((r1 - 1 + g.ph) / g.sh) + 1))];
     };
-    runPlaneKernel(maxBwdKernel, { WG }, gy, { t: indices, like: 'src' }, gx, params(total, h, w, oh, ow, g), 18, h, w, ow, rows);
-  } else if (total > 0) launch(maxBwdKernel, [...bufs, gx.bufferFor('maxPool2d backward')], params(total, h, w, oh, ow, g), total, gx.runtime);
+    runPlaneKernel(maxBwdKernel, { WG }, gy, { t: indices, like: 'src' }, gx, params(total, h, w, oh, ow, g), h, w, ow, rows);
+  } else if (total > 0) launchPlane(maxBwdKernel, { WG }, gy, indices, gx, params(total, h, w, oh, ow, g), total, 'maxPool2d backward');
   return gx;
 }
 
@@ -306,36 +343,37 @@ export function adaptiveAvgPoolTables(rt: Runtime, h: number, w: number, oh: num
   return { table, h, w, oh, ow, yLo: ya.lo, yHi: ya.hi };
 }
 
-function tableParams(total: number, t: TableLayout): Uint32Array {
+/** The uniform values of a table-driven pool kernel (offsets of the x fwd, y bwd and x bwd tables). */
+function tableParams(total: number, t: TableLayout): PlaneUniforms {
   return params(total, t.h, t.w, t.oh, t.ow, null, t.oh, t.oh + t.ow, t.oh + t.ow + t.h);
 }
 
 /** Window (average) pooling of x [n, c, h, w] into [n, c, oh, ow] by the tables `t`. */
 export function windowPoolForward(x: Tensor, t: TableLayout, op: string): Tensor {
   const [n, c] = x.shape as [number, number];
-  const xb = x.bufferFor(op);
+  x.bufferFor(op); // a disposed input throws here, before anything is allocated
   if (n * c > 1 && over(x.runtime, x.size, n * c * t.oh * t.ow)) {
     return mapPlanes([x], Math.max(t.h * t.w, t.oh * t.ow) * 4, ([p]) => [windowPoolForward(p!, t, op)])[0]!;
   }
   const y = empty([n, c, t.oh, t.ow]);
   const total = y.size;
   if (total > 0 && n * c === 1 && over(y.runtime, x.size, total)) {
-    runPlaneKernel(avgFwdKernel, { WG }, x, { t: t.table, like: 'whole' }, y, tableParams(total, t), 18, t.oh, t.ow, t.w, readRows(t.yLo, t.yHi));
-  } else if (total > 0) launch(avgFwdKernel, [xb, t.table.bufferFor(op), y.bufferFor(op)], tableParams(total, t), total, y.runtime);
+    runPlaneKernel(avgFwdKernel, { WG }, x, { t: t.table, like: 'whole' }, y, tableParams(total, t), t.oh, t.ow, t.w, readRows(t.yLo, t.yHi));
+  } else if (total > 0) launchPlane(avgFwdKernel, { WG }, x, t.table, y, tableParams(total, t), total, op);
   return y;
 }
 
 /** Gradient of window pooling: gx [n, c, h, w] gathers gy over the windows that hold each element. */
 export function windowPoolBackward(gy: Tensor, t: TableLayout, op: string): Tensor {
   const [n, c] = gy.shape as [number, number];
-  const gb = gy.bufferFor(op);
+  gy.bufferFor(op); // a disposed input throws here, before anything is allocated
   if (n * c > 1 && over(gy.runtime, gy.size, n * c * t.h * t.w)) {
     return mapPlanes([gy], Math.max(t.h * t.w, t.oh * t.ow) * 4, ([p]) => [windowPoolBackward(p!, t, op)])[0]!;
   }
   const gx = empty([n, c, t.h, t.w]);
   const total = gx.size;
   if (total > 0 && n * c === 1 && over(gx.runtime, gy.size, total)) {
-    runPlaneKernel(avgBwdKernel, { WG }, gy, { t: t.table, like: 'whole' }, gx, tableParams(total, t), 18, t.h, t.w, t.ow, readersOf(t.yLo, t.yHi));
-  } else if (total > 0) launch(avgBwdKernel, [gb, t.table.bufferFor(op), gx.bufferFor(op)], tableParams(total, t), total, gx.runtime);
+    runPlaneKernel(avgBwdKernel, { WG }, gy, { t: t.table, like: 'whole' }, gx, tableParams(total, t), t.h, t.w, t.ow, readersOf(t.yLo, t.yHi));
+  } else if (total > 0) launchPlane(avgBwdKernel, { WG }, gy, t.table, gx, tableParams(total, t), total, op);
   return gx;
 }
