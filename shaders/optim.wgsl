@@ -150,9 +150,14 @@ fn adam_amsgrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 }
 
 // ---------------------------------------------------------------- gradient-norm clipping
-// kind: 0 the 2-norm (sums of squares), 1 the inf-norm (maxima of |g|), 2 a general p-norm (sums
-// of |g|^p). NaN is detected by bit pattern (compilers may assume no NaNs) and made to propagate, so
+// kind: NORM_TWO the 2-norm (sums of squares), NORM_INF the inf-norm (maxima of |g|), NORM_P a
+// general p-norm (sums of |g|^p). NaN is detected by bit pattern (compilers may assume no NaNs) and made to propagate, so
 // a NaN gradient gives a NaN norm as in torch.
+
+// The norm kinds, as src/optim/kernels.ts's descriptors declare them (checked when compiled).
+const NORM_TWO: u32 = 0u;
+const NORM_INF: u32 = 1u;
+const NORM_P: u32 = 2u;
 
 fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
@@ -160,7 +165,7 @@ fn is_nan(v: f32) -> bool {
 
 // Combines two partial results of the same kind.
 fn combine(a: f32, b: f32, kind: u32) -> f32 {
-  if (kind == 1u) {
+  if (kind == NORM_INF) {
     if (is_nan(a) || is_nan(b)) { return a + b; }
     return max(a, b);
   }
@@ -185,10 +190,10 @@ fn clip_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     // Lanes past the element count are padding (possibly NaN): replace them by 0.
     let lane = vec4<u32>(4u * k) + vec4<u32>(0u, 1u, 2u, 3u);
     let a = select(vec4<f32>(0.0), abs(cp_g[k]), lane < vec4<u32>(cp_p.n));
-    if (cp_p.kind == 0u) {
+    if (cp_p.kind == NORM_TWO) {
       acc += dot(a, a);
-    } else if (cp_p.kind == 1u) {
-      acc = combine(combine(acc, a.x, 1u), combine(a.y, combine(a.z, a.w, 1u), 1u), 1u);
+    } else if (cp_p.kind == NORM_INF) {
+      acc = combine(combine(acc, a.x, NORM_INF), combine(a.y, combine(a.z, a.w, NORM_INF), NORM_INF), NORM_INF);
     } else {
       // pow(0, p) is not trusted on every driver; 0^p = 0 for the p > 0 allowed here.
       let e = vec4<f32>(cp_p.p);
@@ -222,9 +227,9 @@ fn clip_total(@builtin(local_invocation_index) lid: u32) {
   if (lid == 0u) {
     let r = ct_acc[0];
     var norm = r;
-    if (ct_p.kind == 0u) {
+    if (ct_p.kind == NORM_TWO) {
       norm = sqrt(r);
-    } else if (ct_p.kind == 2u && r != 0.0) {
+    } else if (ct_p.kind == NORM_P && r != 0.0) {
       norm = pow(r, ct_p.inv_p);
     }
     ct_total[0] = norm;

@@ -3,9 +3,10 @@
  * and the three passes of gradient-norm clipping. No validation here beyond what the kernels need;
  * the optimisers and clipGradNorm check their arguments before calling these.
  */
+import { bindingsByName, enumValue, packUniformBlock, type KernelDescriptor, type StorageBinding, type UniformField } from '../gpu/kernel-descriptor.js';
+import { fileKernel } from '../gpu/pipeline-cache.js';
 import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipeline-cache.js';
-import { packUniforms, WG } from '../ops/kernels/util.js';
+import { WG } from '../ops/kernels/util.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fits, flatChunks, range } from '../ops/kernels/split.js';
 
@@ -17,20 +18,91 @@ function chunks(t: Tensor, size: number): [number, number][] {
   return fits(t.runtime, t) ? [[0, size]] : flatChunks(t.runtime, size);
 }
 
-/** The bindings of `ts` for elements [s, s + n): whole buffers when the update is not split. */
-function bind(ts: readonly Tensor[], s: number, n: number, whole: boolean, op: string): (GPUBuffer | GPUBufferBinding)[] {
-  return ts.map((t) => (whole ? t.bufferFor(op) : range(t, s, n, op)));
+/**
+ * The bindings of `d` for elements [s, s + n) of the tensors named by binding: whole buffers when
+ * the update is not split.
+ */
+function bind(d: KernelDescriptor, ts: Readonly<Record<string, Tensor>>, s: number, n: number, whole: boolean, op: string): (GPUBuffer | GPUBufferBinding)[] {
+  return bindingsByName(d, ts).map((t) => (whole ? t.bufferFor(op) : range(t, s, n, op)));
 }
 
+// The contracts of shaders/optim.wgsl, one per entry point. Its entry points share binding numbers
+// under other names, so every binding name carries the entry point's prefix (sgd_, adam_, cp_ ...).
+const vec4rw = (name: string): StorageBinding => ({ name, access: 'read_write', type: 'vec4<f32>' });
+const vec4r = (name: string): StorageBinding => ({ name, access: 'read', type: 'vec4<f32>' });
+const fields = (type: 'u32' | 'f32', ...names: string[]): UniformField[] => names.map((name) => ({ name, type }));
+const WG_ONLY = { WG: { type: 'u32' } } as const;
+
+/** The struct `Sgd` of both SGD entry points. */
+const SGD_UNIFORMS = [
+  ...fields('u32', 'n4', 'first', 'nesterov', 'decay'),
+  ...fields('f32', 'lr', 'wd', 'momentum', 'keep', 'sign'),
+  ...fields('u32', 'pad0', 'pad1', 'pad2'),
+];
+/** The struct `Adam` of both Adam entry points. */
+const ADAM_UNIFORMS = [
+  ...fields('u32', 'n4', 'first', 'l2', 'pad0'),
+  ...fields('f32', 'sign', 'wd', 'shrink', 'eps', 'beta1', 'c1', 'beta2', 'c2', 'step_size', 'bc2_sqrt'),
+  ...fields('u32', 'pad1', 'pad2'),
+];
+/** What the clip passes reduce, in shaders/optim.wgsl's numbering (NORM_TWO, NORM_INF, NORM_P). */
+const NORM_ENUM = { norm: ['two', 'inf', 'p'] } as const;
+
+const SGD: KernelDescriptor = { name: 'optim.sgd', entry: 'sgd', bindings: [vec4rw('sgd_w'), vec4r('sgd_g')], uniforms: SGD_UNIFORMS, constants: WG_ONLY };
+const SGD_MOMENTUM: KernelDescriptor = {
+  name: 'optim.sgd_momentum',
+  entry: 'sgd_momentum',
+  bindings: [vec4rw('sgdm_w'), vec4r('sgdm_g'), vec4rw('sgdm_buf')],
+  uniforms: SGD_UNIFORMS,
+  constants: WG_ONLY,
+};
+const ADAM: KernelDescriptor = {
+  name: 'optim.adam',
+  entry: 'adam',
+  bindings: [vec4rw('adam_w'), vec4r('adam_g'), vec4rw('adam_m'), vec4rw('adam_v')],
+  uniforms: ADAM_UNIFORMS,
+  constants: WG_ONLY,
+};
+const ADAM_AMSGRAD: KernelDescriptor = {
+  name: 'optim.adam_amsgrad',
+  entry: 'adam_amsgrad',
+  bindings: [vec4rw('ams_w'), vec4r('ams_g'), vec4rw('ams_m'), vec4rw('ams_v'), vec4rw('ams_vmax')],
+  uniforms: ADAM_UNIFORMS,
+  constants: WG_ONLY,
+};
+const CLIP_PARTIAL: KernelDescriptor = {
+  name: 'optim.clip_partial',
+  entry: 'clip_partial',
+  bindings: [vec4r('cp_g'), { name: 'cp_part', access: 'read_write', type: 'f32' }],
+  uniforms: [...fields('u32', 'n', 'n4', 'chunk4', 'offset', 'kind'), ...fields('f32', 'p'), ...fields('u32', 'pad0', 'pad1')],
+  constants: WG_ONLY,
+  enums: NORM_ENUM,
+};
+// clip_total runs one workgroup of the shader's own constant size: no override constants.
+const CLIP_TOTAL: KernelDescriptor = {
+  name: 'optim.clip_total',
+  entry: 'clip_total',
+  bindings: [{ name: 'ct_part', access: 'read', type: 'f32' }, { name: 'ct_total', access: 'read_write', type: 'f32' }],
+  uniforms: [...fields('u32', 'count', 'kind'), ...fields('f32', 'inv_p'), ...fields('u32', 'pad0')],
+  enums: NORM_ENUM,
+};
+const CLIP_SCALE: KernelDescriptor = {
+  name: 'optim.clip_scale',
+  entry: 'clip_scale',
+  bindings: [vec4rw('cs_g'), { name: 'cs_total', access: 'read', type: 'f32' }],
+  uniforms: [...fields('u32', 'n4'), ...fields('f32', 'max_norm'), ...fields('u32', 'pad0', 'pad1')],
+  constants: WG_ONLY,
+};
+
 const KERNELS = {
-  sgd: { shader: 'optim', entry: 'sgd', bindings: ['write', 'read', 'uniform'] },
-  sgdMomentum: { shader: 'optim', entry: 'sgd_momentum', bindings: ['write', 'read', 'write', 'uniform'] },
-  adam: { shader: 'optim', entry: 'adam', bindings: ['write', 'read', 'write', 'write', 'uniform'] },
-  adamAmsgrad: { shader: 'optim', entry: 'adam_amsgrad', bindings: ['write', 'read', 'write', 'write', 'write', 'uniform'] },
-  clipPartial: { shader: 'optim', entry: 'clip_partial', bindings: ['read', 'write', 'uniform'] },
-  clipTotal: { shader: 'optim', entry: 'clip_total', bindings: ['read', 'write', 'uniform'] },
-  clipScale: { shader: 'optim', entry: 'clip_scale', bindings: ['write', 'read', 'uniform'] },
-} as const satisfies Record<string, Kernel>;
+  sgd: fileKernel(SGD, 'optim', 'sgd'),
+  sgdMomentum: fileKernel(SGD_MOMENTUM, 'optim', 'sgd_momentum'),
+  adam: fileKernel(ADAM, 'optim', 'adam'),
+  adamAmsgrad: fileKernel(ADAM_AMSGRAD, 'optim', 'adam_amsgrad'),
+  clipPartial: fileKernel(CLIP_PARTIAL, 'optim', 'clip_partial'),
+  clipTotal: fileKernel(CLIP_TOTAL, 'optim', 'clip_total'),
+  clipScale: fileKernel(CLIP_SCALE, 'optim', 'clip_scale'),
+};
 
 /** Scalar coefficients of one SGD update, in the arithmetic of torch's single-tensor SGD. */
 export interface SgdCoefficients {
@@ -51,12 +123,14 @@ export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor | null, first
   const list = chunks(param, param.size);
   for (const [s, n] of list) {
     const n4 = Math.ceil(n / 4);
-    const u = packUniforms([
-      ['u', n4], ['u', first ? 1 : 0], ['u', c.nesterov ? 1 : 0], ['u', c.weightDecay !== 0 ? 1 : 0],
-      ['f', c.lr], ['f', c.weightDecay], ['f', c.momentum], ['f', 1 - c.dampening],
-      ['f', c.maximize ? -1 : 1],
-    ], 12);
-    const buffers = bind(buf ? [param, grad, buf] : [param, grad], s, n, list.length === 1, 'sgd');
+    const d = buf ? SGD_MOMENTUM : SGD;
+    const u = packUniformBlock(d, {
+      n4, first: first ? 1 : 0, nesterov: c.nesterov ? 1 : 0, decay: c.weightDecay !== 0 ? 1 : 0,
+      lr: c.lr, wd: c.weightDecay, momentum: c.momentum, keep: 1 - c.dampening, sign: c.maximize ? -1 : 1,
+      pad0: 0, pad1: 0, pad2: 0,
+    });
+    const named: Record<string, Tensor> = buf ? { sgdm_w: param, sgdm_g: grad, sgdm_buf: buf } : { sgd_w: param, sgd_g: grad };
+    const buffers = bind(d, named, s, n, list.length === 1, 'sgd');
     param.runtime.dispatch(buf ? KERNELS.sgdMomentum : KERNELS.sgd, { WG }, buffers, new Uint8Array(u), grid(Math.ceil(n4 / WG)));
   }
 }
@@ -89,13 +163,15 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, vm
   const list = chunks(param, param.size);
   for (const [s, n] of list) {
     const n4 = Math.ceil(n / 4);
-    const u = packUniforms([
-      ['u', n4], ['u', first ? 1 : 0], ['u', l2 ? 1 : 0], ['u', 0],
-      ['f', c.maximize ? -1 : 1], ['f', c.weightDecay], ['f', c.decoupled ? 1 - c.lr * c.weightDecay : 1], ['f', c.eps],
-      ['f', c.beta1], ['f', 1 - c.beta1], ['f', c.beta2], ['f', 1 - c.beta2],
-      ['f', stepSize], ['f', bc2Sqrt],
-    ], 16);
-    const buffers = bind(vmax ? [param, grad, m, v, vmax] : [param, grad, m, v], s, n, list.length === 1, op);
+    const d = vmax ? ADAM_AMSGRAD : ADAM;
+    const u = packUniformBlock(d, {
+      n4, first: first ? 1 : 0, l2: l2 ? 1 : 0, pad0: 0,
+      sign: c.maximize ? -1 : 1, wd: c.weightDecay, shrink: c.decoupled ? 1 - c.lr * c.weightDecay : 1, eps: c.eps,
+      beta1: c.beta1, c1: 1 - c.beta1, beta2: c.beta2, c2: 1 - c.beta2,
+      step_size: stepSize, bc2_sqrt: bc2Sqrt, pad1: 0, pad2: 0,
+    });
+    const named: Record<string, Tensor> = vmax ? { ams_w: param, ams_g: grad, ams_m: m, ams_v: v, ams_vmax: vmax } : { adam_w: param, adam_g: grad, adam_m: m, adam_v: v };
+    const buffers = bind(d, named, s, n, list.length === 1, op);
     param.runtime.dispatch(vmax ? KERNELS.adamAmsgrad : KERNELS.adam, { WG }, buffers, new Uint8Array(u), grid(Math.ceil(n4 / WG)));
   }
 }
@@ -103,7 +179,6 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, vm
 /** What the clip passes reduce: squares (2-norm), maxima of |g| (inf-norm) or |g|^p. */
 export type NormKind = { kind: 'two' } | { kind: 'inf' } | { kind: 'p'; p: number };
 
-const KIND_CODES = { two: 0, inf: 1, p: 2 } as const;
 
 /** vec4s each invocation of clip_partial reduces (1024 elements). */
 export const CLIP_CHUNK4 = 256;
@@ -123,19 +198,21 @@ export function clipPartial(grad: Tensor, parts: Tensor, offset: number, norm: N
   for (let s = 0; s < grad.size; s += step) {
     const n = Math.min(step, grad.size - s);
     const count = partialCount(n);
-    const u = packUniforms([
-      ['u', n], ['u', Math.ceil(n / 4)], ['u', CLIP_CHUNK4], ['u', offset + s / per], ['u', KIND_CODES[norm.kind]],
-      ['f', norm.kind === 'p' ? norm.p : 0],
-    ], 8);
+    const u = packUniformBlock(CLIP_PARTIAL, {
+      n, n4: Math.ceil(n / 4), chunk4: CLIP_CHUNK4, offset: offset + s / per, kind: enumValue(CLIP_PARTIAL, 'norm', norm.kind),
+      p: norm.kind === 'p' ? norm.p : 0, pad0: 0, pad1: 0,
+    });
     const g = step === grad.size ? grad.bufferFor('clipGradNorm') : range(grad, s, n, 'clipGradNorm');
-    rt.dispatch(KERNELS.clipPartial, { WG }, [g, parts.bufferFor('clipGradNorm')], new Uint8Array(u), grid(Math.ceil(count / WG)));
+    const buffers = bindingsByName<GPUBuffer | GPUBufferBinding>(CLIP_PARTIAL, { cp_g: g, cp_part: parts.bufferFor('clipGradNorm') });
+    rt.dispatch(KERNELS.clipPartial, { WG }, buffers, new Uint8Array(u), grid(Math.ceil(count / WG)));
   }
 }
 
 /** Folds `count` partials into the norm, written to total[0] (one workgroup). */
 export function clipTotal(parts: Tensor, count: number, total: Tensor, norm: NormKind): void {
-  const u = packUniforms([['u', count], ['u', KIND_CODES[norm.kind]], ['f', norm.kind === 'p' ? 1 / norm.p : 0]], 4);
-  total.runtime.dispatch(KERNELS.clipTotal, {}, [parts.bufferFor('clipGradNorm'), total.bufferFor('clipGradNorm')], new Uint8Array(u), [1, 1, 1]);
+  const u = packUniformBlock(CLIP_TOTAL, { count, kind: enumValue(CLIP_TOTAL, 'norm', norm.kind), inv_p: norm.kind === 'p' ? 1 / norm.p : 0, pad0: 0 });
+  const buffers = bindingsByName(CLIP_TOTAL, { ct_part: parts.bufferFor('clipGradNorm'), ct_total: total.bufferFor('clipGradNorm') });
+  total.runtime.dispatch(KERNELS.clipTotal, {}, buffers, new Uint8Array(u), [1, 1, 1]);
 }
 
 /** grad *= min(maxNorm / (total[0] + 1e-6), 1), in place, reading the norm on the GPU. */
@@ -144,8 +221,9 @@ export function clipScale(grad: Tensor, total: Tensor, maxNorm: number): void {
   const list = chunks(grad, grad.size);
   for (const [s, n] of list) {
     const n4 = Math.ceil(n / 4);
-    const u = packUniforms([['u', n4], ['f', maxNorm]], 4);
+    const u = packUniformBlock(CLIP_SCALE, { n4, max_norm: maxNorm, pad0: 0, pad1: 0 });
     const g = list.length === 1 ? grad.bufferFor('clipGradNorm') : range(grad, s, n, 'clipGradNorm');
-    grad.runtime.dispatch(KERNELS.clipScale, { WG }, [g, total.bufferFor('clipGradNorm')], new Uint8Array(u), grid(Math.ceil(n4 / WG)));
+    const buffers = bindingsByName<GPUBuffer | GPUBufferBinding>(CLIP_SCALE, { cs_g: g, cs_total: total.bufferFor('clipGradNorm') });
+    grad.runtime.dispatch(KERNELS.clipScale, { WG }, buffers, new Uint8Array(u), grid(Math.ceil(n4 / WG)));
   }
 }
