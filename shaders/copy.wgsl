@@ -3,7 +3,7 @@
 //   src_d = start_d + o_d * step_d; in bounds when 0 <= src_d < bound_d for all d
 //   dst[dstOffset + sum o_d * dstStride_d] = in bounds ? src[sum src_d * srcStride_d - srcBase] : fill
 // srcBase is where the bound source range starts (nonzero when a copy too large for one binding is
-// split: src/ops/kernels/copy.ts).
+// split: src/ops/kernels/copy.ts, whose descriptor COPY is this kernel's contract, checked when compiled).
 override WG: u32 = 64u;
 
 struct Params {

@@ -2,7 +2,8 @@
 // else 0, and j = element index / group (group 1: elementwise; group H*W: whole channels, Dropout2d).
 // The mask is a pure function of (seed, offset, j), so the backward pass recomputes it with the same
 // uniforms instead of saving it, and a restored (seed, offset) gives the same masks bit for bit.
-// Four elements per invocation. src/ops/dropout.ts mirrors the hash on the host (dropoutKeep).
+// Four elements per invocation. src/ops/dropout.ts mirrors the hash on the host (dropoutKeep) and
+// declares this kernel's contract (DROPOUT, checked when compiled).
 override WG: u32 = 64u;
 
 struct Params {

@@ -1,4 +1,5 @@
-// Fills a buffer with one 32-bit pattern, four words per invocation. Buffers are padded to 64
+// Fills a buffer with one 32-bit pattern, four words per invocation (the contract: FILL in
+// src/tensor/creation.ts, checked when the pipeline is created). Buffers are padded to 64
 // bytes, so the last vec4 may write past n into padding.
 override WG: u32 = 64;
 

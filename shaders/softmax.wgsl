@@ -1,8 +1,12 @@
 // Numerically stable softmax-family along the middle dim of an (outer, L, inner) view; one
-// invocation per (o, i) row. MODE 0: softmax, 1: log-softmax (both write L values per row),
-// 2: logsumexp (writes one value per row). The row maximum is subtracted before exp; a row whose
+// invocation per (o, i) row. MODE: MODE_SOFTMAX, MODE_LOG_SOFTMAX (both write L values per row),
+// MODE_LOGSUMEXP (writes one value per row). The row maximum is subtracted before exp; a row whose
 // maximum is -inf yields -inf for logsumexp and NaN for softmax/log-softmax, as PyTorch.
 override MODE: u32 = 0u;
+// The modes, as src/ops/kernels/softmax.ts's descriptor declares them (checked when compiled).
+const MODE_SOFTMAX: u32 = 0u;
+const MODE_LOG_SOFTMAX: u32 = 1u;
+const MODE_LOGSUMEXP: u32 = 2u;
 override WG: u32 = 64u;
 
 struct Params { outer: u32, len: u32, inner: u32, pad: u32 }
@@ -31,10 +35,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   // An all -inf row shifts by 0, so exp gives zeros instead of NaN; logsumexp also shifts a +inf
   // maximum by 0 (the result is then +inf, not NaN), as PyTorch does.
   let inf = bitcast<f32>(0x7f800000u | (p.pad & 0u));
-  let shift = select(m, 0.0, m == -inf || (MODE == 2u && m == inf));
+  let shift = select(m, 0.0, m == -inf || (MODE == MODE_LOGSUMEXP && m == inf));
   var s = 0.0;
   for (var k = 0u; k < p.len; k++) { s += exp(x[base + k * p.inner] - shift); }
-  if (MODE == 2u) {
+  if (MODE == MODE_LOGSUMEXP) {
     y[idx] = log(s) + shift;
     return;
   }
@@ -42,6 +46,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let inv = 1.0 / s;
   for (var k = 0u; k < p.len; k++) {
     let j = base + k * p.inner;
-    if (MODE == 0u) { y[j] = exp(x[j] - shift) * inv; } else { y[j] = x[j] - shift - ls; }
+    if (MODE == MODE_SOFTMAX) { y[j] = exp(x[j] - shift) * inv; } else { y[j] = x[j] - shift - ls; }
   }
 }

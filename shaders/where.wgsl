@@ -1,4 +1,5 @@
 // y = cond != 0 ? a : b, with all three broadcast to the output through per-dimension strides.
+// The contract: WHERE in src/ops/kernels/elementwise-descriptors.ts (checked when compiled).
 override WG: u32 = 64u;
 
 struct Params {

@@ -14,6 +14,8 @@
  */
 import { ArgumentError, ShapeError } from '../errors.js';
 import { record } from '../autograd/tape.js';
+import { bindingsByName, packUniformBlock, type KernelDescriptor } from '../gpu/kernel-descriptor.js';
+import { fileKernel } from '../gpu/pipeline-cache.js';
 import { grid } from '../gpu/runtime.js';
 import { empty } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -85,7 +87,30 @@ export interface DropoutOptions {
   rng?: DropoutRng;
 }
 
-const dropoutKernel = { shader: 'dropout', bindings: ['read', 'write', 'uniform'] } as const;
+/**
+ * The contract of shaders/dropout.wgsl: four elements per invocation; the 64-bit offset as two
+ * words; base4 is the chunk's first vec4 in the whole tensor, so chunked masks match unchunked ones.
+ */
+const DROPOUT: KernelDescriptor = {
+  name: 'dropout',
+  bindings: [
+    { name: 'x', access: 'read', type: 'vec4<f32>' },
+    { name: 'y', access: 'read_write', type: 'vec4<f32>' },
+  ],
+  uniforms: [
+    { name: 'n4', type: 'u32' },
+    { name: 'group', type: 'u32' },
+    { name: 'seed', type: 'u32' },
+    { name: 'off_lo', type: 'u32' },
+    { name: 'off_hi', type: 'u32' },
+    { name: 'threshold', type: 'u32' },
+    { name: 'scale', type: 'f32' },
+    { name: 'base4', type: 'u32' },
+  ],
+  constants: { WG: { type: 'u32' } },
+};
+
+const dropoutKernel = fileKernel(DROPOUT, 'dropout');
 
 /**
  * The keep threshold for drop probability p on 32-bit hashes: an element is kept when its hash is
@@ -102,14 +127,23 @@ function applyMask(x: Tensor, p: number, group: number, s: DropoutRngState): Ten
   // One binding's worth at a time when x is larger (chunks start at multiples of the limit, aligned).
   const list: [number, number][] = fits(rt, x) ? [[0, x.size]] : flatChunks(rt, x.size);
   for (const [s0, n] of list) {
-    const u = new ArrayBuffer(32);
-    const u32 = new Uint32Array(u);
     const n4 = Math.ceil(n / 4);
-    u32.set([n4, group, s.seed, s.offset >>> 0, Math.floor(s.offset / 4294967296), dropoutThreshold(p)]);
-    new Float32Array(u, 24, 1)[0] = 1 / (1 - p);
-    u32[7] = s0 / 4;
-    const bufs = list.length === 1 ? [x.bufferFor('dropout'), y.bufferFor('dropout')] : [range(x, s0, n, 'dropout'), range(y, s0, n, 'dropout')];
-    rt.dispatch(dropoutKernel, { WG }, bufs, u32, grid(Math.ceil(n4 / WG)));
+    const u = packUniformBlock(DROPOUT, {
+      n4,
+      group,
+      seed: s.seed,
+      off_lo: s.offset >>> 0,
+      off_hi: Math.floor(s.offset / 4294967296),
+      threshold: dropoutThreshold(p),
+      scale: 1 / (1 - p),
+      base4: s0 / 4,
+    });
+    const whole = list.length === 1;
+    const buffers = bindingsByName(DROPOUT, {
+      x: whole ? x.bufferFor('dropout') : range(x, s0, n, 'dropout'),
+      y: whole ? y.bufferFor('dropout') : range(y, s0, n, 'dropout'),
+    });
+    rt.dispatch(dropoutKernel, { WG }, buffers, new Uint8Array(u), grid(Math.ceil(n4 / WG)));
   }
   return y;
 }

@@ -2,6 +2,8 @@
  * Creating tensors: from host data, constant fills on the GPU, ranges and seeded random values.
  */
 import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { bindingsByName, packUniformBlock, type KernelDescriptor } from '../gpu/kernel-descriptor.js';
+import { fileKernel } from '../gpu/pipeline-cache.js';
 import { grid } from '../gpu/runtime.js';
 import { runtime } from './context.js';
 import { Generator, defaultGenerator } from './random.js';
@@ -9,7 +11,17 @@ import { checkShape, sizeOf, type Shape } from './shape.js';
 import { Storage, Tensor, type DType } from './tensor.js';
 
 const WG = 64;
-const fillKernel = { shader: 'fill', bindings: ['write', 'uniform'] } as const;
+/** The contract of shaders/fill.wgsl: one 32-bit pattern written four words per invocation. */
+const FILL: KernelDescriptor = {
+  name: 'fill',
+  bindings: [{ name: 'out', access: 'read_write', type: 'vec4<u32>' }],
+  uniforms: [
+    { name: 'n4', type: 'u32' },
+    { name: 'bits', type: 'u32' },
+  ],
+  constants: { WG: { type: 'u32' } },
+};
+const fillKernel = fileKernel(FILL, 'fill');
 
 /** An uninitialised tensor (contents undefined); ops use it for their outputs. */
 export function empty(shape: Shape, dtype: DType = 'f32'): Tensor {
@@ -85,7 +97,8 @@ export function full(shape: Shape, value: number, opts: CreateOptions = {}): Ten
   for (let s = 0; s < t.size; s += step) {
     const n4 = Math.ceil(Math.min(step, t.size - s) / 4);
     const binding = t.size <= step ? buffer : { buffer, offset: s * 4, size: Math.min(n4 * 16, buffer.size - s * 4) };
-    rt.dispatch(fillKernel, { WG }, [binding], new Uint32Array([n4, bits[0]!]), grid(Math.ceil(n4 / WG)));
+    const u = packUniformBlock(FILL, { n4, bits: bits[0]! });
+    rt.dispatch(fillKernel, { WG }, bindingsByName(FILL, { out: binding }), new Uint8Array(u), grid(Math.ceil(n4 / WG)));
   }
   return finish(t, opts);
 }

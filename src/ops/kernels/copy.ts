@@ -3,14 +3,50 @@
  * kernel launches without autograd.
  */
 import { ArgumentError } from '../../errors.js';
+import { bindingsByName, packUniformBlock, type KernelDescriptor } from '../../gpu/kernel-descriptor.js';
+import { fileKernel } from '../../gpu/pipeline-cache.js';
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { sizeOf, stridesOf, type Shape } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG, putDims } from './util.js';
+import { WG } from './util.js';
 import { fits } from './split.js';
 
-const kernel = { shader: 'copy', bindings: ['read', 'write', 'uniform'] } as const;
+/** The contract of shaders/copy.wgsl: per-dim tables of up to 8 dims, two vec4 each. */
+const COPY: KernelDescriptor = {
+  name: 'copy',
+  bindings: [
+    { name: 'src', access: 'read', type: 'u32' },
+    { name: 'dst', access: 'read_write', type: 'u32' },
+  ],
+  uniforms: [
+    { name: 'n', type: 'u32' },
+    { name: 'rank', type: 'u32' },
+    { name: 'dst_offset', type: 'u32' },
+    { name: 'fill', type: 'u32' },
+    { name: 'shape', type: 'vec4<u32>', count: 2 },
+    { name: 'start', type: 'vec4<i32>', count: 2 },
+    { name: 'step', type: 'vec4<i32>', count: 2 },
+    { name: 'bound', type: 'vec4<u32>', count: 2 },
+    { name: 'src_stride', type: 'vec4<u32>', count: 2 },
+    { name: 'dst_stride', type: 'vec4<u32>', count: 2 },
+    { name: 'src_base', type: 'u32' },
+    { name: 'pad0', type: 'u32' },
+    { name: 'pad1', type: 'u32' },
+    { name: 'pad2', type: 'u32' },
+  ],
+  constants: { WG: { type: 'u32' } },
+};
+
+const kernel = fileKernel(COPY, 'copy');
+
+/** The 32 bits of `value` as the output's dtype stores it (the shader copies words). */
+function fillBits(dtype: Tensor['dtype'], value: number): number {
+  const w = new Uint32Array(1);
+  if (dtype === 'f32') new Float32Array(w.buffer)[0] = value;
+  else new Int32Array(w.buffer)[0] = value;
+  return w[0]!;
+}
 
 /** One copy: iteration shape, per-dim source mapping and destination strides. */
 export interface CopyPlan {
@@ -35,22 +71,23 @@ export function stridedCopy(src: Tensor, dst: Tensor, plan: CopyPlan): void {
 }
 
 function launch(out: Tensor, src: GPUBuffer | GPUBufferBinding, dst: GPUBuffer | GPUBufferBinding, plan: CopyPlan, srcBase: number, n: number): void {
-  const u = new ArrayBuffer(16 + 6 * 32 + 16);
-  const u32 = new Uint32Array(u);
-  const i32 = new Int32Array(u);
-  u32[0] = n;
-  u32[1] = plan.shape.length;
-  u32[2] = plan.dstOffset ?? 0;
-  if (out.dtype === 'f32') new Float32Array(u, 12, 1)[0] = plan.fill ?? 0;
-  else i32[3] = plan.fill ?? 0;
-  putDims(u32, 4, plan.shape);
-  plan.start.forEach((v, k) => (i32[12 + k] = v));
-  plan.step.forEach((v, k) => (i32[20 + k] = v));
-  putDims(u32, 28, plan.bound);
-  putDims(u32, 36, plan.srcStride);
-  putDims(u32, 44, plan.dstStride);
-  u32[52] = srcBase;
-  out.runtime.dispatch(kernel, { WG }, [src, dst], u32, grid(Math.ceil(n / WG)));
+  const u = packUniformBlock(COPY, {
+    n,
+    rank: plan.shape.length,
+    dst_offset: plan.dstOffset ?? 0,
+    fill: fillBits(out.dtype, plan.fill ?? 0),
+    shape: plan.shape,
+    start: plan.start,
+    step: plan.step,
+    bound: plan.bound,
+    src_stride: plan.srcStride,
+    dst_stride: plan.dstStride,
+    src_base: srcBase,
+    pad0: 0,
+    pad1: 0,
+    pad2: 0,
+  });
+  out.runtime.dispatch(kernel, { WG }, bindingsByName(COPY, { src, dst }), new Uint8Array(u), grid(Math.ceil(n / WG)));
 }
 
 /**

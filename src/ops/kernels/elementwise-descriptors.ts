@@ -1,6 +1,6 @@
 /**
- * The contracts of shaders/unary.wgsl and shaders/binary.wgsl (entry points `main` and `bcast`):
- * bindings, uniforms and op codes by name. The op-code enums are the code tables' names in order;
+ * The contracts of shaders/unary.wgsl, shaders/binary.wgsl (entry points `main` and `bcast`) and
+ * shaders/where.wgsl: bindings, uniforms and op codes by name. The op-code enums are the code tables' names in order;
  * each shader declares the same constants (UNARY_NEG, BINARY_ADD, ...), checked when it compiles.
  */
 import type { KernelDescriptor } from '../../gpu/kernel-descriptor.js';
@@ -55,4 +55,26 @@ export const BINARY: KernelDescriptor = {
   ],
   constants: { OP: { type: 'u32' }, WG: { type: 'u32' } },
   enums: { binary: BINARY_OPS },
+};
+
+/** y = cond != 0 ? a : b, all three broadcast through per-dimension strides (rank <= 8). */
+export const WHERE: KernelDescriptor = {
+  name: 'where',
+  bindings: [
+    { name: 'c', access: 'read', type: 'f32' },
+    { name: 'a', access: 'read', type: 'f32' },
+    { name: 'b', access: 'read', type: 'f32' },
+    { name: 'y', access: 'read_write', type: 'f32' },
+  ],
+  uniforms: [
+    { name: 'n', type: 'u32' },
+    { name: 'rank', type: 'u32' },
+    { name: 'pad0', type: 'u32' },
+    { name: 'pad1', type: 'u32' },
+    { name: 'shape', type: 'vec4<u32>', count: 2 },
+    { name: 'sc', type: 'vec4<u32>', count: 2 },
+    { name: 'sa', type: 'vec4<u32>', count: 2 },
+    { name: 'sb', type: 'vec4<u32>', count: 2 },
+  ],
+  constants: { WG: { type: 'u32' } },
 };

@@ -7,23 +7,23 @@ import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { broadcastShapes, broadcastStrides, sameShape, sizeOf } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { WG, putDims, requireF32 } from './util.js';
+import { WG, requireF32 } from './util.js';
 import { fits, flatChunks, mapRows, range, takeRows } from './split.js';
 import { bindingsByName, enumValue, packUniformBlock } from '../../gpu/kernel-descriptor.js';
 import { fileKernel } from '../../gpu/pipeline-cache.js';
-import { BINARY, UNARY, type BinaryCode, type UnaryCode } from './elementwise-descriptors.js';
+import { BINARY, UNARY, WHERE, type BinaryCode, type UnaryCode } from './elementwise-descriptors.js';
 
 export type { BinaryCode, UnaryCode } from './elementwise-descriptors.js';
 
 const unaryKernel = fileKernel(UNARY, 'unary');
 const binaryKernel = fileKernel(BINARY, 'binary');
 const bcastKernel = fileKernel(BINARY, 'binary', 'bcast');
+const whereKernel = fileKernel(WHERE, 'where');
 
 /** The rank limit of the broadcast kernels (two vec4 per shape and stride table). */
 function checkRank(op: string, dims: readonly number[]): void {
   if (dims.length > 8) throw new ShapeError(op, [dims], `rank ${dims.length} exceeds the supported maximum 8`);
 }
-const whereKernel = { shader: 'where', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
 
 /** y = f(x) for unary op `op` with parameters a, b. */
 export function unary(op: UnaryCode, x: Tensor, a = 0, b = 0): Tensor {
@@ -151,7 +151,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
     if (!(e instanceof ShapeError)) throw e;
     throw new ShapeError('where', [cond.shape, a.shape, b.shape], 'cond, a and b do not broadcast together');
   }
-  const bufs = [cond.bufferFor('where'), a.bufferFor('where'), b.bufferFor('where')];
+  const bufs = { c: cond.bufferFor('where'), a: a.bufferFor('where'), b: b.bufferFor('where') };
   const n = sizeOf(shape);
   if (n > 0 && (n * 4 > cond.runtime.maxBindingBytes || !fits(cond.runtime, cond, a, b))) {
     return splitBroadcast(shape, [cond, a, b], (c, x, z) => where(c!, x!, z!));
@@ -159,18 +159,18 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const m = collapse('where', shape, [cond.shape, a.shape, b.shape]);
   const y = empty(shape);
   if (y.size === 0) return y;
-  const u32 = new Uint32Array(4 + 4 * 8);
-  u32[0] = y.size;
-  u32[1] = m.shape.length;
-  putDims(u32, 4, m.shape);
-  m.strides.forEach((st, k) => putDims(u32, 12 + 8 * k, st));
-  y.runtime.dispatch(
-    whereKernel,
-    { WG },
-    [...bufs, y.bufferFor('where')],
-    u32,
-    grid(Math.ceil(y.size / WG)),
-  );
+  const u = packUniformBlock(WHERE, {
+    n: y.size,
+    rank: m.shape.length,
+    pad0: 0,
+    pad1: 0,
+    shape: m.shape,
+    sc: m.strides[0]!,
+    sa: m.strides[1]!,
+    sb: m.strides[2]!,
+  });
+  const buffers = bindingsByName(WHERE, { ...bufs, y: y.bufferFor('where') });
+  y.runtime.dispatch(whereKernel, { WG }, buffers, new Uint8Array(u), grid(Math.ceil(y.size / WG)));
   return y;
 }
 

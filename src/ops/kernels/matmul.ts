@@ -7,7 +7,6 @@
  */
 import { ArgumentError } from '../../errors.js';
 import type { Kernel } from '../../gpu/pipeline-cache.js';
-import { grid } from '../../gpu/runtime.js';
 import { empty, zeros } from '../../tensor/creation.js';
 import { splitMatmul } from './matmul-split.js';
 import { fits, over } from './split.js';
@@ -21,7 +20,6 @@ const packKernel = { shader: 'matmul', entry: 'pack', bindings: ['read', 'write'
 const packRows4Kernel = { shader: 'matmul', entry: 'pack_rows4', bindings: ['read', 'write', 'uniform'] } as const;
 const packNarrowKernel = { shader: 'matmul', entry: 'pack_narrow', bindings: ['read', 'write', 'uniform'] } as const;
 const packRows4NarrowKernel = { shader: 'matmul', entry: 'pack_rows4_narrow', bindings: ['read', 'write', 'uniform'] } as const;
-const fillKernel = { shader: 'fill', bindings: ['write', 'uniform'] } as const;
 const PACK_WG = 64;
 /** Rows and columns of C per `outer` invocation. */
 const OUTER_TILE = 16;
@@ -126,17 +124,10 @@ export function matmulRaw(
   if (k > 0 && batch * m * n > 0 && (gridTooLarge || !fits(rt, a, b) || over(rt, batch * m * n, batch * r4(m) * k, batch * k * r4(n)))) {
     return splitMatmul(a, b, plan, outShape, variant, matmulRaw);
   }
+  if (batch * m * n === 0) return empty(outShape);
+  // An empty reduction: zeros (creation.ts's fill, split across bindings when C exceeds one).
+  if (k === 0) return zeros(outShape);
   const c = empty(outShape);
-  if (batch * m * n === 0) return c;
-  if (k === 0 && over(rt, c.size)) {
-    c.dispose();
-    return zeros(outShape);
-  }
-  if (k === 0) {
-    const n4 = Math.ceil(c.size / 4);
-    c.runtime.dispatch(fillKernel, { WG: 64 }, [c.bufferFor('matmul')], new Uint32Array([n4, 0]), grid(Math.ceil(n4 / 64)));
-    return c;
-  }
   const chosen = variant ?? c.runtime.tuning.choose(matmulTuneKey(plan), MATMUL_VARIANTS, chooseMatmulVariant(plan, c.runtime.adapterName));
   if (chosen === 'general') runGeneral(a, b, c, plan);
   else runKMajor(a, b, c, plan, chosen);

@@ -1,6 +1,8 @@
 /**
  * Raw softmax, log-softmax and logsumexp along one axis (shaders/softmax.wgsl).
  */
+import { bindingsByName, enumValue, packUniformBlock, type KernelDescriptor } from '../../gpu/kernel-descriptor.js';
+import { fileKernel } from '../../gpu/pipeline-cache.js';
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { sizeOf } from '../../tensor/shape.js';
@@ -8,11 +10,31 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from './util.js';
 import { mapLanes, over } from './split.js';
 
-const MODES = { softmax: 0, logSoftmax: 1, logsumexp: 2 } as const;
-const kernel = { shader: 'softmax', bindings: ['read', 'write', 'uniform'] } as const;
+/** The softmax family, in shaders/softmax.wgsl's numbering (MODE_SOFTMAX, ...). */
+const MODES = ['softmax', 'logSoftmax', 'logsumexp'] as const;
+type SoftmaxMode = (typeof MODES)[number];
+
+/** The contract of shaders/softmax.wgsl: one row of an (outer, len, inner) view per invocation. */
+const SOFTMAX: KernelDescriptor = {
+  name: 'softmax',
+  bindings: [
+    { name: 'x', access: 'read', type: 'f32' },
+    { name: 'y', access: 'read_write', type: 'f32' },
+  ],
+  uniforms: [
+    { name: 'outer', type: 'u32' },
+    { name: 'len', type: 'u32' },
+    { name: 'inner', type: 'u32' },
+    { name: 'pad', type: 'u32' },
+  ],
+  constants: { MODE: { type: 'u32' }, WG: { type: 'u32' } },
+  enums: { mode: MODES },
+};
+
+const kernel = fileKernel(SOFTMAX, 'softmax');
 
 /** Applies `mode` along normalised `axis`; logsumexp drops the axis from the shape. */
-export function softmaxFamily(mode: keyof typeof MODES, x: Tensor, axis: number): Tensor {
+export function softmaxFamily(mode: SoftmaxMode, x: Tensor, axis: number): Tensor {
   const xb = x.bufferFor(mode); // before allocating, so a disposed input leaks no output buffer
   const outer = sizeOf(x.shape.slice(0, axis));
   const len = x.shape[axis]!;
@@ -28,7 +50,9 @@ export function softmaxFamily(mode: keyof typeof MODES, x: Tensor, axis: number)
   const y = empty(shape);
   const rows = outer * inner;
   if (rows > 0 && len > 0) {
-    y.runtime.dispatch(kernel, { MODE: MODES[mode], WG }, [xb, y.bufferFor(mode)], new Uint32Array([outer, len, inner, 0]), grid(Math.ceil(rows / WG)));
+    const u = packUniformBlock(SOFTMAX, { outer, len, inner, pad: 0 });
+    const buffers = bindingsByName(SOFTMAX, { x: xb, y: y.bufferFor(mode) });
+    y.runtime.dispatch(kernel, { MODE: enumValue(SOFTMAX, 'mode', mode), WG }, buffers, new Uint8Array(u), grid(Math.ceil(rows / WG)));
   }
   return y;
 }
