@@ -7,28 +7,39 @@
 //               weight at loss[P + p], and lse[p] for the backward pass.
 // ce_backward:  dx[n, c, s] = g * w[t] * (exp(x - lse) - [c == t]); g is g[p] (reduction 'none')
 //               or g[0]; ignored pixels get 0.
-// pw_forward:   pointwise losses (OP 0: |x - t|, 1: (x - t)^2, 2: binary cross-entropy with
-//               logits), times mask and weight (broadcast, see Walk); with MASK_ROW the broadcast
-//               mask is written at out[n + i].
+// pw_forward:   pointwise losses (OP: LOSS_L1 |x - t|, LOSS_MSE (x - t)^2, LOSS_BCE binary
+//               cross-entropy with logits), times mask and weight (broadcast, see Walk); with
+//               MASK_ROW the broadcast mask is written at out[n + i].
 // pw_backward:  dx (and with GRAD_T dt) of g * scale * mask * w * loss(x, t); g per element or g[0].
 // cos_forward / cos_backward: the cosine surface-normal loss per pixel (see there).
 // ratio:        y[0] = a[ia] / max(b[ib], floor) (mean divisions that depend on GPU values).
 // label_check:  flags[i] = 1 for labels outside [0, C) that are not ignore_index.
+//
+// Each entry point's contract (bindings, uniforms, overrides, op codes) is declared in
+// src/ops/kernels/loss-descriptors.ts and checked against this file when a pipeline is created.
 override WG: u32 = 64u;
 override MEAN: bool = false;
 override HAS_W: bool = false;
 override G_EACH: bool = false;
 override OP: u32 = 0u;
 override HAS_MASK: bool = false;
-override PW_MODE: u32 = 0u;   // pos_weight: 0 none, 1 the uniform scalar, 2 a tensor
+override PW_MODE: u32 = 0u;   // pos_weight: POS_WEIGHT_NONE, _SCALAR (the uniform pw) or _TENSOR
 override MASK_ROW: bool = false;
 override GRAD_T: bool = false;
 
+// The op codes of OP and PW_MODE, as the descriptors declare them.
+const LOSS_L1: u32 = 0u;
+const LOSS_MSE: u32 = 1u;
+const LOSS_BCE: u32 = 2u;
+const POS_WEIGHT_NONE: u32 = 0u;
+const POS_WEIGHT_SCALAR: u32 = 1u;
+const POS_WEIGHT_TENSOR: u32 = 2u;
+
 struct Ce { p: u32, c: u32, s: u32, ignore: i32 }
 
-struct Pw { n: u32, scale: f32, pw: f32, pad: u32, geo: array<vec4<u32>, 3>, st: array<vec4<u32>, 3> }
+struct Pw { n: u32, scale: f32, pw: f32, pad0: u32, geo: array<vec4<u32>, 3>, st: array<vec4<u32>, 3> }
 
-struct Ratio { ia: u32, ib: u32, floor: f32, pad: u32 }
+struct Ratio { ia: u32, ib: u32, floor: f32, pad0: u32 }
 
 struct Cos { p: u32, c: u32, s: u32, eps: f32, scale: f32, pad0: u32, pad1: u32, pad2: u32 }
 
@@ -223,8 +234,8 @@ fn walk_index(w: Walk, g: vec4<u32>, st: vec4<u32>) -> u32 {
 
 // The loss of one element (before mask and weight).
 fn pw_loss(x: f32, t: f32, pwv: f32) -> f32 {
-  if (OP == 0u) { return abs(x - t); }
-  if (OP == 1u) { return (x - t) * (x - t); }
+  if (OP == LOSS_L1) { return abs(x - t); }
+  if (OP == LOSS_MSE) { return (x - t) * (x - t); }
   // PyTorch's binary_cross_entropy_with_logits: (1 - t) x + lw log(1 + e^-x), lw = 1 + (pw - 1) t.
   // With log(1 + e^-x) = log1p(e^-|x|) + max(-x, 0), the linear terms cancel exactly for x < 0
   // to -pw t x, so a confident correct prediction keeps its tiny loss instead of rounding to 0.
@@ -234,13 +245,13 @@ fn pw_loss(x: f32, t: f32, pwv: f32) -> f32 {
 
 // (d loss / dx, d loss / dt) of one element.
 fn pw_grad(x: f32, t: f32, pwv: f32) -> vec2<f32> {
-  if (OP == 0u) {
+  if (OP == LOSS_L1) {
     // d|d| = sign(d), 0 at d = 0 (as PyTorch)
     let d = x - t;
     let s = select(select(0.0, -1.0, d < 0.0), 1.0, d > 0.0);
     return vec2<f32>(s, -s);
   }
-  if (OP == 1u) {
+  if (OP == LOSS_MSE) {
     // d (x - t)^2 = 2 (x - t) (dx - dt)
     return vec2<f32>(2.0 * (x - t), -2.0 * (x - t));
   }
@@ -259,8 +270,8 @@ fn pw_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let e1 = min(pf.n, e0 + 4u);
   for (var e = e0; e < e1; e++) {
     var pwv = 1.0;
-    if (PW_MODE == 1u) { pwv = pf.pw; }
-    if (PW_MODE == 2u) { pwv = pf_pw[walk_index(wp, pf.geo[2], pf.st[2])]; }
+    if (PW_MODE == POS_WEIGHT_SCALAR) { pwv = pf.pw; }
+    if (PW_MODE == POS_WEIGHT_TENSOR) { pwv = pf_pw[walk_index(wp, pf.geo[2], pf.st[2])]; }
     var k = 1.0;
     var m = 1.0;
     if (HAS_MASK) { m = pf_mask[walk_index(wm, pf.geo[0], pf.st[0])]; }
@@ -284,8 +295,8 @@ fn pw_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let e1 = min(pb.n, e0 + 4u);
   for (var e = e0; e < e1; e++) {
     var pwv = 1.0;
-    if (PW_MODE == 1u) { pwv = pb.pw; }
-    if (PW_MODE == 2u) { pwv = pb_pw[walk_index(wp, pb.geo[2], pb.st[2])]; }
+    if (PW_MODE == POS_WEIGHT_SCALAR) { pwv = pb.pw; }
+    if (PW_MODE == POS_WEIGHT_TENSOR) { pwv = pb_pw[walk_index(wp, pb.geo[2], pb.st[2])]; }
     var g = 0.0;
     if (G_EACH) { g = pb_g[e]; } else { g = pb_g[0]; }
     var m = 1.0;

@@ -4,6 +4,8 @@
  * mask and weights, a GPU-side ratio for means whose denominator is data, and the label check.
  */
 import { ArgumentError } from '../../errors.js';
+import { bindingsByName, enumValue, packUniformBlock, type KernelDescriptor } from '../../gpu/kernel-descriptor.js';
+import { fileKernel } from '../../gpu/pipeline-cache.js';
 import { grid } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import { sameShape, type Shape } from '../../tensor/shape.js';
@@ -11,35 +13,22 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { WG } from './util.js';
 import { cutFlat, cutTile, flatLoss, flatTiles, pixelTiles, putPixelRows, putTile } from './loss-split.js';
 import { fits, over } from './split.js';
+import { CE_BACKWARD, CE_FORWARD, COS_BACKWARD, COS_FORWARD, LABEL_CHECK, PW_BACKWARD, PW_FORWARD, RATIO, type PointwiseLoss, type PosWeightMode } from './loss-descriptors.js';
 
-const ceForwardKernel = { shader: 'loss', entry: 'ce_forward', bindings: ['read', 'read', 'read', 'write', 'write', 'uniform'] } as const;
-const ceBackwardKernel = {
-  shader: 'loss',
-  entry: 'ce_backward',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
-} as const;
-const pwForwardKernel = {
-  shader: 'loss',
-  entry: 'pw_forward',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
-} as const;
-const pwBackwardKernel = {
-  shader: 'loss',
-  entry: 'pw_backward',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
-} as const;
-const ratioKernel = { shader: 'loss', entry: 'ratio', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const labelCheckKernel = { shader: 'loss', entry: 'label_check', bindings: ['read', 'write', 'uniform'] } as const;
+export type { PointwiseLoss } from './loss-descriptors.js';
 
-/** Kernel numbering of the pointwise losses in shaders/loss.wgsl. */
-export const POINTWISE_LOSS = { l1: 0, mse: 1, bce: 2 } as const;
-export type PointwiseLoss = keyof typeof POINTWISE_LOSS;
+const ceForwardKernel = fileKernel(CE_FORWARD, 'loss', 'ce_forward');
+const ceBackwardKernel = fileKernel(CE_BACKWARD, 'loss', 'ce_backward');
+const pwForwardKernel = fileKernel(PW_FORWARD, 'loss', 'pw_forward');
+const pwBackwardKernel = fileKernel(PW_BACKWARD, 'loss', 'pw_backward');
+const ratioKernel = fileKernel(RATIO, 'loss', 'ratio');
+const labelCheckKernel = fileKernel(LABEL_CHECK, 'loss', 'label_check');
+const cosForwardKernel = fileKernel(COS_FORWARD, 'loss', 'cos_forward');
+const cosBackwardKernel = fileKernel(COS_BACKWARD, 'loss', 'cos_backward');
 
-function ceUniform(p: number, c: number, s: number, ignore: number): Uint32Array {
-  const u = new Uint32Array(4);
-  u.set([p, c, s]);
-  new Int32Array(u.buffer)[3] = ignore;
-  return u;
+/** The `Ce` uniform block of descriptor d (cross-entropy and the label check share the struct). */
+function ceUniform(d: KernelDescriptor, p: number, c: number, s: number, ignore: number): Uint8Array {
+  return new Uint8Array(packUniformBlock(d, { p, c, s, ignore }));
 }
 
 /** Geometry of logits [N, C, S...] seen as (N, C, S) with P = N * S pixels. */
@@ -82,11 +71,14 @@ export function crossEntropyForward(
   const loss = empty(withWeights ? [2, p] : [p]);
   const lse = empty([p]);
   if (p > 0) {
+    // Without a weight tensor, x stands in for the unused binding.
+    const w = weight ? weight.bufferFor('crossEntropy') : xb;
+    const buffers = bindingsByName(CE_FORWARD, { cf_x: xb, cf_t: tb, cf_w: w, cf_loss: loss.bufferFor('crossEntropy'), cf_lse: lse.bufferFor('crossEntropy') });
     loss.runtime.dispatch(
       ceForwardKernel,
       { WG, MEAN: withWeights ? 1 : 0, HAS_W: weight ? 1 : 0 },
-      [xb, tb, weight ? weight.bufferFor('crossEntropy') : xb, loss.bufferFor('crossEntropy'), lse.bufferFor('crossEntropy')],
-      ceUniform(p, g.c, g.s, ignore),
+      buffers,
+      ceUniform(CE_FORWARD, p, g.c, g.s, ignore),
       grid(Math.ceil(p / WG)),
     );
   }
@@ -121,11 +113,12 @@ export function crossEntropyBackward(
   }
   const dx = empty(x.shape);
   if (p === 0) return dx;
+  const named = { cb_x: x, cb_t: target, cb_w: weight ?? x, cb_lse: lse, cb_g: g, cb_dx: dx };
   dx.runtime.dispatch(
     ceBackwardKernel,
     { WG, HAS_W: weight ? 1 : 0, G_EACH: gEach ? 1 : 0 },
-    [x, target, weight ?? x, lse, g, dx].map((t) => t.bufferFor('crossEntropy')),
-    ceUniform(p, geom.c, geom.s, ignore),
+    bindingsByName(CE_BACKWARD, named).map((t) => t.bufferFor('crossEntropy')),
+    ceUniform(CE_BACKWARD, p, geom.c, geom.s, ignore),
     grid(Math.ceil(p / WG)),
   );
   return dx;
@@ -169,23 +162,24 @@ export function broadcastGroups(aux: Shape, shape: Shape): number[] | null {
   return [m.extent * i.extent, i.extent, m.extent, 1, so, sm, si, 0];
 }
 
+/** The `Pw` uniform block: walk extents (geo) and strides (st) of mask, weight and pos_weight. */
 function pwUniform(n: number, scale: number, e: PointwiseExtras, shape: Shape): Uint8Array {
-  const u = new ArrayBuffer(16 + 96);
-  new Uint32Array(u, 0, 1)[0] = n;
-  new Float32Array(u, 4, 2).set([scale, typeof e.posWeight === 'number' ? e.posWeight : 1]);
-  const u32 = new Uint32Array(u);
-  [e.mask, e.weight, typeof e.posWeight === 'number' ? null : e.posWeight].forEach((t, k) => {
+  const geo: number[] = [];
+  const st: number[] = [];
+  for (const t of [e.mask, e.weight, typeof e.posWeight === 'number' ? null : e.posWeight]) {
     const g = t ? broadcastGroups(t.shape, shape) : [0, 0, 0, 0, 0, 0, 0, 0];
     if (!g) throw new ArgumentError('loss', `operand of shape [${t!.shape.join(',')}] needs expanding first`);
-    u32.set(g.slice(0, 4), 4 + 4 * k);
-    u32.set(g.slice(4), 16 + 4 * k);
-  });
-  return new Uint8Array(u);
+    geo.push(...g.slice(0, 4));
+    st.push(...g.slice(4));
+  }
+  // pw_forward and pw_backward share the struct.
+  return new Uint8Array(packUniformBlock(PW_FORWARD, { n, scale, pw: typeof e.posWeight === 'number' ? e.posWeight : 1, pad0: 0, geo, st }));
 }
 
 function pwConstants(op: PointwiseLoss, e: PointwiseExtras): Record<string, number> {
-  const pwMode = e.posWeight === null ? 0 : typeof e.posWeight === 'number' ? 1 : 2;
-  return { WG, OP: POINTWISE_LOSS[op], HAS_MASK: e.mask ? 1 : 0, HAS_W: e.weight ? 1 : 0, PW_MODE: pwMode };
+  const mode: PosWeightMode = e.posWeight === null ? 'none' : typeof e.posWeight === 'number' ? 'scalar' : 'tensor';
+  const codes = { OP: enumValue(PW_FORWARD, 'loss', op), PW_MODE: enumValue(PW_FORWARD, 'posWeight', mode) };
+  return { WG, ...codes, HAS_MASK: e.mask ? 1 : 0, HAS_W: e.weight ? 1 : 0 };
 }
 
 /**
@@ -208,10 +202,14 @@ export function pointwiseLossForward(op: PointwiseLoss, x: Tensor, t: Tensor, e:
   const out = empty(maskRow ? [2, n] : [n]);
   if (n === 0) return out;
   const pw = e.posWeight;
+  // Absent operands bind x in their place (the kernel does not read them).
+  const opt = (a: Tensor | null) => (a ? a.bufferFor(op) : xb);
+  const aux = { pf_mask: opt(e.mask), pf_w: opt(e.weight), pf_pw: opt(typeof pw === 'number' ? null : pw) };
+  const buffers = bindingsByName(PW_FORWARD, { pf_x: xb, pf_t: tb, ...aux, pf_out: out.bufferFor(op) });
   out.runtime.dispatch(
     pwForwardKernel,
     { ...pwConstants(op, e), MASK_ROW: maskRow && e.mask ? 1 : 0 },
-    [xb, tb, ...[e.mask, e.weight, typeof pw === 'number' ? null : pw].map((a) => (a ? a.bufferFor(op) : xb)), out.bufferFor(op)],
+    buffers,
     pwUniform(n, 1, e, x.shape),
     grid(Math.ceil(n / 4 / WG)),
   );
@@ -255,16 +253,16 @@ export function pointwiseLossBackward(
   dx.runtime.dispatch(
     pwBackwardKernel,
     { ...pwConstants(op, e), G_EACH: gEach ? 1 : 0, GRAD_T: wantT ? 1 : 0 },
-    [
-      xb,
-      t.bufferFor(op),
-      e.mask ? e.mask.bufferFor(op) : xb,
-      e.weight ? e.weight.bufferFor(op) : xb,
-      pw !== null && typeof pw !== 'number' ? pw.bufferFor(op) : xb,
-      g.bufferFor(op),
-      dx.bufferFor(op),
-      (dt ?? spare!).bufferFor(op),
-    ],
+    bindingsByName(PW_BACKWARD, {
+      pb_x: xb,
+      pb_t: t.bufferFor(op),
+      pb_mask: e.mask ? e.mask.bufferFor(op) : xb,
+      pb_w: e.weight ? e.weight.bufferFor(op) : xb,
+      pb_pw: pw !== null && typeof pw !== 'number' ? pw.bufferFor(op) : xb,
+      pb_g: g.bufferFor(op),
+      pb_dx: dx.bufferFor(op),
+      pb_dt: (dt ?? spare!).bufferFor(op),
+    }),
     pwUniform(n, scale, e, x.shape),
     grid(Math.ceil(n / 4 / WG)),
   );
@@ -285,10 +283,8 @@ export function ratio(a: Tensor, ia: number, b: Tensor, ib: number, floor: numbe
   const ab = a.bufferFor('mean');
   const bb = b.bufferFor('mean');
   const y = empty([]);
-  const u = new ArrayBuffer(16);
-  new Uint32Array(u, 0, 2).set([ia, ib]);
-  new Float32Array(u, 8, 1)[0] = floor;
-  y.runtime.dispatch(ratioKernel, { WG }, [ab, bb, y.bufferFor('mean')], new Uint8Array(u), [1, 1, 1]);
+  const u = packUniformBlock(RATIO, { ia, ib, floor, pad0: 0 });
+  y.runtime.dispatch(ratioKernel, { WG }, bindingsByName(RATIO, { ra_a: ab, ra_b: bb, ra_y: y.bufferFor('mean') }), new Uint8Array(u), [1, 1, 1]);
   return y;
 }
 
@@ -308,18 +304,16 @@ export function labelFlags(target: Tensor, c: number, ignore: number): Tensor {
     return flags;
   }
   const flags = empty(target.shape);
-  if (n > 0) flags.runtime.dispatch(labelCheckKernel, { WG }, [tb, flags.bufferFor('validateLabels')], ceUniform(n, c, 1, ignore), grid(Math.ceil(n / WG)));
+  if (n > 0) {
+    const buffers = bindingsByName(LABEL_CHECK, { lc_t: tb, lc_flags: flags.bufferFor('validateLabels') });
+    flags.runtime.dispatch(labelCheckKernel, { WG }, buffers, ceUniform(LABEL_CHECK, n, c, 1, ignore), grid(Math.ceil(n / WG)));
+  }
   return flags;
 }
 
-const cosForwardKernel = { shader: 'loss', entry: 'cos_forward', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
-const cosBackwardKernel = { shader: 'loss', entry: 'cos_backward', bindings: ['read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
-
+/** The `Cos` uniform block (both cosine entry points share it). */
 function cosUniform(g: CeGeom, eps: number, scale: number): Uint8Array {
-  const u = new ArrayBuffer(32);
-  new Uint32Array(u, 0, 3).set([g.n * g.s, g.c, g.s]);
-  new Float32Array(u, 12, 2).set([eps, scale]);
-  return new Uint8Array(u);
+  return new Uint8Array(packUniformBlock(COS_FORWARD, { p: g.n * g.s, c: g.c, s: g.s, eps, scale, pad0: 0, pad1: 0, pad2: 0 }));
 }
 
 /**
@@ -346,7 +340,7 @@ export function cosineNormalForward(x: Tensor, t: Tensor, mask: Tensor | null, g
   out.runtime.dispatch(
     cosForwardKernel,
     { WG, HAS_MASK: mask ? 1 : 0, MASK_ROW: maskRow && mask ? 1 : 0 },
-    [xb, t.bufferFor('normalLoss'), mask ? mask.bufferFor('normalLoss') : xb, out.bufferFor('normalLoss')],
+    bindingsByName(COS_FORWARD, { nf_x: xb, nf_t: t.bufferFor('normalLoss'), nf_mask: mask ? mask.bufferFor('normalLoss') : xb, nf_out: out.bufferFor('normalLoss') }),
     cosUniform(g, eps, 1),
     grid(Math.ceil(p / WG)),
   );
@@ -382,7 +376,7 @@ export function cosineNormalBackward(
   dx.runtime.dispatch(
     cosBackwardKernel,
     { WG, HAS_MASK: mask ? 1 : 0, G_EACH: gEach ? 1 : 0 },
-    [xb, t.bufferFor('normalLoss'), mask ? mask.bufferFor('normalLoss') : xb, g.bufferFor('normalLoss'), dx.bufferFor('normalLoss')],
+    bindingsByName(COS_BACKWARD, { nb_x: xb, nb_t: t.bufferFor('normalLoss'), nb_mask: mask ? mask.bufferFor('normalLoss') : xb, nb_g: g.bufferFor('normalLoss'), nb_dx: dx.bufferFor('normalLoss') }),
     cosUniform(geom, eps, scale),
     grid(Math.ceil(p / WG)),
   );
