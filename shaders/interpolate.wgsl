@@ -10,6 +10,8 @@
 // bwd: gx[iy, ix] = sum over the output rows and columns that read it of wy * wx * gy, where
 //      wy = [i0y == iy] l0y + [i1y == iy] l1y (both terms when the taps coincide at an edge).
 //      A gather: one invocation per input element, no atomics.
+//
+// The contract of fwd and bwd is declared in src/ops/kernels/interpolate.ts and checked against this file.
 override WG: u32 = 64u;
 override NEAREST: bool = false;
 

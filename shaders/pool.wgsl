@@ -15,6 +15,7 @@
 //
 // Binding 1 is the table, the indices (max_bwd) or the index output (max_fwd): WGSL allows such
 // aliases because each entry point uses only one of these variables.
+// Each entry point's contract is declared in src/ops/kernels/pool.ts and checked against this file.
 override WG: u32 = 64u;
 
 struct Params {
