@@ -218,8 +218,32 @@ interface DeclaredBinding {
 function declaredBindings(wgsl: string): DeclaredBinding[] {
   const re = /@group\(\s*0\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var<\s*(\w+)\s*(?:,\s*(\w+)\s*)?>\s*(\w+)\s*:\s*([^;]+);/g;
   const out: DeclaredBinding[] = [];
-  for (const m of wgsl.matchAll(re)) out.push({ index: Number(m[1]), space: m[2]!, access: m[3] ?? (m[2] === 'storage' ? 'read' : ''), name: m[4]!, type: m[5]!.replace(/\s+/g, '') });
+  const aliases = typeAliases(wgsl);
+  for (const m of wgsl.matchAll(re)) out.push({ index: Number(m[1]), space: m[2]!, access: m[3] ?? (m[2] === 'storage' ? 'read' : ''), name: m[4]!, type: resolveAliases(aliases, m[5]!.replace(/\s+/g, '')) });
   return out.sort((a, b) => a.index - b.index);
+}
+
+/** The shader's type aliases (`alias Elem = vec4<f32>;`), name to type without spaces. */
+function typeAliases(wgsl: string): Map<string, string> {
+  const aliases = new Map<string, string>();
+  for (const m of stripComments(wgsl).matchAll(/\balias\s+([A-Za-z_]\w*)\s*=\s*([^;]+);/g)) aliases.set(m[1]!, m[2]!.replace(/\s+/g, ''));
+  return aliases;
+}
+
+/**
+ * `type` with type aliases replaced by what they name, so that a binding declared over an alias
+ * (`array<Elem>`, one text included with Elem = f32 or vec4<f32>) is compared by its real type.
+ */
+function resolveAliases(aliases: ReadonlyMap<string, string>, type: string): string {
+  if (aliases.size === 0) return type;
+  // Aliases may name aliases: substitute until nothing changes (bounded, against a cycle).
+  let t = type;
+  for (let i = 0; i < 8; i++) {
+    const next = t.replace(/[A-Za-z_]\w*/g, (id) => aliases.get(id) ?? id);
+    if (next === t) break;
+    t = next;
+  }
+  return t;
 }
 
 function structFields(wgsl: string, struct: string): string[] | null {

@@ -3,22 +3,14 @@
  * shaders/norm.wgsl and shaders/norm-vec4.wgsl), so that an eval forward runs the convolution with a
  * fused bias epilogue instead of a batch-norm pass.
  */
+import { bindingsByName, packUniformBlock } from '../../gpu/kernel-descriptor.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, wgGrid } from './util.js';
 import { normTuning } from './norm.js';
 import { fits, putRows, rowsPerChunk, takeRows } from './split.js';
+import { NORM, NORM4, normKernel } from './norm-descriptors.js';
 
-const foldConvKernel = {
-  shader: 'norm',
-  entry: 'fold_conv',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
-} as const;
-const foldConv4Kernel = {
-  shader: 'norm-vec4',
-  entry: 'fold_conv4',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
-} as const;
 /**
  * Eval-mode batch norm folded into the convolution before it: with s = w / sqrt(var + eps) per
  * output channel o, weight' [o, ...] = convWeight [o, ...] * s[o] and bias' = b + (convBias - mean) * s
@@ -58,24 +50,19 @@ export function foldConvBatchNorm(
   // while o <= o * k / 4 invocations, i.e. k >= 4).
   const v4 = normTuning.vec4 && k % 4 === 0;
   const kk = v4 ? k / 4 : k;
-  const u = new ArrayBuffer(16);
-  new Uint32Array(u, 0, 2).set([o, kk]);
-  new Float32Array(u, 8, 1)[0] = eps;
-  weight.runtime.dispatch(
-    v4 ? foldConv4Kernel : foldConvKernel,
-    { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, HAS_CB: convBias ? 1 : 0 },
-    [
-      convWeight.bufferFor('batchNorm2d'),
-      mb,
-      variance.bufferFor('batchNorm2d'),
-      w ? w.bufferFor('batchNorm2d') : mb,
-      b ? b.bufferFor('batchNorm2d') : mb,
-      convBias ? convBias.bufferFor('batchNorm2d') : mb,
-      weight.bufferFor('batchNorm2d'),
-      bias.bufferFor('batchNorm2d'),
-    ],
-    new Uint8Array(u),
-    wgGrid(o * kk),
-  );
+  const d = (v4 ? NORM4 : NORM).foldConv;
+  const bufs = bindingsByName(d, {
+    fc_cw: convWeight.bufferFor('batchNorm2d'),
+    fc_rmean: mb,
+    fc_rvar: variance.bufferFor('batchNorm2d'),
+    fc_w: w ? w.bufferFor('batchNorm2d') : mb,
+    fc_b: b ? b.bufferFor('batchNorm2d') : mb,
+    fc_cb: convBias ? convBias.bufferFor('batchNorm2d') : mb,
+    fc_wout: weight.bufferFor('batchNorm2d'),
+    fc_bout: bias.bufferFor('batchNorm2d'),
+  });
+  const u = packUniformBlock(d, { o, k: kk, eps, pad0: 0 });
+  const consts = { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, HAS_CB: convBias ? 1 : 0 };
+  weight.runtime.dispatch(normKernel(d), consts, bufs, new Uint8Array(u), wgGrid(o * kk));
   return { weight, bias };
 }

@@ -6,43 +6,16 @@
  * and one fused elementwise pass for dx. Batch norm's apply pass can also add a residual and
  * apply ReLU (its fused epilogue), its gradient passes then mask gy with the saved output, and
  * `foldConvBatchNorm` (norm-fold.ts) folds eval-mode batch norm into the convolution before it. See
- * src/ops/norm.ts for the views each op uses.
+ * src/ops/norm.ts for the views each op uses, and norm-descriptors.ts for the kernels' contracts.
  */
+import { bindingsByName, packUniformBlock, type KernelDescriptor } from '../../gpu/kernel-descriptor.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, wgGrid } from './util.js';
 import { splitApply, splitApplyGrad, splitGradSums, splitPartials } from './norm-split.js';
 import { reduce } from './reduce.js';
 import { fits } from './split.js';
-
-const statsPartialKernel = { shader: 'norm', entry: 'stats_partial', bindings: ['read', 'write', 'uniform'] } as const;
-const statsFinalKernel = { shader: 'norm', entry: 'stats_final', bindings: ['read', 'write', 'uniform'] } as const;
-const statsRunningKernel = {
-  shader: 'norm',
-  entry: 'stats_running',
-  bindings: ['read', 'write', 'write', 'write', 'write', 'uniform'],
-} as const;
-const evalStatsKernel = { shader: 'norm', entry: 'eval_stats', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const applyKernel = { shader: 'norm', entry: 'apply', bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
-const gradPartialKernel = {
-  shader: 'norm',
-  entry: 'grad_partial',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
-} as const;
-const gradFoldKernel = { shader: 'norm', entry: 'grad_fold', bindings: ['read', 'read', 'write', 'write', 'write', 'uniform'] } as const;
-const applyGradKernel = {
-  shader: 'norm',
-  entry: 'apply_grad',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
-} as const;
-const statsPartial4Kernel = { shader: 'norm-vec4', entry: 'stats_partial4', bindings: ['read', 'write', 'uniform'] } as const;
-const apply4Kernel = { shader: 'norm-vec4', entry: 'apply4', bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
-const gradPartial4Kernel = { shader: 'norm-vec4', entry: 'grad_partial4', bindings: ['read', 'read', 'read', 'read', 'write', 'uniform'] } as const;
-const applyGrad4Kernel = {
-  shader: 'norm-vec4',
-  entry: 'apply_grad4',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write', 'uniform'],
-} as const;
+import { EVAL_STATS, GRAD_FOLD, NORM, NORM4, normKernel, STATS_FINAL, STATS_RUNNING } from './norm-descriptors.js';
 
 /** Invocations a split reduction aims for (enough to keep both cores' SIMD lanes busy). */
 const TARGET_INVOCATIONS = 4096;
@@ -93,15 +66,14 @@ function split(v: RedView, vec4 = false, maxP = Infinity): Split {
   return { ...v, sb, ach, ac, p: ac * sb };
 }
 
-function redUniform(s: Split, sa = 0, sm = 1, sdiv = 1): Uint32Array {
-  return new Uint32Array([s.a, s.m, s.b, s.sb, s.ach, s.ac, sa, sm, sdiv, 0, 0, 0]);
+/** The uniform block (struct Red) of a split reduction under descriptor d. */
+function redUniform(d: KernelDescriptor, s: Split, sa = 0, sm = 1, sdiv = 1): Uint8Array {
+  return new Uint8Array(packUniformBlock(d, { a: s.a, m: s.m, b: s.b, sb: s.sb, ach: s.ach, ac: s.ac, sa, sm, sdiv, pad0: 0, pad1: 0, pad2: 0 }));
 }
 
-function finalUniform(m: number, p: number, eps: number, momentum: number): Uint8Array {
-  const u = new ArrayBuffer(16);
-  new Uint32Array(u, 0, 2).set([m, p]);
-  new Float32Array(u, 8, 2).set([eps, momentum]);
-  return new Uint8Array(u);
+/** The uniform block (struct Final) of the per-group passes under descriptor d. */
+function finalUniform(d: KernelDescriptor, m: number, p: number, eps: number, momentum: number): Uint8Array {
+  return new Uint8Array(packUniformBlock(d, { m, p, eps, momentum }));
 }
 
 /** Running statistics updated in place by {@link normStats} (batch norm in training mode). */
@@ -129,21 +101,22 @@ export function normStats(x: Tensor, v: RedView, eps: number, running: RunningSt
     const counter = running.counter ?? null;
     const spare = counter ? null : empty([1]);
     rt.dispatch(
-      statsRunningKernel,
+      normKernel(STATS_RUNNING),
       { WG, COUNT: counter ? 1 : 0 },
-      [
-        part.bufferFor('norm'),
-        stats.bufferFor('norm'),
-        running.mean.bufferFor('batchNorm2d'),
-        running.variance.bufferFor('batchNorm2d'),
-        (counter ?? spare!).bufferFor('batchNorm2d'),
-      ],
-      finalUniform(m, p, eps, running.momentum),
+      bindingsByName(STATS_RUNNING, {
+        sf_part: part.bufferFor('norm'),
+        sf_stats: stats.bufferFor('norm'),
+        sf_rmean: running.mean.bufferFor('batchNorm2d'),
+        sf_rvar: running.variance.bufferFor('batchNorm2d'),
+        sf_count: (counter ?? spare!).bufferFor('batchNorm2d'),
+      }),
+      finalUniform(STATS_RUNNING, m, p, eps, running.momentum),
       wgGrid(m),
     );
     spare?.dispose();
   } else {
-    rt.dispatch(statsFinalKernel, { WG }, [part.bufferFor('norm'), stats.bufferFor('norm')], finalUniform(m, p, eps, 0), wgGrid(m));
+    const bufs = bindingsByName(STATS_FINAL, { sf_part: part.bufferFor('norm'), sf_stats: stats.bufferFor('norm') });
+    rt.dispatch(normKernel(STATS_FINAL), { WG }, bufs, finalUniform(STATS_FINAL, m, p, eps, 0), wgGrid(m));
   }
   part.dispose();
   return stats;
@@ -154,7 +127,9 @@ function statsPartial(x: Tensor, v: RedView, maxP = Infinity): Tensor {
   const v4 = vec4Rows(v.b);
   const s = split(v4 ? { ...v, b: v.b / 4 } : v, v4, maxP);
   const part = empty([s.m, s.p, 3]);
-  part.runtime.dispatch(v4 ? statsPartial4Kernel : statsPartialKernel, { WG }, [x.bufferFor('norm'), part.bufferFor('norm')], redUniform(s), wgGrid(s.m * s.p));
+  const d = (v4 ? NORM4 : NORM).statsPartial;
+  const bufs = bindingsByName(d, { sp_x: x.bufferFor('norm'), sp_part: part.bufferFor('norm') });
+  part.runtime.dispatch(normKernel(d), { WG }, bufs, redUniform(d, s), wgGrid(s.m * s.p));
   return part;
 }
 
@@ -164,7 +139,10 @@ export function runningNormStats(mean: Tensor, variance: Tensor, eps: number): T
   const mb = mean.bufferFor('batchNorm2d');
   const vb = variance.bufferFor('batchNorm2d');
   const stats = empty([c, 2]);
-  if (c > 0) stats.runtime.dispatch(evalStatsKernel, { WG }, [mb, vb, stats.bufferFor('batchNorm2d')], finalUniform(c, 0, eps, 0), wgGrid(c));
+  if (c > 0) {
+    const bufs = bindingsByName(EVAL_STATS, { es_rmean: mb, es_rvar: vb, es_stats: stats.bufferFor('batchNorm2d') });
+    stats.runtime.dispatch(normKernel(EVAL_STATS), { WG }, bufs, finalUniform(EVAL_STATS, c, 0, eps, 0), wgGrid(c));
+  }
   return stats;
 }
 
@@ -190,10 +168,9 @@ function lanes(g: RowGeom): number {
   return Math.ceil(g.l / APPLY_PER_INVOCATION);
 }
 
-function applyUniform(g: RowGeom, eps = 0): Uint32Array {
-  const u = new Uint32Array([g.rows, g.l, lanes(g), g.sdiv, g.smod, Math.max(g.c, 1), 0, 0]);
-  new Float32Array(u.buffer, 24, 1)[0] = eps;
-  return u;
+/** The uniform block (struct Apply) of a row pass under descriptor d. */
+function applyUniform(d: KernelDescriptor, g: RowGeom, eps = 0): Uint8Array {
+  return new Uint8Array(packUniformBlock(d, { rows: g.rows, l: g.l, j: lanes(g), sdiv: g.sdiv, smod: g.smod, c: Math.max(g.c, 1), eps, pad0: 0 }));
 }
 
 /** `g` with its rows counted in vec4s when the vec4 row kernels apply (per-row affine only), else null. */
@@ -236,20 +213,21 @@ export function normApply(
   const sb = (inline ? inline.mean : (stats as Tensor)).bufferFor('norm');
   const r = epi?.residual ?? null;
   // Absent inputs are bound to buffers of a size the binding accepts; the kernel never reads them.
-  const bufs = [
-    xb,
-    sb,
-    w ? w.bufferFor('norm') : sb,
-    b ? b.bufferFor('norm') : sb,
-    r ? r.bufferFor('norm') : xb,
-    inline ? inline.variance.bufferFor('norm') : sb,
-    y.bufferFor('norm'),
-  ];
+  const g4 = rows4(g);
+  const d = (g4 ? NORM4 : NORM).apply;
+  const bufs = bindingsByName(d, {
+    ap_x: xb,
+    ap_stats: sb,
+    ap_w: w ? w.bufferFor('norm') : sb,
+    ap_b: b ? b.bufferFor('norm') : sb,
+    ap_r: r ? r.bufferFor('norm') : xb,
+    ap_rvar: inline ? inline.variance.bufferFor('norm') : sb,
+    ap_y: y.bufferFor('norm'),
+  });
   const consts = { WG, HAS_W: w ? 1 : 0, HAS_B: b ? 1 : 0, HAS_R: r ? 1 : 0, RELU: epi?.relu ? 1 : 0, EVAL_STATS: inline ? 1 : 0 };
   const eps = inline?.eps ?? 0;
-  const g4 = rows4(g);
-  if (g4) y.runtime.dispatch(apply4Kernel, consts, bufs, applyUniform(g4, eps), wgGrid(g4.rows * lanes(g4)));
-  else y.runtime.dispatch(applyKernel, { ...consts, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(g, eps), wgGrid(n));
+  if (g4) y.runtime.dispatch(normKernel(d), consts, bufs, applyUniform(d, g4, eps), wgGrid(g4.rows * lanes(g4)));
+  else y.runtime.dispatch(normKernel(d), { ...consts, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(d, g, eps), wgGrid(n));
   return y;
 }
 
@@ -277,29 +255,22 @@ export function normGradSums(
 ): GradSums {
   const xb = x.bufferFor('norm');
   if (!fits(x.runtime, x)) return splitGradSums(x, gy, stats, v, sa, sm, sdiv, wCol, mask, normGradSums);
-  const yb = mask ? mask.bufferFor('norm') : xb;
-  if (!wCol && vec4Rows(v.b)) {
-    const s = split({ ...v, b: v.b / 4 }, true);
-    const part = empty([s.m, s.p, 2]);
-    part.runtime.dispatch(
-      gradPartial4Kernel,
-      { WG, MASK: mask ? 1 : 0 },
-      [xb, gy.bufferFor('norm'), stats.bufferFor('norm'), yb, part.bufferFor('norm')],
-      redUniform(s, sa, sm, sdiv),
-      wgGrid(s.m * s.p),
-    );
-    return { part, p: s.p };
-  }
-  const s = split(v);
+  const v4 = !wCol && vec4Rows(v.b);
+  const s = v4 ? split({ ...v, b: v.b / 4 }, true) : split(v);
   const part = empty([s.m, s.p, 2]);
   const sb = stats.bufferFor('norm');
-  part.runtime.dispatch(
-    gradPartialKernel,
-    { WG, W_COL: wCol ? 1 : 0, MASK: mask ? 1 : 0 },
-    [xb, gy.bufferFor('norm'), sb, wCol ? wCol.bufferFor('norm') : sb, yb, part.bufferFor('norm')],
-    redUniform(s, sa, sm, sdiv),
-    wgGrid(s.m * s.p),
-  );
+  const d = (v4 ? NORM4 : NORM).gradPartial;
+  const bufs = bindingsByName(d, {
+    gp_x: xb,
+    gp_gy: gy.bufferFor('norm'),
+    gp_stats: sb,
+    gp_w: wCol ? wCol.bufferFor('norm') : sb,
+    gp_y: mask ? mask.bufferFor('norm') : xb,
+    gp_part: part.bufferFor('norm'),
+  });
+  // The vec4 kernels never weight by column (W_COL): v4 needs !wCol.
+  const consts: Record<string, number> = v4 ? { WG, MASK: mask ? 1 : 0 } : { WG, W_COL: wCol ? 1 : 0, MASK: mask ? 1 : 0 };
+  part.runtime.dispatch(normKernel(d), consts, bufs, redUniform(d, s, sa, sm, sdiv), wgGrid(s.m * s.p));
   return { part, p: s.p };
 }
 
@@ -342,12 +313,10 @@ export function normGradFold(
   // Unused outputs still need distinct buffers (a buffer may be written through one binding only).
   const spare = [ks, db, dw].map((t) => (t ? null : empty([1])));
   const pb = sums.part.bufferFor('norm');
-  const u = new ArrayBuffer(32);
-  new Uint32Array(u, 0, 5).set([g.s, g.cg, g.c, g.nrep, sums.p]);
-  new Float32Array(u, 20, 1)[0] = 1 / Math.max(g.count, 1);
-  new Uint32Array(u, 24, 1)[0] = Math.max(g.wmod, 1);
-  const outs = [ks, db, dw].map((t, i) => (t ?? spare[i]!).bufferFor('norm'));
-  sums.part.runtime.dispatch(gradFoldKernel, { WG, HAS_W: w ? 1 : 0 }, [pb, w ? w.bufferFor('norm') : pb, ...outs], new Uint8Array(u), wgGrid(n));
+  const u = packUniformBlock(GRAD_FOLD, { s: g.s, cg: g.cg, c: g.c, nrep: g.nrep, p: sums.p, inv_cnt: 1 / Math.max(g.count, 1), wmod: Math.max(g.wmod, 1), pad0: 0 });
+  const [gfKs, gfDb, gfDw] = [ks, db, dw].map((t, i) => (t ?? spare[i]!).bufferFor('norm'));
+  const bufs = bindingsByName(GRAD_FOLD, { gf_part: pb, gf_w: w ? w.bufferFor('norm') : pb, gf_ks: gfKs!, gf_db: gfDb!, gf_dw: gfDw! });
+  sums.part.runtime.dispatch(normKernel(GRAD_FOLD), { WG, HAS_W: w ? 1 : 0 }, bufs, new Uint8Array(u), wgGrid(n));
   for (const t of spare) t?.dispose();
   return { ks, db, dw };
 }
@@ -375,20 +344,21 @@ export function normApplyGrad(
   const xb = x.bufferFor('norm');
   // An unused output still needs a buffer of its own (a buffer is written through one binding only).
   const spare = dr ? null : empty([4]);
-  const bufs = [
-    xb,
-    gy.bufferFor('norm'),
-    sb,
-    ks ? ks.bufferFor('norm') : sb,
-    w ? w.bufferFor('norm') : sb,
-    mask ? mask.bufferFor('norm') : xb,
-    dx.bufferFor('norm'),
-    (dr ?? spare!).bufferFor('norm'),
-  ];
-  const consts = { WG, HAS_W: w ? 1 : 0, BATCH: ks ? 1 : 0, MASK: mask ? 1 : 0, WRITE_R: dr ? 1 : 0 };
   const g4 = rows4(g);
-  if (g4) dx.runtime.dispatch(applyGrad4Kernel, consts, bufs, applyUniform(g4), wgGrid(g4.rows * lanes(g4)));
-  else dx.runtime.dispatch(applyGradKernel, { ...consts, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(g), wgGrid(n));
+  const d = (g4 ? NORM4 : NORM).applyGrad;
+  const bufs = bindingsByName(d, {
+    ag_x: xb,
+    ag_gy: gy.bufferFor('norm'),
+    ag_stats: sb,
+    ag_ks: ks ? ks.bufferFor('norm') : sb,
+    ag_w: w ? w.bufferFor('norm') : sb,
+    ag_y: mask ? mask.bufferFor('norm') : xb,
+    ag_dx: dx.bufferFor('norm'),
+    ag_dr: (dr ?? spare!).bufferFor('norm'),
+  });
+  const consts = { WG, HAS_W: w ? 1 : 0, BATCH: ks ? 1 : 0, MASK: mask ? 1 : 0, WRITE_R: dr ? 1 : 0 };
+  if (g4) dx.runtime.dispatch(normKernel(d), consts, bufs, applyUniform(d, g4), wgGrid(g4.rows * lanes(g4)));
+  else dx.runtime.dispatch(normKernel(d), { ...consts, AFF_COL: g.affCol ? 1 : 0 }, bufs, applyUniform(d, g), wgGrid(n));
   spare?.dispose();
   return dx;
 }
