@@ -1,5 +1,5 @@
 // l2-normalise along the middle dim of an (outer, L, inner) view, one invocation per row
-// (src/ops/kernels/l2-normalize.ts):
+// (src/ops/kernels/l2-normalize.ts, which holds the descriptors of both entry points):
 // l2n_forward: y = x / max(|x|, eps), norm[row] = |x|.
 // l2n_backward: dx = (gy - y * sum(gy * y)) / |x| where |x| >= eps, else gy / eps (the clamp holds
 // the denominator constant, as PyTorch's clamp_min gradient).

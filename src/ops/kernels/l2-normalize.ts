@@ -3,19 +3,53 @@
  * gradient, one invocation per normalised row; the differentiable op is `l2Normalize` in
  * src/ops/norm.ts.
  */
+import { bindingsByName, packUniformBlock, type KernelDescriptor, type UniformField } from '../../gpu/kernel-descriptor.js';
+import { fileKernel } from '../../gpu/pipeline-cache.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, wgGrid } from './util.js';
 import { mapLanes, over } from './split.js';
 
-const l2ForwardKernel = { shader: 'l2-normalize', entry: 'l2n_forward', bindings: ['read', 'write', 'write', 'uniform'] } as const;
-const l2BackwardKernel = { shader: 'l2-normalize', entry: 'l2n_backward', bindings: ['read', 'read', 'read', 'write', 'uniform'] } as const;
+/** The uniform block (struct L2) both entry points share: the (outer, L, inner) view and eps. */
+const L2_UNIFORMS: readonly UniformField[] = [
+  { name: 'outer', type: 'u32' },
+  { name: 'l', type: 'u32' },
+  { name: 'inner', type: 'u32' },
+  { name: 'eps', type: 'f32' },
+];
 
-function l2Uniform(outer: number, l: number, inner: number, eps: number): Uint8Array {
-  const u = new ArrayBuffer(16);
-  new Uint32Array(u, 0, 3).set([outer, l, inner]);
-  new Float32Array(u, 12, 1)[0] = eps;
-  return new Uint8Array(u);
+/** y = x / max(|x|, eps) and norm = |x| per row (shaders/l2-normalize.wgsl, l2n_forward). */
+const L2N_FORWARD: KernelDescriptor = {
+  name: 'l2-normalize.forward',
+  entry: 'l2n_forward',
+  bindings: [
+    { name: 'lf_x', access: 'read', type: 'f32' },
+    { name: 'lf_y', access: 'read_write', type: 'f32' },
+    { name: 'lf_norm', access: 'read_write', type: 'f32' },
+  ],
+  uniforms: L2_UNIFORMS,
+  constants: { WG: { type: 'u32', default: 64 } },
+};
+
+/** dx from gy, the saved y and norms (shaders/l2-normalize.wgsl, l2n_backward). */
+const L2N_BACKWARD: KernelDescriptor = {
+  name: 'l2-normalize.backward',
+  entry: 'l2n_backward',
+  bindings: [
+    { name: 'lb_gy', access: 'read', type: 'f32' },
+    { name: 'lb_y', access: 'read', type: 'f32' },
+    { name: 'lb_norm', access: 'read', type: 'f32' },
+    { name: 'lb_dx', access: 'read_write', type: 'f32' },
+  ],
+  uniforms: L2_UNIFORMS,
+  constants: { WG: { type: 'u32', default: 64 } },
+};
+
+const l2ForwardKernel = fileKernel(L2N_FORWARD, 'l2-normalize', L2N_FORWARD.entry);
+const l2BackwardKernel = fileKernel(L2N_BACKWARD, 'l2-normalize', L2N_BACKWARD.entry);
+
+function l2Uniform(d: KernelDescriptor, outer: number, l: number, inner: number, eps: number): Uint8Array {
+  return new Uint8Array(packUniformBlock(d, { outer, l, inner, eps }));
 }
 
 /** y = x / max(|x|, eps) along `axis` (normalised) and the norms |x| (shape without the axis). */
@@ -37,8 +71,8 @@ export function l2NormalizeForward(x: Tensor, axis: number, eps: number): { y: T
   const y = empty(x.shape);
   const norm = empty(x.shape.filter((_, i) => i !== axis));
   if (outer * inner > 0) {
-    const bufs = [xb, y.bufferFor('l2Normalize'), norm.bufferFor('l2Normalize')];
-    y.runtime.dispatch(l2ForwardKernel, { WG }, bufs, l2Uniform(outer, l, inner, eps), wgGrid(outer * inner));
+    const bufs = bindingsByName(L2N_FORWARD, { lf_x: xb, lf_y: y.bufferFor('l2Normalize'), lf_norm: norm.bufferFor('l2Normalize') });
+    y.runtime.dispatch(l2ForwardKernel, { WG }, bufs, l2Uniform(L2N_FORWARD, outer, l, inner, eps), wgGrid(outer * inner));
   }
   return { y, norm };
 }
@@ -58,13 +92,13 @@ export function l2NormalizeBackward(gy: Tensor, y: Tensor, norm: Tensor, axis: n
   }
   const dx = empty(y.shape);
   if (outer * inner > 0) {
-    dx.runtime.dispatch(
-      l2BackwardKernel,
-      { WG },
-      [gy.bufferFor('l2Normalize'), y.bufferFor('l2Normalize'), norm.bufferFor('l2Normalize'), dx.bufferFor('l2Normalize')],
-      l2Uniform(outer, l, inner, eps),
-      wgGrid(outer * inner),
-    );
+    const bufs = bindingsByName(L2N_BACKWARD, {
+      lb_gy: gy.bufferFor('l2Normalize'),
+      lb_y: y.bufferFor('l2Normalize'),
+      lb_norm: norm.bufferFor('l2Normalize'),
+      lb_dx: dx.bufferFor('l2Normalize'),
+    });
+    dx.runtime.dispatch(l2BackwardKernel, { WG }, bufs, l2Uniform(L2N_BACKWARD, outer, l, inner, eps), wgGrid(outer * inner));
   }
   return dx;
 }
