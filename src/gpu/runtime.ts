@@ -30,6 +30,14 @@ export interface RuntimeOptions extends DeviceOptions {
    */
   maxBatch?: number;
   /**
+   * Released buffer bytes that wait for a submit before an automatic flush (default 16 MiB). A
+   * released buffer is reusable only once the batch that used it was submitted; with large tensors
+   * a batch of 128 dispatches holds back hundreds of MiB, which the pool then creates anew. Measured
+   * on a ResNet-18 step at 2x240x320 on lavapipe: the pool held 1021 MiB of free buffers with the
+   * dispatch count alone, 475 MiB when flushing on released bytes (bench/README.md, "Scale").
+   */
+  flushReleasedBytes?: number;
+  /**
    * Kernel choices by measurement: true (default) loads this adapter's stored table of tuned variants
    * (see tuning.ts; `WEBMTL_TUNING=off` ignores it), false starts empty, or a table to use.
    */
@@ -74,6 +82,8 @@ export class Runtime {
   /** Queue submits since the runtime was created. */
   submitCount = 0;
   readonly maxBatch: number;
+  /** See {@link RuntimeOptions.flushReleasedBytes}. */
+  readonly flushReleasedBytes: number;
   /**
    * Wait for the GPU without letting Dawn's completion polling spin a core (see polite-wait.ts;
    * default true). False restores `await` on the bare promise, for comparisons.
@@ -97,6 +107,7 @@ export class Runtime {
     public tuning: TuningTable,
   ) {
     this.maxBatch = opts.maxBatch ?? 128;
+    this.flushReleasedBytes = opts.flushReleasedBytes ?? 16 << 20;
     this.maxBindingBytes = bindingLimit(opts.maxBindingBytes, device.limits.maxStorageBufferBindingSize);
     if (opts.f16) this.f16 = true;
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
@@ -296,7 +307,7 @@ export class Runtime {
       this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     }
     this.dispatchCount++;
-    if (++this.batched >= this.maxBatch || this.profiler?.full) this.flush();
+    if (++this.batched >= this.maxBatch || this.pool.pendingBytes >= this.flushReleasedBytes || this.profiler?.full) this.flush();
   }
 
   /** Encodes a buffer-to-buffer copy in stream order with the dispatches. */

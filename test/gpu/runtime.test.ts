@@ -84,6 +84,51 @@ describe.each(devices())('GPU runtime on %s', ({ runtime: shared }) => {
       rt.flush();
     });
 
+    it('a request takes the smallest free buffer up to twice its bucket rather than create one, never a larger one', async () => {
+      const own = await w.Runtime.create(); // an empty pool
+      try {
+        const a = own.alloc(4096);
+        const x = own.alloc(8192);
+        own.free(a);
+        own.free(x);
+        own.flush();
+        const created = own.memory().created;
+        const live = own.memory().liveBytes;
+        const b = own.alloc(2100); // bucket 2560: 4096 <= 2 x 2560 is the smallest that fits
+        expect(b).toBe(a);
+        expect(own.memory().created).toBe(created);
+        expect(own.memory().liveBytes).toBe(live + 4096); // live bytes count the real size
+        const c = own.alloc(1000); // bucket 1024: 8192 > 2 x 1024
+        expect(c).not.toBe(x);
+        expect(own.memory().created).toBe(created + 1);
+        own.free(b);
+        own.free(c);
+      } finally {
+        own.destroy();
+      }
+    });
+
+    it('released bytes past flushReleasedBytes are submitted at the next dispatch, so the pool can reuse them', async () => {
+      const small = await w.Runtime.create({ maxBatch: 1000, flushReleasedBytes: 64 << 10 });
+      try {
+        const keep = small.alloc(256);
+        const big = small.alloc(100 << 10);
+        fill(small, big, 1024, 1);
+        const s0 = small.submitCount;
+        fill(small, keep, 64, 2);
+        expect(small.submitCount).toBe(s0); // nothing released yet: no submit
+        small.free(big);
+        fill(small, keep, 64, 3);
+        expect(small.submitCount).toBe(s0 + 1);
+        const again = small.alloc(100 << 10);
+        expect(again).toBe(big);
+        small.free(again);
+        small.free(keep);
+      } finally {
+        small.destroy();
+      }
+    });
+
     it('a buffer freed and reused after a submit holds the new data, not the old', async () => {
       const a = rt.alloc(1024);
       fill(rt, a, 256, 0xdeadbeef);
