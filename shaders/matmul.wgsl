@@ -16,6 +16,10 @@
 // operands k-major, one k step needs 4 + 4 vec4 loads for 256 multiply-adds; a vec4 load costs about half
 // of four scalar ones, and no k unrolling is needed (which keeps more values live; it measured 2.5x slower).
 // Measurements behind every choice are in bench/README.md.
+//
+// The contracts: src/ops/kernels/matmul-descriptors.ts, one descriptor per layout (main; outer and
+// tiled; pack and pack_narrow; pack_rows4 and pack_rows4_narrow), each entry point checked against its
+// own when its pipeline is created.
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;

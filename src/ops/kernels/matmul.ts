@@ -6,20 +6,22 @@
  * measurements behind every choice here).
  */
 import { ArgumentError } from '../../errors.js';
-import type { Kernel } from '../../gpu/pipeline-cache.js';
+import { bindingsByName, packUniformBlock } from '../../gpu/kernel-descriptor.js';
+import { fileKernel, type Kernel } from '../../gpu/pipeline-cache.js';
 import { empty, zeros } from '../../tensor/creation.js';
 import { splitMatmul } from './matmul-split.js';
 import { fits, over } from './split.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { f16Kernel, useF16 } from './f16.js';
+import { MATMUL_GENERAL, MATMUL_KMAJOR, MATMUL_PACK, MATMUL_PACK_ROWS4 } from './matmul-descriptors.js';
 
-const generalKernel = { shader: 'matmul', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const outerKernel = { shader: 'matmul', entry: 'outer', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const tiledKernel = { shader: 'matmul', entry: 'tiled', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const packKernel = { shader: 'matmul', entry: 'pack', bindings: ['read', 'write', 'uniform'] } as const;
-const packRows4Kernel = { shader: 'matmul', entry: 'pack_rows4', bindings: ['read', 'write', 'uniform'] } as const;
-const packNarrowKernel = { shader: 'matmul', entry: 'pack_narrow', bindings: ['read', 'write', 'uniform'] } as const;
-const packRows4NarrowKernel = { shader: 'matmul', entry: 'pack_rows4_narrow', bindings: ['read', 'write', 'uniform'] } as const;
+const generalKernel = fileKernel(MATMUL_GENERAL, 'matmul');
+const outerKernel = fileKernel(MATMUL_KMAJOR, 'matmul', 'outer');
+const tiledKernel = fileKernel(MATMUL_KMAJOR, 'matmul', 'tiled');
+const packKernel = fileKernel(MATMUL_PACK, 'matmul', 'pack');
+const packRows4Kernel = fileKernel(MATMUL_PACK_ROWS4, 'matmul', 'pack_rows4');
+const packNarrowKernel = fileKernel(MATMUL_PACK, 'matmul', 'pack_narrow');
+const packRows4NarrowKernel = fileKernel(MATMUL_PACK_ROWS4, 'matmul', 'pack_rows4_narrow');
 const PACK_WG = 64;
 /** Rows and columns of C per `outer` invocation. */
 const OUTER_TILE = 16;
@@ -134,31 +136,24 @@ export function matmulRaw(
   return c;
 }
 
-/** The kernels' uniform block (struct Params in shaders/matmul.wgsl). */
-function params(
-  plan: { batch: number; m: number; n: number; k: number; strideA: number; strideB: number },
-  strideC: number,
-  lda4: number,
-  ldb4: number,
-  offA: number,
-  offB: number,
-  offC: number,
-  ldc: number,
-): Uint32Array {
-  const { batch, m, n, k } = plan;
-  return new Uint32Array([m, n, k, batch, plan.strideA, plan.strideB, strideC, lda4, ldb4, offA, offB, offC, ldc, 0, 0, 0]);
-}
-
 function runGeneral(a: Tensor, b: Tensor, c: Tensor, plan: MatmulPlan): void {
   const { batch, m, n, k } = plan;
   const WGX = 8;
   const WGY = 8;
-  const u = params(plan, m * n, 0, 0, 0, 0, 0, n);
+  // (lda4, ldb4: only the k-major kernels read them)
+  const u = packUniformBlock(MATMUL_GENERAL, {
+    m, n, k, batch,
+    stride_a: plan.strideA, stride_b: plan.strideB, stride_c: m * n,
+    lda4: 0, ldb4: 0,
+    off_a: 0, off_b: 0, off_c: 0,
+    ldc: n,
+    pad0: 0, pad1: 0, pad2: 0,
+  });
   c.runtime.dispatch(
     generalKernel,
     { TRANS_A: plan.transA ? 1 : 0, TRANS_B: plan.transB ? 1 : 0, WGX, WGY },
-    [a.bufferFor('matmul'), b.bufferFor('matmul'), c.bufferFor('matmul')],
-    u,
+    bindingsByName(MATMUL_GENERAL, { a: a.bufferFor('matmul'), b: b.bufferFor('matmul'), c: c.bufferFor('matmul') }),
+    new Uint8Array(u),
     [Math.ceil(n / 4 / WGX), Math.ceil(m / 4 / WGY), batch],
   );
 }
@@ -222,11 +217,14 @@ export function packKMajor(x: Tensor, v: OperandView): KMajor {
   // A [P][K] source with whole vec4 rows is read as vec4s; anything else one float at a time.
   const rows4 = !kMajorSource && k % 4 === 0 && ld % 4 === 0 && stride % 4 === 0 && offset % 4 === 0;
   const launch = packLaunch(ld4, k, count, rows4);
+  const src = x.bufferFor('matmul');
+  const packed = copy.bufferFor('matmul');
+  const d = rows4 ? MATMUL_PACK_ROWS4 : MATMUL_PACK;
   copy.runtime.dispatch(
     f16Kernel(launch.kernel, v.f16),
     { P_MAJOR: kMajorSource ? 0 : 1 },
-    [x.bufferFor('matmul'), copy.bufferFor('matmul')],
-    new Uint32Array([rows, k, ld4, stride, offset, ld, 0, 0]),
+    bindingsByName(d, rows4 ? { src4: src, packed } : { a: src, packed }),
+    new Uint8Array(packUniformBlock(d, { p: rows, k, ld4, stride, off: offset, ld, pad0: 0, pad1: 0 })),
     launch.groups,
   );
   return { buffer: copy.bufferFor('matmul'), ld4, stride: stride === 0 ? 0 : k * ld4 * 4, offset: 0, copy: v.into ? null : copy, f16: v.f16 };
@@ -300,11 +298,20 @@ export interface KMajorProduct {
  * kernels then run, accumulating in f32).
  */
 export function productKMajor(A: KMajor, B: KMajor, c: Tensor, plan: KMajorProduct, variant: 'outer' | 'tiled'): void {
-  const { batch, m, n } = plan;
+  const { batch, m, n, k } = plan;
   // One module reads both operands through one alias, so they share their storage type.
   if (!A.f16 !== !B.f16) throw new ArgumentError('matmul', 'k-major operands must both be f16 or both f32');
-  const u = params({ ...plan, strideA: A.stride, strideB: B.stride }, plan.strideC, A.ld4, B.ld4, A.offset, B.offset, plan.offC, plan.ldc);
-  const buffers = [A.buffer, B.buffer, c.bufferFor('matmul')];
+  const u = new Uint8Array(
+    packUniformBlock(MATMUL_KMAJOR, {
+      m, n, k, batch,
+      stride_a: A.stride, stride_b: B.stride, stride_c: plan.strideC,
+      lda4: A.ld4, ldb4: B.ld4,
+      off_a: A.offset, off_b: B.offset, off_c: plan.offC,
+      ldc: plan.ldc,
+      pad0: 0, pad1: 0, pad2: 0,
+    }),
+  );
+  const buffers = bindingsByName(MATMUL_KMAJOR, { a4: A.buffer, b4: B.buffer, c4: c.bufferFor('matmul') });
   const epilogue = { ACCUM: plan.accumulate ? 1 : 0, RELU: plan.relu ? 1 : 0 };
   if (variant === 'tiled') {
     c.runtime.dispatch(f16Kernel(tiledKernel, A.f16), epilogue, buffers, u, [Math.ceil(n / TILED_TILE), Math.ceil(m / TILED_TILE), batch]);
