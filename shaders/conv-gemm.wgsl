@@ -13,6 +13,9 @@
 // pixel's top-left tap (c*hp*wp + i*dh*wp + j*dw), so no kernel divides per element: lavapipe runs
 // vector integer division one lane at a time. Pixels past the end of a row of `col` repeat the last
 // pixel (their products land in columns that are never stored).
+//
+// The contracts: src/ops/kernels/conv-gemm.ts, one descriptor per layout (cols, cols3 and rows share
+// one; init_out; col2im), each entry point checked against its own when its pipeline is created.
 override WG: u32 = 64u;
 override HAS_BIAS: bool = false;
 override HAS_RES: bool = false;
@@ -196,14 +199,15 @@ fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   let row = e / cp.w4;
   if (row >= cp.rows) { return; }
   let bc = row / cp.h;
-  let y = row - bc * cp.h;
+  // (the row's y, named apart from init_out's binding `y`: the descriptor check reads names)
+  let yi = row - bc * cp.h;
   let x0 = (e - row * cp.w4) * 4u;
   let ohw = cp.oh * cp.ow;
   var v = vec4<f32>(0.0);
   // (convTranspose2d, which is this pass, adds its bias here)
   if (HAS_BIAS) { v = vec4<f32>(cbias[bc % cp.c]); }
   for (var i = 0u; i < cp.kh; i++) {
-    let ty = i32(y + cp.pt) - i32(i * cp.dh);
+    let ty = i32(yi + cp.pt) - i32(i * cp.dh);
     if (ty < 0 || u32(ty) % SH != 0u || u32(ty) / SH >= cp.oh) { continue; }
     let rbase = (bc * cp.kh + i) * cp.kw * ohw + (u32(ty) / SH) * cp.ow;
     for (var j = 0u; j < cp.kw; j++) {

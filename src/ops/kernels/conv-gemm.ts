@@ -5,6 +5,8 @@
  * f16 switch on, the passes that ./f16.ts lists write their im2col buffers and packed operands as f16
  * and run the f16 products. Measurements behind the choices are in bench/README.md.
  */
+import { bindingsByName, packUniformBlock, type KernelDescriptor } from '../../gpu/kernel-descriptor.js';
+import { fileKernel } from '../../gpu/pipeline-cache.js';
 import { grid, type Runtime } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -15,11 +17,57 @@ import { packKMajor, productKMajor, type KMajor } from './matmul.js';
 /** The k-major matmul kernel that runs the products. */
 export type GemmKernel = 'outer' | 'tiled';
 
-const colsKernel = { shader: 'conv-gemm', entry: 'cols', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const cols3Kernel = { shader: 'conv-gemm', entry: 'cols3', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const rowsKernel = { shader: 'conv-gemm', entry: 'rows', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const initKernel = { shader: 'conv-gemm', entry: 'init_out', bindings: ['read', 'read', 'write', 'uniform'] } as const;
-const col2imKernel = { shader: 'conv-gemm', entry: 'col2im', bindings: ['read', 'read', 'write', 'uniform'] } as const;
+const u32s = (names: readonly string[]) => names.map((name) => ({ name, type: 'u32' as const }));
+
+/**
+ * im2col (`cols`, `cols3`, `rows`): the padded input, the patch-offset table, and the k-major operand
+ * written through the shader's `kvec` alias (vec4<f32>; vec4<f16> in the f16 module).
+ */
+const IM2COL: KernelDescriptor = {
+  name: 'conv-gemm-im2col',
+  bindings: [
+    { name: 'xp', access: 'read', type: 'f32' },
+    { name: 'koff', access: 'read', type: 'u32' },
+    { name: 'col', access: 'read_write', type: 'vec4<f32>' },
+  ],
+  uniforms: u32s(['kdim', 'ld4', 'count', 'first', 'n0', 'ohw', 'ow', 'oh', 'sh', 'sw', 'wp', 'x_batch', 'seg', 'pad0', 'pad1', 'pad2']),
+  constants: { WG: { type: 'u32', default: 64 }, SW: { type: 'u32', default: 1 } },
+};
+
+/** `init_out`: y = bias[channel] + res before the product accumulates into it. */
+const INIT_OUT: KernelDescriptor = {
+  name: 'conv-gemm-init',
+  bindings: [
+    { name: 'bias', access: 'read', type: 'f32' },
+    { name: 'res', access: 'read', type: 'f32' },
+    { name: 'y', access: 'read_write', type: 'f32' },
+  ],
+  uniforms: u32s(['total', 'ohw', 'o', 'pad0']),
+  constants: { WG: { type: 'u32', default: 64 }, HAS_BIAS: { type: 'bool', default: false }, HAS_RES: { type: 'bool', default: false } },
+};
+
+/** `col2im`: the input gradient gathered from the product w^T gy, plus convTranspose2d's bias. */
+const COL2IM: KernelDescriptor = {
+  name: 'conv-gemm-col2im',
+  bindings: [
+    { name: 'dcol', access: 'read', type: 'f32' },
+    { name: 'cbias', access: 'read', type: 'f32' },
+    { name: 'dx', access: 'read_write', type: 'vec4<f32>' },
+  ],
+  uniforms: u32s(['w4', 'h', 'w', 'rows', 'oh', 'ow', 'pt', 'pl', 'out0', 'c', 'kh', 'kw', 'dh', 'dw', 'pad0', 'pad1']),
+  constants: {
+    WG: { type: 'u32', default: 64 },
+    SH: { type: 'u32', default: 1 },
+    SW: { type: 'u32', default: 1 },
+    HAS_BIAS: { type: 'bool', default: false },
+  },
+};
+
+const colsKernel = fileKernel(IM2COL, 'conv-gemm', 'cols');
+const cols3Kernel = fileKernel(IM2COL, 'conv-gemm', 'cols3');
+const rowsKernel = fileKernel(IM2COL, 'conv-gemm', 'rows');
+const initKernel = fileKernel(INIT_OUT, 'conv-gemm', 'init_out');
+const col2imKernel = fileKernel(COL2IM, 'conv-gemm', 'col2im');
 const COLS_WG = 64;
 const ROWS_WG = 16;
 /** Pixels each `rows` invocation walks through (16 ran 1.4x slower; 64 to 256 alike). */
@@ -54,9 +102,28 @@ function chunksOf(rt: Runtime, n: number, ohw: number, perPixel: number): Chunk[
   return out;
 }
 
-function gemmParams(kdim: number, ld4: number, count: number, first: number, n0: number, xp: Tensor, g: ConvGeom, oh: number, ow: number): Uint32Array {
+/** IM2COL's uniform block for a chunk (`count`, `first` and `n0` as struct Params in the shader reads them). */
+function gemmParams(kdim: number, ld4: number, count: number, first: number, n0: number, xp: Tensor, g: ConvGeom, oh: number, ow: number): Uint8Array {
   const [, c, hp, wp] = xp.shape as [number, number, number, number];
-  return new Uint32Array([kdim, ld4, count, first, n0, oh * ow, ow, oh, g.sh, g.sw, wp, c * hp * wp, ROWS_SEG, 0, 0, 0]);
+  const u = packUniformBlock(IM2COL, {
+    kdim,
+    ld4,
+    count,
+    first,
+    n0,
+    ohw: oh * ow,
+    ow,
+    oh,
+    sh: g.sh,
+    sw: g.sw,
+    wp,
+    x_batch: c * hp * wp,
+    seg: ROWS_SEG,
+    pad0: 0,
+    pad1: 0,
+    pad2: 0,
+  });
+  return new Uint8Array(u);
 }
 
 /**
@@ -74,8 +141,8 @@ function initOutput(y: Tensor, bias: Tensor | null, res: Tensor | null): boolean
   y.runtime.dispatch(
     initKernel,
     { WG: 64, HAS_BIAS: 1, HAS_RES: res ? 1 : 0 },
-    [buf, res ? res.bufferFor('conv2d') : buf, y.bufferFor('conv2d')],
-    new Uint32Array([y.size, oh * ow, o, 0]),
+    bindingsByName(INIT_OUT, { bias: buf, res: res ? res.bufferFor('conv2d') : buf, y: y.bufferFor('conv2d') }),
+    new Uint8Array(packUniformBlock(INIT_OUT, { total: y.size, ohw: oh * ow, o, pad0: 0 })),
     grid(Math.ceil(y.size / 4 / 64)),
   );
   return true;
@@ -131,7 +198,7 @@ export function gemmForward(
       rt.dispatch(
         f16Kernel(k3 ? cols3Kernel : colsKernel, f16),
         k3 ? { WG: COLS_WG, SW: g.sw } : { WG: COLS_WG },
-        [xp.bufferFor('conv2d'), koff, col.bufferFor('conv2d')],
+        bindingsByName(IM2COL, { xp: xp.bufferFor('conv2d'), koff, col: col.bufferFor('conv2d') }),
         gemmParams(kdim, ld4, ch.cols, ch.p0, ch.n0, xp, g, oh, ow),
         [Math.ceil(ld4 / COLS_WG), Math.min(k3 ? kdim / 3 : kdim, 32), ch.nb],
       );
@@ -176,7 +243,7 @@ export function gemmWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom, koffTable: (
       rt.dispatch(
         f16Kernel(rowsKernel, f16),
         { WG: ROWS_WG },
-        [xp.bufferFor('conv2d'), koff, row.bufferFor('conv2d')],
+        bindingsByName(IM2COL, { xp: xp.bufferFor('conv2d'), koff, col: row.bufferFor('conv2d') }),
         gemmParams(kdim, kld4, count, ch.n0 * ohw + ch.p0, 0, xp, g, oh, ow),
         [Math.ceil(kld4 / ROWS_WG), gy, gz],
       );
@@ -230,8 +297,10 @@ export function gemmInputGrad(gy: Tensor, w: Tensor, g: ConvGeom, pt: number, pl
     rt.dispatch(
       col2imKernel,
       consts,
-      [db, bias ? bias.bufferFor('conv2d') : db, dx.bufferFor('conv2d')],
-      new Uint32Array([w4, h, wd, rows, oh, ow, pt, pl, ch.n0 * c * h * wd, c, kh, kw, g.dh, g.dw, 0, 0]),
+      bindingsByName(COL2IM, { dcol: db, cbias: bias ? bias.bufferFor('conv2d') : db, dx: dx.bufferFor('conv2d') }),
+      new Uint8Array(
+        packUniformBlock(COL2IM, { w4, h, w: wd, rows, oh, ow, pt, pl, out0: ch.n0 * c * h * wd, c, kh, kw, dh: g.dh, dw: g.dw, pad0: 0, pad1: 0 }),
+      ),
       grid(Math.ceil((rows * w4) / COLS_WG)),
     );
   }
