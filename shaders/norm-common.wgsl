@@ -34,54 +34,8 @@ struct Apply { rows: u32, l: u32, j: u32, sdiv: u32, smod: u32, c: u32, eps: f32
 struct FoldConv { o: u32, k: u32, eps: f32, pad0: u32 }
 
 // Each entry point has its own bindings (storage first, the uniform block last); WGSL allows two
-// entry points of one module to use the same binding numbers for different variables. The
-// contracts are in src/ops/kernels/norm-descriptors.ts.
-
-// stats_partial
-@group(0) @binding(0) var<storage, read> sp_x: array<Elem>;
-@group(0) @binding(1) var<storage, read_write> sp_part: array<f32>;
-@group(0) @binding(2) var<uniform> sp: Red;
-
-// apply
-@group(0) @binding(0) var<storage, read> ap_x: array<Elem>;
-@group(0) @binding(1) var<storage, read> ap_stats: array<f32>;
-@group(0) @binding(2) var<storage, read> ap_w: array<f32>;
-@group(0) @binding(3) var<storage, read> ap_b: array<f32>;
-@group(0) @binding(4) var<storage, read> ap_r: array<Elem>;
-@group(0) @binding(5) var<storage, read> ap_rvar: array<f32>;
-@group(0) @binding(6) var<storage, read_write> ap_y: array<Elem>;
-@group(0) @binding(7) var<uniform> ap: Apply;
-
-// grad_partial
-@group(0) @binding(0) var<storage, read> gp_x: array<Elem>;
-@group(0) @binding(1) var<storage, read> gp_gy: array<Elem>;
-@group(0) @binding(2) var<storage, read> gp_stats: array<f32>;
-@group(0) @binding(3) var<storage, read> gp_w: array<f32>;
-@group(0) @binding(4) var<storage, read> gp_y: array<Elem>;
-@group(0) @binding(5) var<storage, read_write> gp_part: array<f32>;
-@group(0) @binding(6) var<uniform> gp: Red;
-
-// apply_grad
-@group(0) @binding(0) var<storage, read> ag_x: array<Elem>;
-@group(0) @binding(1) var<storage, read> ag_gy: array<Elem>;
-@group(0) @binding(2) var<storage, read> ag_stats: array<f32>;
-@group(0) @binding(3) var<storage, read> ag_ks: array<f32>;
-@group(0) @binding(4) var<storage, read> ag_w: array<f32>;
-@group(0) @binding(5) var<storage, read> ag_y: array<Elem>;
-@group(0) @binding(6) var<storage, read_write> ag_dx: array<Elem>;
-@group(0) @binding(7) var<storage, read_write> ag_dr: array<Elem>;
-@group(0) @binding(8) var<uniform> ag: Apply;
-
-// fold_conv: the conv weights are Elems (k counts them), the per-channel tables scalars.
-@group(0) @binding(0) var<storage, read> fc_cw: array<Elem>;
-@group(0) @binding(1) var<storage, read> fc_rmean: array<f32>;
-@group(0) @binding(2) var<storage, read> fc_rvar: array<f32>;
-@group(0) @binding(3) var<storage, read> fc_w: array<f32>;
-@group(0) @binding(4) var<storage, read> fc_b: array<f32>;
-@group(0) @binding(5) var<storage, read> fc_cb: array<f32>;
-@group(0) @binding(6) var<storage, read_write> fc_wout: array<Elem>;
-@group(0) @binding(7) var<storage, read_write> fc_bout: array<f32>;
-@group(0) @binding(8) var<uniform> fc: FoldConv;
+// entry points of one module to use the same binding numbers for different variables. Each pass's
+// bindings stand before it; the contracts are in src/ops/kernels/norm-descriptors.ts.
 
 fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
@@ -116,6 +70,11 @@ fn stats_index(row: u32, sdiv: u32, smod: u32) -> u32 {
   if (r >= smod) { r = r % smod; }
   return r;
 }
+
+// stats_partial
+@group(0) @binding(0) var<storage, read> sp_x: array<Elem>;
+@group(0) @binding(1) var<storage, read_write> sp_part: array<f32>;
+@group(0) @binding(2) var<uniform> sp: Red;
 
 fn stats_partial_at(t: u32) {
   if (t >= sp.m * sp.ac * sp.sb) { return; }
@@ -153,6 +112,16 @@ fn stats_partial_at(t: u32) {
   sp_part[o + 2u] = m2;
 }
 
+// apply
+@group(0) @binding(0) var<storage, read> ap_x: array<Elem>;
+@group(0) @binding(1) var<storage, read> ap_stats: array<f32>;
+@group(0) @binding(2) var<storage, read> ap_w: array<f32>;
+@group(0) @binding(3) var<storage, read> ap_b: array<f32>;
+@group(0) @binding(4) var<storage, read> ap_r: array<Elem>;
+@group(0) @binding(5) var<storage, read> ap_rvar: array<f32>;
+@group(0) @binding(6) var<storage, read_write> ap_y: array<Elem>;
+@group(0) @binding(7) var<uniform> ap: Apply;
+
 fn apply_at(t: u32) {
   if (t >= ap.rows * ap.j) { return; }
   // Invocation (row, lane) handles columns lane, lane + j, ... of its row: neighbouring
@@ -188,6 +157,15 @@ fn apply_at(t: u32) {
     ap_y[base + col] = y;
   }
 }
+
+// grad_partial
+@group(0) @binding(0) var<storage, read> gp_x: array<Elem>;
+@group(0) @binding(1) var<storage, read> gp_gy: array<Elem>;
+@group(0) @binding(2) var<storage, read> gp_stats: array<f32>;
+@group(0) @binding(3) var<storage, read> gp_w: array<f32>;
+@group(0) @binding(4) var<storage, read> gp_y: array<Elem>;
+@group(0) @binding(5) var<storage, read_write> gp_part: array<f32>;
+@group(0) @binding(6) var<uniform> gp: Red;
 
 fn grad_partial_at(t: u32) {
   if (t >= gp.m * gp.ac * gp.sb) { return; }
@@ -228,6 +206,17 @@ fn grad_partial_at(t: u32) {
   gp_part[o + 1u] = hsum(s2);
 }
 
+// apply_grad
+@group(0) @binding(0) var<storage, read> ag_x: array<Elem>;
+@group(0) @binding(1) var<storage, read> ag_gy: array<Elem>;
+@group(0) @binding(2) var<storage, read> ag_stats: array<f32>;
+@group(0) @binding(3) var<storage, read> ag_ks: array<f32>;
+@group(0) @binding(4) var<storage, read> ag_w: array<f32>;
+@group(0) @binding(5) var<storage, read> ag_y: array<Elem>;
+@group(0) @binding(6) var<storage, read_write> ag_dx: array<Elem>;
+@group(0) @binding(7) var<storage, read_write> ag_dr: array<Elem>;
+@group(0) @binding(8) var<uniform> ag: Apply;
+
 fn apply_grad_at(t: u32) {
   if (t >= ag.rows * ag.j) { return; }
   let row = t / ag.j;
@@ -255,6 +244,17 @@ fn apply_grad_at(t: u32) {
     ag_dx[i] = inv * (g * wv - k1 - xhat * k2);
   }
 }
+
+// fold_conv: the conv weights are Elems (k counts them), the per-channel tables scalars.
+@group(0) @binding(0) var<storage, read> fc_cw: array<Elem>;
+@group(0) @binding(1) var<storage, read> fc_rmean: array<f32>;
+@group(0) @binding(2) var<storage, read> fc_rvar: array<f32>;
+@group(0) @binding(3) var<storage, read> fc_w: array<f32>;
+@group(0) @binding(4) var<storage, read> fc_b: array<f32>;
+@group(0) @binding(5) var<storage, read> fc_cb: array<f32>;
+@group(0) @binding(6) var<storage, read_write> fc_wout: array<Elem>;
+@group(0) @binding(7) var<storage, read_write> fc_bout: array<f32>;
+@group(0) @binding(8) var<uniform> fc: FoldConv;
 
 fn fold_conv_at(t: u32) {
   // fc.k counts Elems.

@@ -56,29 +56,6 @@ struct Final { m: u32, p: u32, eps: f32, momentum: f32 }
 
 struct Fold { s: u32, cg: u32, c: u32, nrep: u32, p: u32, inv_cnt: f32, wmod: u32, pad0: u32 }
 
-// stats_final / stats_running
-@group(0) @binding(0) var<storage, read> sf_part: array<f32>;
-@group(0) @binding(1) var<storage, read_write> sf_stats: array<f32>;
-@group(0) @binding(2) var<storage, read_write> sf_rmean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> sf_rvar: array<f32>;
-@group(0) @binding(4) var<storage, read_write> sf_count: array<i32>;
-@group(0) @binding(2) var<uniform> sf: Final;
-@group(0) @binding(5) var<uniform> sfr: Final;
-
-// eval_stats
-@group(0) @binding(0) var<storage, read> es_rmean: array<f32>;
-@group(0) @binding(1) var<storage, read> es_rvar: array<f32>;
-@group(0) @binding(2) var<storage, read_write> es_stats: array<f32>;
-@group(0) @binding(3) var<uniform> es: Final;
-
-// grad_fold
-@group(0) @binding(0) var<storage, read> gf_part: array<f32>;
-@group(0) @binding(1) var<storage, read> gf_w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gf_ks: array<f32>;
-@group(0) @binding(3) var<storage, read_write> gf_db: array<f32>;
-@group(0) @binding(4) var<storage, read_write> gf_dw: array<f32>;
-@group(0) @binding(5) var<uniform> gf: Fold;
-
 @compute @workgroup_size(WG)
 fn stats_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) { stats_partial_at(linear(gid, nwg)); }
 
@@ -93,6 +70,15 @@ fn apply_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 
 @compute @workgroup_size(WG)
 fn fold_conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) { fold_conv_at(linear(gid, nwg)); }
+
+// stats_final / stats_running
+@group(0) @binding(0) var<storage, read> sf_part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> sf_stats: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sf_rmean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sf_rvar: array<f32>;
+@group(0) @binding(4) var<storage, read_write> sf_count: array<i32>;
+@group(0) @binding(2) var<uniform> sf: Final;
+@group(0) @binding(5) var<uniform> sfr: Final;
 
 // (count, mean, M2) of group m from its partials (Chan et al.'s pairwise update).
 fn merge_stats(m: u32, np: u32) -> vec3<f32> {
@@ -134,6 +120,12 @@ fn stats_running(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   if (COUNT && m == 0u) { sf_count[0] = sf_count[0] + 1; }
 }
 
+// eval_stats
+@group(0) @binding(0) var<storage, read> es_rmean: array<f32>;
+@group(0) @binding(1) var<storage, read> es_rvar: array<f32>;
+@group(0) @binding(2) var<storage, read_write> es_stats: array<f32>;
+@group(0) @binding(3) var<uniform> es: Final;
+
 @compute @workgroup_size(WG)
 fn eval_stats(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let c = linear(gid, nwg);
@@ -141,6 +133,14 @@ fn eval_stats(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   es_stats[2u * c] = es_rmean[c];
   es_stats[2u * c + 1u] = inverseSqrt(es_rvar[c] + es.eps);
 }
+
+// grad_fold
+@group(0) @binding(0) var<storage, read> gf_part: array<f32>;
+@group(0) @binding(1) var<storage, read> gf_w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gf_ks: array<f32>;
+@group(0) @binding(3) var<storage, read_write> gf_db: array<f32>;
+@group(0) @binding(4) var<storage, read_write> gf_dw: array<f32>;
+@group(0) @binding(5) var<uniform> gf: Fold;
 
 @compute @workgroup_size(WG)
 fn grad_fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
