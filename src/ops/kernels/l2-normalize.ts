@@ -3,30 +3,24 @@
  * gradient, one invocation per normalised row; the differentiable op is `l2Normalize` in
  * src/ops/norm.ts.
  */
-import { bindingsByName, packUniformBlock, type KernelDescriptor, type UniformField } from '../../gpu/kernel-descriptor.js';
+import { bindingsByName, packUniformBlock, type KernelDescriptor, type StorageBinding, type UniformField } from '../../gpu/kernel-descriptor.js';
 import { fileKernel } from '../../gpu/pipeline-cache.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, wgGrid } from './util.js';
 import { mapLanes, over } from './split.js';
 
+/** f32 storage bindings of one access, in order. */
+const f32s = (access: 'read' | 'read_write', ...names: string[]): StorageBinding[] => names.map((name) => ({ name, access, type: 'f32' }));
+
 /** The uniform block (struct L2) both entry points share: the (outer, L, inner) view and eps. */
-const L2_UNIFORMS: readonly UniformField[] = [
-  { name: 'outer', type: 'u32' },
-  { name: 'l', type: 'u32' },
-  { name: 'inner', type: 'u32' },
-  { name: 'eps', type: 'f32' },
-];
+const L2_UNIFORMS: readonly UniformField[] = [...(['outer', 'l', 'inner'] as const).map((name) => ({ name, type: 'u32' as const })), { name: 'eps', type: 'f32' }];
 
 /** y = x / max(|x|, eps) and norm = |x| per row (shaders/l2-normalize.wgsl, l2n_forward). */
 const L2N_FORWARD: KernelDescriptor = {
   name: 'l2-normalize.forward',
   entry: 'l2n_forward',
-  bindings: [
-    { name: 'lf_x', access: 'read', type: 'f32' },
-    { name: 'lf_y', access: 'read_write', type: 'f32' },
-    { name: 'lf_norm', access: 'read_write', type: 'f32' },
-  ],
+  bindings: [...f32s('read', 'lf_x'), ...f32s('read_write', 'lf_y', 'lf_norm')],
   uniforms: L2_UNIFORMS,
   constants: { WG: { type: 'u32', default: 64 } },
 };
@@ -35,12 +29,7 @@ const L2N_FORWARD: KernelDescriptor = {
 const L2N_BACKWARD: KernelDescriptor = {
   name: 'l2-normalize.backward',
   entry: 'l2n_backward',
-  bindings: [
-    { name: 'lb_gy', access: 'read', type: 'f32' },
-    { name: 'lb_y', access: 'read', type: 'f32' },
-    { name: 'lb_norm', access: 'read', type: 'f32' },
-    { name: 'lb_dx', access: 'read_write', type: 'f32' },
-  ],
+  bindings: [...f32s('read', 'lb_gy', 'lb_y', 'lb_norm'), ...f32s('read_write', 'lb_dx')],
   uniforms: L2_UNIFORMS,
   constants: { WG: { type: 'u32', default: 64 } },
 };
