@@ -1,15 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import { bucketSize } from '../../src/gpu/buffer-pool.js';
+import { bindingsByName, packUniformBlock, type KernelDescriptor } from '../../src/gpu/kernel-descriptor.js';
+import { fileKernel } from '../../src/gpu/pipeline-cache.js';
 import { devices } from '../helpers/devices.js';
 
-/** The fill kernel (shaders/fill.wgsl): writes one 32-bit pattern, four words per invocation. */
-const fillKernel = { shader: 'fill', bindings: ['write', 'uniform'] } as const;
+/** The fill kernel's contract (shaders/fill.wgsl): one 32-bit pattern, four words per invocation. */
+const FILL: KernelDescriptor = {
+  name: 'fill',
+  bindings: [{ name: 'out', access: 'read_write', type: 'vec4<u32>' }],
+  uniforms: [
+    { name: 'n4', type: 'u32' },
+    { name: 'bits', type: 'u32' },
+  ],
+  constants: { WG: { type: 'u32' } },
+};
+const fillKernel = fileKernel(FILL, 'fill');
 
 /** Encodes a fill of `words` 32-bit words of `buf` with the u32 `value`. */
 function fill(rt: w.Runtime, buf: GPUBuffer, words: number, value: number): void {
   const n4 = Math.ceil(words / 4);
-  rt.dispatch(fillKernel, { WG: 64 }, [buf], new Uint32Array([n4, value]), w.grid(Math.ceil(n4 / 64)));
+  rt.dispatch(fillKernel, { WG: 64 }, bindingsByName(FILL, { out: buf }), new Uint8Array(packUniformBlock(FILL, { n4, bits: value })), w.grid(Math.ceil(n4 / 64)));
 }
 
 /** Reference bucket: the smallest multiple of a quarter of the largest power of two below `bytes`. */
