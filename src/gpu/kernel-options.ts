@@ -25,6 +25,24 @@ export interface KernelOptions {
   f16Passes: Readonly<Record<F16Pass, boolean>>;
   /** Register block of the direct forward convolution: bo output channels (4 or 8) x 4*bp pixels (bp 1 or 2). */
   convForwardBlock: Readonly<{ bo: 4 | 8; bp: 1 | 2 }>;
+  /**
+   * Normalisation passes over rows of 4k elements (and the batch-norm fold over 4k weights per
+   * channel) take the vec4 kernels (shaders/norm-vec4.wgsl). On by default, the faster choice; off
+   * runs the scalar kernels, which tests compare the vec4 ones against and benchmarks measure.
+   */
+  normVec4: boolean;
+  /**
+   * A batch norm's fused ReLU applies its gradient mask inside the passes that read gy. On by default;
+   * off runs one separate masking pass first (its output is also the residual's gradient): the
+   * unfused path that tests check the fused one against and benchmarks compare it with. Read when the
+   * backward runs, not at the forward, so a comparison sets it around both.
+   */
+  normFoldMask: boolean;
+  /**
+   * Eval-mode batch norm without a graph reads the running statistics in its apply pass. On by
+   * default; off dispatches eval_stats first, the two-pass path tests and benchmarks compare against.
+   */
+  normEvalInline: boolean;
 }
 
 /** The defaults every runtime starts with. */
@@ -34,5 +52,8 @@ export function defaultKernelOptions(): KernelOptions {
     convChunkBytes: 32 << 20,
     f16Passes: { matmul: true, 'conv-forward': true, 'conv-input': false, 'conv-weight': false },
     convForwardBlock: { bo: 4, bp: 1 },
+    normVec4: true,
+    normFoldMask: true,
+    normEvalInline: true,
   };
 }

@@ -30,7 +30,6 @@ import {
   normGradFold,
   normGradSums,
   normStats,
-  normTuning,
   runningNormStats,
   type FoldGeom,
   type RedView,
@@ -87,7 +86,7 @@ interface RowNormGrad {
  * The shared backward of batch and group norm: per-row sums of (gy, gy * xhat), folded into the
  * group coefficients (when `batch` and dx is wanted) and the channel sums dw, db, then dx from the
  * fused elementwise kernel. A fused ReLU's mask is applied inside those passes (or, with
- * normTuning.foldMask off, once up front); the masked gy is the residual's gradient, written by the
+ * the runtime's normFoldMask off, once up front); the masked gy is the residual's gradient, written by the
  * dx pass. Returns the gradients in input order.
  */
 function rowNormBackward(gyIn: Tensor, needs: readonly boolean[], a: RowNormGrad): (Tensor | null)[] {
@@ -96,7 +95,7 @@ function rowNormBackward(gyIn: Tensor, needs: readonly boolean[], a: RowNormGrad
   const wantB = a.bi >= 0 && needs[a.bi]!;
   const wantR = a.ri >= 0 && needs[a.ri]!;
   // d relu(z) = [y > 0] dz, either inside the passes below (mask) or as one pass here (gy).
-  const fold = a.relu !== null && normTuning.foldMask;
+  const fold = a.relu !== null && a.x.runtime.kernelOptions.normFoldMask;
   const gy = a.relu && !fold ? binary('reluGrad', gyIn, a.relu) : gyIn;
   const mask = fold ? a.relu : null;
   // d residual = dz: gy itself without a ReLU, else the masked gy (from the dx pass when it runs).
@@ -205,7 +204,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
   const relu = act === 'relu';
   const { inputs, wi, bi } = affineInputs(x, weight, bias);
   const ri = res ? inputs.push(res) - 1 : -1;
-  if (!training && normTuning.evalInline && !(isGradEnabled() && inputs.some((t) => t.requiresGrad))) {
+  if (!training && x.runtime.kernelOptions.normEvalInline && !(isGradEnabled() && inputs.some((t) => t.requiresGrad))) {
     // Eval mode without a graph: the apply pass reads the running statistics itself.
     return normApply(x, { mean: rm!, variance: rv!, eps }, weight, bias, geom, { residual: res, relu });
   }

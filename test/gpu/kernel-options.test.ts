@@ -1,7 +1,7 @@
 /**
  * Kernel options live on the runtime: withKernelOptions changes them for one call and restores
- * them after it, also when the call throws or its promise rejects, and a forced convolution variant
- * is what the convolution then runs.
+ * them after it, also when the call throws or its promise rejects, the normalisation switches are
+ * one runtime's only, and a forced convolution variant is what the convolution then runs.
  */
 import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
@@ -19,6 +19,23 @@ describe.each(devices())('kernel options on %s', (dev) => {
     expect(rt.kernelOptions).toBe(before);
     await expect(rt.withKernelOptions({ convVariant: 'outer' }, async () => { await rt.sync(); throw new Error('later'); })).rejects.toThrow('later');
     expect(rt.kernelOptions).toBe(before);
+  });
+
+  it('the normalisation switches belong to one runtime and are restored after the call', async () => {
+    const rt = dev.runtime;
+    const before = rt.kernelOptions;
+    const norm = (o: w.KernelOptions) => [o.normVec4, o.normFoldMask, o.normEvalInline];
+    expect(norm(before)).toEqual([true, true, true]);
+    const own = await w.Runtime.create();
+    try {
+      const inside = rt.withKernelOptions({ normVec4: false, normFoldMask: false, normEvalInline: false }, () => [norm(rt.kernelOptions), norm(own.kernelOptions)]);
+      expect(inside).toEqual([[false, false, false], [true, true, true]]);
+      expect(rt.kernelOptions).toBe(before);
+      expect(() => rt.withKernelOptions({ normVec4: false }, () => { throw new Error('boom'); })).toThrow('boom');
+      expect(norm(rt.kernelOptions)).toEqual([true, true, true]);
+    } finally {
+      own.destroy();
+    }
   });
 
   it('a forced convolution variant is the one that runs', async () => {

@@ -4,9 +4,8 @@
 // gradient, running statistics) on both kernel paths (rows of 4k elements take the vec4 kernels),
 // with the ReLU mask folded into the gradient passes and as a separate pass, and by counting
 // dispatches so that each test fails when the fused path does not run.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
-import { normTuning } from '../../src/ops/kernels/norm.js';
 import { checkOp, expectClose, makeInputs } from '../helpers/check-op.js';
 import { devices } from '../helpers/devices.js';
 import { dispatched } from '../helpers/dispatched.js';
@@ -63,12 +62,9 @@ function specs(c: Case) {
   return { list, pick };
 }
 
-describe.each(devices())('fused batch norm on %s', () => {
-  afterEach(() => {
-    normTuning.vec4 = true;
-    normTuning.foldMask = true;
-    normTuning.evalInline = true;
-  });
+describe.each(devices())('fused batch norm on %s', (dev) => {
+  // Kernel paths are chosen through dev.runtime.withKernelOptions, which restores the defaults
+  // after each call (also when it fails), so no test leaves a path switched for the next.
 
   it.each(CASES.map((c) => [label(c), c] as const))('training mode matches the reference and finite differences: %s', async (_l, c) => {
     const { list, pick } = specs(c);
@@ -123,9 +119,7 @@ describe.each(devices())('fused batch norm on %s', () => {
     async (_l, shape, p) => {
       const c = shape[1]!;
       const [xh, rh, gh, wh, bh] = makeInputs([shape, shape, shape, { shape: [c], range: [0.5, 1.5] }, [c]], 11);
-      const run = async (fused: boolean) => {
-        normTuning.vec4 = p.vec4;
-        normTuning.foldMask = p.foldMask;
+      const run = (fused: boolean) => dev.runtime.withKernelOptions({ normVec4: p.vec4, normFoldMask: p.foldMask }, async () => {
         const leaf = (h: ND) => w.requireGrad(w.fromArray(h.data, h.shape));
         const [x, r, wt, b] = [leaf(xh!), leaf(rh!), leaf(wh!), leaf(bh!)];
         const rm = w.zeros([c]);
@@ -141,7 +135,7 @@ describe.each(devices())('fused batch norm on %s', () => {
         const out = await Promise.all([y, x.grad!, wt.grad!, b.grad!, r.grad!, rm, rv].map((t) => t.data()));
         for (const t of [x, r, wt, b, rm, rv, y, gy]) t.dispose();
         return { out, forward: entries, backward: back.entries };
-      };
+      });
       const f = await run(true);
       const u = await run(false);
       ['y', 'dx', 'dw', 'db', 'dr', 'runningMean', 'runningVar'].forEach((n, i) => expectClose(f.out[i]!, u.out[i]!, 1e-5, 1e-4, n));
@@ -206,8 +200,7 @@ describe.each(devices())('fused batch norm on %s', () => {
     const o = { runningMean: rm, runningVar: rv, activation: 'relu' as const, residual: r };
     const inline = dispatched(() => w.noGrad(() => w.batchNorm2d(x, wt, b, o)));
     const graph = dispatched(() => w.batchNorm2d(x, wt, b, o));
-    normTuning.evalInline = false;
-    const separate = dispatched(() => w.noGrad(() => w.batchNorm2d(x, wt, b, o)));
+    const separate = dev.runtime.withKernelOptions({ normEvalInline: false }, () => dispatched(() => w.noGrad(() => w.batchNorm2d(x, wt, b, o))));
     expect(inline.entries).toEqual(['apply']);
     expect(graph.entries).toEqual(['eval_stats', 'apply']);
     expect(separate.entries).toEqual(['eval_stats', 'apply']);

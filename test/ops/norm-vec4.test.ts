@@ -1,20 +1,15 @@
 // The vec4 normalisation kernels (shaders/norm-vec4.wgsl), taken whenever rows are a multiple of 4
 // long: batch norm in training and eval mode and group norm on such shapes against the float64
-// references and finite differences, and the same values as the scalar kernels (normTuning.vec4 off).
-import { afterEach, describe, expect, it } from 'vitest';
+// references and finite differences, and the same values as the scalar kernels (the runtime's normVec4 off).
+import { describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
-import { normTuning } from '../../src/ops/kernels/norm.js';
 import { checkOp, expectClose, makeInputs } from '../helpers/check-op.js';
 import { devices } from '../helpers/devices.js';
 import * as RN from '../reference/norm.js';
 
 const GRAD = { maxProbes: 10 };
 
-describe.each(devices())('vec4 normalisation kernels on %s', () => {
-  afterEach(() => {
-    normTuning.vec4 = true;
-  });
-
+describe.each(devices())('vec4 normalisation kernels on %s', (dev) => {
   const cases: { x: [number, number, number, number]; affine: boolean }[] = [
     { x: [2, 3, 2, 2], affine: true },
     { x: [3, 5, 4, 6], affine: false },
@@ -61,8 +56,8 @@ describe.each(devices())('vec4 normalisation kernels on %s', () => {
   it('gives the scalar kernels values, gradients and running statistics, also with |mean| >> std', async () => {
     const shape = [8, 16, 8, 8];
     const [xh, gh] = makeInputs([shape, shape], 5);
-    const run = async (vec4: boolean) => {
-      normTuning.vec4 = vec4;
+    // withKernelOptions restores the default even when a run fails, so no other test sees vec4 off.
+    const run = (vec4: boolean) => dev.runtime.withKernelOptions({ normVec4: vec4 }, async () => {
       const x = w.add(w.fromArray(xh!.data, shape), 1000);
       x.requiresGrad = true;
       const wt = w.full([16], 1.5, { requiresGrad: true });
@@ -74,7 +69,7 @@ describe.each(devices())('vec4 normalisation kernels on %s', () => {
       const out = await Promise.all([y, x.grad!, wt.grad!, b.grad!, rm, rv].map((t) => t.data()));
       for (const t of [x, y, wt, b, rm, rv]) t.dispose();
       return out;
-    };
+    });
     const [a, s] = [await run(true), await run(false)];
     const names = ['y', 'dx', 'dw', 'db', 'runningMean', 'runningVar'];
     // Inputs near 1000 carry f32 rounding of ~6e-5 relative per element, and the two kernels sum

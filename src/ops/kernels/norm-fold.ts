@@ -7,7 +7,6 @@ import { bindingsByName, packUniformBlock } from '../../gpu/kernel-descriptor.js
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, wgGrid } from './util.js';
-import { normTuning } from './norm.js';
 import { fits, putRows, rowsPerChunk, takeRows } from './split.js';
 import { NORM, NORM4, normKernel } from './norm-descriptors.js';
 
@@ -48,7 +47,7 @@ export function foldConvBatchNorm(
   const mb = mean.bufferFor('batchNorm2d');
   // Weights per channel in vec4s when they come in fours (every invocation still covers the bias
   // while o <= o * k / 4 invocations, i.e. k >= 4).
-  const v4 = normTuning.vec4 && k % 4 === 0;
+  const v4 = rt.kernelOptions.normVec4 && k % 4 === 0;
   const kk = v4 ? k / 4 : k;
   const d = (v4 ? NORM4 : NORM).foldConv;
   const bufs = bindingsByName(d, {

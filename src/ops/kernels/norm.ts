@@ -9,6 +9,7 @@
  * src/ops/norm.ts for the views each op uses, and norm-descriptors.ts for the kernels' contracts.
  */
 import { bindingsByName, packUniformBlock, type KernelDescriptor } from '../../gpu/kernel-descriptor.js';
+import type { Runtime } from '../../gpu/runtime.js';
 import { empty } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { WG, wgGrid } from './util.js';
@@ -37,17 +38,11 @@ interface Split extends RedView {
 }
 
 /**
- * Tuning switches for A/B measurements, each defaulting to the faster choice: `vec4` takes the vec4
- * kernels for rows of 4k elements; `foldMask` applies a fused ReLU's gradient mask inside the
- * passes that read gy (off: one separate masking pass, whose output is also the residual's
- * gradient); `evalInline` lets eval-mode batch norm without a graph read the running statistics
- * in its apply pass (off: a separate eval_stats dispatch first).
+ * Whether rows of `b` elements go through the vec4 kernels (shaders/norm-vec4.wgsl): they must come
+ * in fours, and the runtime's `normVec4` switch must be on.
  */
-export const normTuning = { vec4: true, foldMask: true, evalInline: true };
-
-/** Whether rows of `b` elements can go through the vec4 kernels (shaders/norm-vec4.wgsl). */
-function vec4Rows(b: number): boolean {
-  return normTuning.vec4 && b % 4 === 0 && b > 0;
+function vec4Rows(rt: Runtime, b: number): boolean {
+  return rt.kernelOptions.normVec4 && b % 4 === 0 && b > 0;
 }
 
 /**
@@ -124,7 +119,7 @@ export function normStats(x: Tensor, v: RedView, eps: number, running: RunningSt
 
 /** Partial (count, mean, M2) [M, P, 3] of x seen as [A, M, B] (x fits one binding), P <= maxP. */
 function statsPartial(x: Tensor, v: RedView, maxP = Infinity): Tensor {
-  const v4 = vec4Rows(v.b);
+  const v4 = vec4Rows(x.runtime, v.b);
   const s = split(v4 ? { ...v, b: v.b / 4 } : v, v4, maxP);
   const part = empty([s.m, s.p, 3]);
   const d = (v4 ? NORM4 : NORM).statsPartial;
@@ -173,9 +168,9 @@ function applyUniform(d: KernelDescriptor, g: RowGeom, eps = 0): Uint8Array {
   return new Uint8Array(packUniformBlock(d, { rows: g.rows, l: g.l, j: lanes(g), sdiv: g.sdiv, smod: g.smod, c: Math.max(g.c, 1), eps, pad0: 0 }));
 }
 
-/** `g` with its rows counted in vec4s when the vec4 row kernels apply (per-row affine only), else null. */
-function rows4(g: RowGeom): RowGeom | null {
-  return !g.affCol && vec4Rows(g.l) ? { ...g, l: g.l / 4 } : null;
+/** `g` with its rows counted in vec4s when the vec4 row kernels apply on rt (per-row affine only), else null. */
+function rows4(rt: Runtime, g: RowGeom): RowGeom | null {
+  return !g.affCol && vec4Rows(rt, g.l) ? { ...g, l: g.l / 4 } : null;
 }
 
 /** A fused epilogue of {@link normApply}: y = relu?(norm(x) + residual?). */
@@ -213,7 +208,7 @@ export function normApply(
   const sb = (inline ? inline.mean : (stats as Tensor)).bufferFor('norm');
   const r = epi?.residual ?? null;
   // Absent inputs are bound to buffers of a size the binding accepts; the kernel never reads them.
-  const g4 = rows4(g);
+  const g4 = rows4(x.runtime, g);
   const d = (g4 ? NORM4 : NORM).apply;
   const bufs = bindingsByName(d, {
     ap_x: xb,
@@ -255,7 +250,7 @@ export function normGradSums(
 ): GradSums {
   const xb = x.bufferFor('norm');
   if (!fits(x.runtime, x)) return splitGradSums(x, gy, stats, v, sa, sm, sdiv, wCol, mask, normGradSums);
-  const v4 = !wCol && vec4Rows(v.b);
+  const v4 = !wCol && vec4Rows(x.runtime, v.b);
   const s = v4 ? split({ ...v, b: v.b / 4 }, true) : split(v);
   const part = empty([s.m, s.p, 2]);
   const sb = stats.bufferFor('norm');
@@ -344,7 +339,7 @@ export function normApplyGrad(
   const xb = x.bufferFor('norm');
   // An unused output still needs a buffer of its own (a buffer is written through one binding only).
   const spare = dr ? null : empty([4]);
-  const g4 = rows4(g);
+  const g4 = rows4(x.runtime, g);
   const d = (g4 ? NORM4 : NORM).applyGrad;
   const bufs = bindingsByName(d, {
     ag_x: xb,
