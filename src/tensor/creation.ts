@@ -12,7 +12,7 @@ import { Storage, Tensor, type DType } from './tensor.js';
 
 const WG = 64;
 /** The contract of shaders/fill.wgsl: one 32-bit pattern written four words per invocation. */
-const FILL: KernelDescriptor = {
+export const FILL: KernelDescriptor = {
   name: 'fill',
   bindings: [{ name: 'out', access: 'read_write', type: 'vec4<u32>' }],
   uniforms: [

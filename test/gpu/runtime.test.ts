@@ -1,20 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as w from '../../src/index.js';
 import { bucketSize } from '../../src/gpu/buffer-pool.js';
-import { bindingsByName, packUniformBlock, type KernelDescriptor } from '../../src/gpu/kernel-descriptor.js';
+import { bindingsByName, packUniformBlock } from '../../src/gpu/kernel-descriptor.js';
+import { FILL } from '../../src/tensor/creation.js';
 import { fileKernel } from '../../src/gpu/pipeline-cache.js';
 import { devices } from '../helpers/devices.js';
 
-/** The fill kernel's contract (shaders/fill.wgsl): one 32-bit pattern, four words per invocation. */
-const FILL: KernelDescriptor = {
-  name: 'fill',
-  bindings: [{ name: 'out', access: 'read_write', type: 'vec4<u32>' }],
-  uniforms: [
-    { name: 'n4', type: 'u32' },
-    { name: 'bits', type: 'u32' },
-  ],
-  constants: { WG: { type: 'u32' } },
-};
+/** The fill kernel (shaders/fill.wgsl) under the engine's own descriptor. */
 const fillKernel = fileKernel(FILL, 'fill');
 
 /** Encodes a fill of `words` 32-bit words of `buf` with the u32 `value`. */
