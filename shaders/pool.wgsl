@@ -5,6 +5,10 @@
 // max_fwd: y = max over the dilated window, idx = flat index iy*W + ix of the chosen element in its
 //          plane (the first maximum in row-major order; a NaN wins, the last NaN if several, as PyTorch).
 // max_bwd: gx[i] = sum of gy[o] over the outputs o whose window extent covers i and whose idx[o] == i.
+// max_fwd_span, max_bwd_span: the same sums, SPAN consecutive elements per invocation. They divide only
+//          where the span starts and walk coordinates and window bounds from there: lavapipe runs
+//          integer division one lane at a time, and max_bwd's six divisions per element were most of
+//          its time (bench/README.md, "Small networks").
 // avg_fwd: y = (sum over [y0, y1) x [x0, x1)) * ry * rx, windows and reciprocal divisors from tables.
 // avg_bwd: gx[i] = sum over the outputs o whose window holds i of gy[o] * ry[o] * rx[o].
 //
@@ -17,6 +21,7 @@
 // aliases because each entry point uses only one of these variables.
 // Each entry point's contract is declared in src/ops/kernels/pool.ts and checked against this file.
 override WG: u32 = 64u;
+override SPAN: u32 = 16u;     // elements per invocation of the *_span entry points
 
 struct Params {
   total: u32,   // invocations: outputs (forward) or input elements (backward)
@@ -128,6 +133,126 @@ fn max_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     }
   }
   dst[i - p.dst_base] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn max_fwd_span(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i0 = linear_id(gid, nwg) * SPAN + p.i_base;
+  if (i0 >= p.total) { return; }
+  let i1 = min(i0 + SPAN, p.total);
+  let o = split(i0, p.ow, p.oh);
+  var ox = o.x;
+  var oy = o.y;
+  var base = i32(o.z * p.h * p.w) - i32(p.src_base);
+  let w = i32(p.w);
+  for (var i = i0; i < i1; i++) {
+    // The body of max_fwd for output (ox, oy) of the plane at `base`.
+    var y0 = i32(oy * p.sh) - i32(p.ph);
+    var x0 = i32(ox * p.sw) - i32(p.pw);
+    let y1 = min(y0 + i32(p.ext_h), i32(p.h));
+    let x1 = min(x0 + i32(p.ext_w), w);
+    while (y0 < 0) { y0 += i32(p.dh); }
+    while (x0 < 0) { x0 += i32(p.dw); }
+    var best_i = y0 * w + x0;
+    var best = src[u32(base + best_i)];
+    for (var yy = y0; yy < y1; yy += i32(p.dh)) {
+      let row = yy * w;
+      for (var xx = x0; xx < x1; xx += i32(p.dw)) {
+        let v = src[u32(base + row + xx)];
+        if (is_nan(v) || (!is_nan(best) && v > best)) {
+          best = v;
+          best_i = row + xx;
+        }
+      }
+    }
+    dst[i - p.dst_base] = best;
+    idx_out[i - p.dst_base] = best_i;
+    ox++;
+    if (ox == p.ow) {
+      ox = 0u;
+      oy++;
+      if (oy == p.oh) {
+        oy = 0u;
+        base += i32(p.h * p.w);
+      }
+    }
+  }
+}
+
+// Window bounds along one axis of max_bwd, walked without dividing. For input coordinate a (padded:
+// a + pad), the outputs whose window extent covers it are [max(lo, 0), min(hi + 1, out)) with
+// hi = floor((a + pad) / s) and lo = floor((a + pad + s - ext) / s) = ceil((a + pad + 1 - ext) / s);
+// both numerators grow by one per step of a, so each quotient grows when its remainder wraps.
+struct AxisWalk {
+  hq: i32,
+  hr: i32,
+  lq: i32,
+  lr: i32,
+}
+
+// Floor division by a positive s: the walk of coordinate a (the only divisions).
+fn axis_at(a: u32, pad: u32, s: u32, ext: u32) -> AxisWalk {
+  let si = i32(s);
+  let h = i32(a + pad);
+  let l = h + si - i32(ext);
+  var lq = l / si;
+  var lr = l - lq * si;
+  if (lr < 0) { lq -= 1; lr += si; }
+  let hq = h / si;
+  return AxisWalk(hq, h - hq * si, lq, lr);
+}
+
+fn axis_step(a: AxisWalk, s: u32) -> AxisWalk {
+  var r = a;
+  r.hr += 1;
+  if (r.hr == i32(s)) { r.hr = 0; r.hq += 1; }
+  r.lr += 1;
+  if (r.lr == i32(s)) { r.lr = 0; r.lq += 1; }
+  return r;
+}
+
+@compute @workgroup_size(WG)
+fn max_bwd_span(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i0 = linear_id(gid, nwg) * SPAN + p.i_base;
+  if (i0 >= p.total) { return; }
+  let i1 = min(i0 + SPAN, p.total);
+  let e = split(i0, p.w, p.h);
+  var ix = e.x;
+  var iy = e.y;
+  var obase = e.z * p.oh * p.ow - p.src_base;
+  let x_first = axis_at(0u, p.pw, p.sw, p.ext_w);
+  let y_first = axis_at(0u, p.ph, p.sh, p.ext_h);
+  var wx = axis_at(ix, p.pw, p.sw, p.ext_w);
+  var wy = axis_at(iy, p.ph, p.sh, p.ext_h);
+  for (var i = i0; i < i1; i++) {
+    // The body of max_bwd for input (ix, iy) of the plane whose outputs start at obase.
+    let target_idx = iy * p.w + ix;
+    let oy0 = u32(max(wy.lq, 0));
+    let ox0 = u32(max(wx.lq, 0));
+    let oy1 = min(u32(wy.hq) + 1u, p.oh);
+    let ox1 = min(u32(wx.hq) + 1u, p.ow);
+    var acc = 0.0;
+    for (var oy = oy0; oy < oy1; oy++) {
+      let row = obase + oy * p.ow;
+      for (var ox = ox0; ox < ox1; ox++) {
+        acc += select(0.0, src[row + ox], idx_in[row + ox] == target_idx);
+      }
+    }
+    dst[i - p.dst_base] = acc;
+    ix++;
+    wx = axis_step(wx, p.sw);
+    if (ix == p.w) {
+      ix = 0u;
+      wx = x_first;
+      iy++;
+      wy = axis_step(wy, p.sh);
+      if (iy == p.h) {
+        iy = 0u;
+        wy = y_first;
+        obase += p.oh * p.ow;
+      }
+    }
+  }
 }
 
 @compute @workgroup_size(WG)

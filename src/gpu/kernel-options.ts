@@ -23,8 +23,11 @@ export interface KernelOptions {
    * f16's normal range (6.1e-5), where f16 keeps few significant bits; that needs loss scaling.
    */
   f16Passes: Readonly<Record<F16Pass, boolean>>;
-  /** Register block of the direct forward convolution: bo output channels (4 or 8) x 4*bp pixels (bp 1 or 2). */
-  convForwardBlock: Readonly<{ bo: 4 | 8; bp: 1 | 2 }>;
+  /**
+   * Register block of the direct forward convolution: bo output channels (4 or 8) x 4*bp pixels (bp 1
+   * or 2). null: the shape rule (src/ops/kernels/conv.ts, `directForwardBlock`).
+   */
+  convForwardBlock: Readonly<{ bo: 4 | 8; bp: 1 | 2 }> | null;
   /**
    * Normalisation passes over rows of 4k elements (and the batch-norm fold over 4k weights per
    * channel) take the vec4 kernels (shaders/norm-vec4.wgsl). On by default, the faster choice; off
@@ -43,6 +46,12 @@ export interface KernelOptions {
    * default; off dispatches eval_stats first, the two-pass path tests and benchmarks compare against.
    */
   normEvalInline: boolean;
+  /**
+   * Max pooling and its gradient run the span kernels (shaders/pool.wgsl, `max_fwd_span` and
+   * `max_bwd_span`: 16 elements per invocation, dividing only where a span starts). On by default;
+   * off runs the one-element kernels, which tests compare against and benchmarks measure.
+   */
+  poolSpan: boolean;
 }
 
 /** The defaults every runtime starts with. */
@@ -51,9 +60,10 @@ export function defaultKernelOptions(): KernelOptions {
     convVariant: null,
     convChunkBytes: 32 << 20,
     f16Passes: { matmul: true, 'conv-forward': true, 'conv-input': false, 'conv-weight': false },
-    convForwardBlock: { bo: 4, bp: 1 },
+    convForwardBlock: null,
     normVec4: true,
     normFoldMask: true,
     normEvalInline: true,
+    poolSpan: true,
   };
 }

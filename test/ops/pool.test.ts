@@ -194,6 +194,31 @@ describe.each(devices())('maxPool2d on %s', () => {
   });
 });
 
+describe.each(devices())('max pooling span kernels on %s', (dev) => {
+  /** Seeded geometries over planes up to 37 x 29, so that spans of 16 cross rows and planes. */
+  const wide = randomMaxCases(12, 29).map((c, i) => ({ ...c, x: [c.x[0], c.x[1] + (i % 3), c.x[2] * (1 + (i % 4)), c.x[3] + 2 * i] as MaxCase['x'] }));
+
+  it.each([...maxCases, ...wide])('give the one-element kernels\' values, indices and gradients, and the reference\'s: %j', async (c) => {
+    const x = distinct(c.x, 21);
+    const run = async (poolSpan: boolean) =>
+      dev.runtime.withKernelOptions({ poolSpan }, async () => {
+        const { output, indices } = w.maxPool2dWithIndices(w.fromArray(x.data, c.x), maxOpts(c));
+        const got = { y: await output.data(), idx: await indices.toArray(), ...(await vjp((t) => w.maxPool2d(t, maxOpts(c)), x, 17)) };
+        output.dispose();
+        indices.dispose();
+        return got;
+      });
+    const span = await run(true);
+    const one = await run(false);
+    expect(span.idx).toEqual(one.idx);
+    expect([...span.y]).toEqual([...one.y]);
+    expect([...span.gx]).toEqual([...one.gx]);
+    const want = RP.maxPool2d(x, c);
+    expect(span.idx).toEqual(want.indices);
+    expectClose(span.gx, RP.maxPool2dGrad(c.x, want.indices, span.gy).data, 1e-6, 1e-6, 'grad');
+  });
+});
+
 describe.each(devices())('avgPool2d on %s', () => {
   it.each([...avgCases, ...randomAvgCases(8, 21)])('matches the reference and its gradient: %j', async (c) => {
     const x = ND.from(new w.Generator(6).uniform(size(c.x), -2, 2), c.x);

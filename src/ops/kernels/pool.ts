@@ -21,11 +21,18 @@ export interface PlaneKernel {
   readonly d: KernelDescriptor;
   readonly kernel: Kernel;
   readonly mid: string;
+  /** Consecutive elements per invocation (its SPAN constant; 1 for kernels without one). */
+  readonly span: number;
 }
 
 /** The Kernel of `d` in shaders/`shader`.wgsl, with the name of its middle binding. */
-export function planeKernel(d: KernelDescriptor, shader: string): PlaneKernel {
-  return { d, kernel: fileKernel(d, shader, d.entry), mid: d.bindings[1]!.name };
+export function planeKernel(d: KernelDescriptor, shader: string, span = 1): PlaneKernel {
+  return { d, kernel: fileKernel(d, shader, d.entry), mid: d.bindings[1]!.name, span };
+}
+
+/** The workgroup grid of a plane kernel over `total` elements. */
+function planeGrid(pk: PlaneKernel, total: number): [number, number, number] {
+  return grid(Math.ceil(Math.ceil(total / pk.span) / WG));
 }
 
 /** The uniform struct shared by all entry points of shaders/pool.wgsl (its `Params`). */
@@ -35,19 +42,29 @@ const POOL_UNIFORMS: readonly UniformField[] = [
 ].map((name) => ({ name, type: 'u32' }));
 
 /** A pool entry point: src, the middle binding of that entry point, dst; the shared uniforms. */
-function poolDescriptor(entry: string, mid: StorageBinding): KernelDescriptor {
+function poolDescriptor(entry: string, mid: StorageBinding, span = false): KernelDescriptor {
   return {
     name: `pool.${entry}`,
     entry,
     bindings: [{ name: 'src', access: 'read', type: 'f32' }, mid, { name: 'dst', access: 'read_write', type: 'f32' }],
     uniforms: POOL_UNIFORMS,
-    constants: { WG: { type: 'u32' } },
+    constants: span ? { WG: { type: 'u32' }, SPAN: { type: 'u32' } } : { WG: { type: 'u32' } },
   };
 }
+
+/** Elements per invocation of the max-pool span kernels. */
+const SPAN = 16;
 
 // Binding 1 differs per entry point: the index output, the indices read back, or the axis table.
 const maxFwdKernel = planeKernel(poolDescriptor('max_fwd', { name: 'idx_out', access: 'read_write', type: 'i32' }), 'pool');
 const maxBwdKernel = planeKernel(poolDescriptor('max_bwd', { name: 'idx_in', access: 'read', type: 'u32' }), 'pool');
+const maxFwdSpanKernel = planeKernel(poolDescriptor('max_fwd_span', { name: 'idx_out', access: 'read_write', type: 'i32' }, true), 'pool', SPAN);
+const maxBwdSpanKernel = planeKernel(poolDescriptor('max_bwd_span', { name: 'idx_in', access: 'read', type: 'u32' }, true), 'pool', SPAN);
+
+/** The max-pool kernels and constants the runtime's `poolSpan` option selects. */
+function maxKernels(rt: Runtime): { fwd: PlaneKernel; bwd: PlaneKernel; consts: Record<string, number> } {
+  return rt.kernelOptions.poolSpan ? { fwd: maxFwdSpanKernel, bwd: maxBwdSpanKernel, consts: { WG, SPAN } } : { fwd: maxFwdKernel, bwd: maxBwdKernel, consts: { WG } };
+}
 const avgFwdKernel = planeKernel(poolDescriptor('avg_fwd', { name: 'tab', access: 'read', type: 'vec4<u32>' }), 'pool');
 const avgBwdKernel = planeKernel(poolDescriptor('avg_bwd', { name: 'tab', access: 'read', type: 'vec4<u32>' }), 'pool');
 
@@ -81,7 +98,7 @@ export type PlaneUniforms = Record<string, number>;
 /** One dispatch of a plane kernel over `total` invocations with src, middle and dst bound whole. */
 export function launchPlane(pk: PlaneKernel, consts: Record<string, number>, src: Tensor, mid: Tensor, dst: Tensor, u: PlaneUniforms, total: number, op: string): void {
   const buffers = bindingsByName(pk.d, { src: src.bufferFor(op), [pk.mid]: mid.bufferFor(op), dst: dst.bufferFor(op) });
-  dst.runtime.dispatch(pk.kernel, consts, buffers, new Uint8Array(packUniformBlock(pk.d, u)), grid(Math.ceil(total / WG)));
+  dst.runtime.dispatch(pk.kernel, consts, buffers, new Uint8Array(packUniformBlock(pk.d, u)), planeGrid(pk, total));
 }
 
 /** Binding 1 of a windowed kernel: a table bound whole, or a tensor indexed like src or like dst. */
@@ -117,7 +134,7 @@ export function runPlaneKernel(
     const mb = mid.like === 'whole' ? mid.t.bufferFor(op) : mid.like === 'src' ? windowOf(mid.t, r.s0, r.s1, op).binding : windowOf(mid.t, r.i0, r.i1, op).binding;
     const ut = packUniformBlock(pk.d, { ...u, total: r.i1, i_base: r.i0, src_base: sw.base, dst_base: dw.base });
     const buffers = bindingsByName(pk.d, { src: sw.binding, [pk.mid]: mb, dst: dw.binding });
-    rt.dispatch(pk.kernel, consts, buffers, new Uint8Array(ut), grid(Math.ceil((r.i1 - r.i0) / WG)));
+    rt.dispatch(pk.kernel, consts, buffers, new Uint8Array(ut), planeGrid(pk, r.i1 - r.i0));
   }
 }
 
@@ -163,11 +180,12 @@ export function maxPoolForward(x: Tensor, g: PoolGeom, oh: number, ow: number): 
   const y = empty([n, c, oh, ow]);
   const indices = empty([n, c, oh, ow], 'i32');
   const total = y.size;
+  const k = maxKernels(y.runtime);
   if (total > 0 && n * c === 1 && over(y.runtime, x.size, total)) {
     const ext = g.dh * (g.kh - 1) + 1;
     const rows = (r0: number, r1: number): [number, number] => [Math.max(0, r0 * g.sh - g.ph), Math.min(h, (r1 - 1) * g.sh - g.ph + ext)];
-    runPlaneKernel(maxFwdKernel, { WG }, x, { t: indices, like: 'dst' }, y, params(total, h, w, oh, ow, g), oh, ow, w, rows);
-  } else if (total > 0) launchPlane(maxFwdKernel, { WG }, x, indices, y, params(total, h, w, oh, ow, g), total, 'maxPool2d');
+    runPlaneKernel(k.fwd, k.consts, x, { t: indices, like: 'dst' }, y, params(total, h, w, oh, ow, g), oh, ow, w, rows);
+  } else if (total > 0) launchPlane(k.fwd, k.consts, x, indices, y, params(total, h, w, oh, ow, g), total, 'maxPool2d');
   return { y, indices };
 }
 
@@ -184,14 +202,15 @@ export function maxPoolBackward(gy: Tensor, indices: Tensor, g: PoolGeom, h: num
   }
   const gx = empty([n, c, h, w]);
   const total = gx.size;
+  const k = maxKernels(gx.runtime);
   if (total > 0 && n * c === 1 && over(gx.runtime, gy.size, total)) {
     const ext = g.dh * (g.kh - 1) + 1;
     const rows = (r0: number, r1: number): [number, number] => {
       const a = Math.max(0, Math.ceil((r0 + g.ph + 1 - ext) / g.sh));
       return [Math.min(a, oh), Math.max(Math.min(a, oh), Math.min(oh, Math.floor((r1 - 1 + g.ph) / g.sh) + 1))];
     };
-    runPlaneKernel(maxBwdKernel, { WG }, gy, { t: indices, like: 'src' }, gx, params(total, h, w, oh, ow, g), h, w, ow, rows);
-  } else if (total > 0) launchPlane(maxBwdKernel, { WG }, gy, indices, gx, params(total, h, w, oh, ow, g), total, 'maxPool2d backward');
+    runPlaneKernel(k.bwd, k.consts, gy, { t: indices, like: 'src' }, gx, params(total, h, w, oh, ow, g), h, w, ow, rows);
+  } else if (total > 0) launchPlane(k.bwd, k.consts, gy, indices, gx, params(total, h, w, oh, ow, g), total, 'maxPool2d backward');
   return gx;
 }
 
