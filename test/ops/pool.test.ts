@@ -203,7 +203,7 @@ describe.each(devices())('max pooling span kernels on %s', (dev) => {
     const run = async (poolSpan: boolean) =>
       dev.runtime.withKernelOptions({ poolSpan }, async () => {
         const { output, indices } = w.maxPool2dWithIndices(w.fromArray(x.data, c.x), maxOpts(c));
-        const got = { y: await output.data(), idx: await indices.toArray(), ...(await vjp((t) => w.maxPool2d(t, maxOpts(c)), x, 17)) };
+        const got = { out: await output.data(), idx: await indices.toArray(), ...(await vjp((t) => w.maxPool2d(t, maxOpts(c)), x, 17)) };
         output.dispose();
         indices.dispose();
         return got;
@@ -211,6 +211,7 @@ describe.each(devices())('max pooling span kernels on %s', (dev) => {
     const span = await run(true);
     const one = await run(false);
     expect(span.idx).toEqual(one.idx);
+    expect([...span.out]).toEqual([...one.out]);
     expect([...span.y]).toEqual([...one.y]);
     expect([...span.gx]).toEqual([...one.gx]);
     const want = RP.maxPool2d(x, c);
