@@ -119,7 +119,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const xp = padded ? dilatePad(x, pt, pl, 1, 1, hp, wp) : x;
   const y = convForward(xp, weight, geom, bias ?? null, res, relu);
   const inputs = [x, weight, ...(bias ? [bias] : []), ...(res ? [res] : [])];
-  const saved = [xp, weight, ...(relu ? [y] : [])];
+  // The graph keeps x (an input) anyway; keeping the padded copy as well would hold every padded
+  // convolution's input twice until backward (a third of a ResNet step's activation memory), so
+  // the weight gradient pads x again when it runs.
+  const saved = [x, weight, ...(relu ? [y] : [])];
   const result = record(op, inputs, y, saved, (gyIn, needs) => {
     // Through the fused ReLU first: d relu = [y > 0]
     const gy = relu ? k.binary('reluGrad', gyIn, y) : gyIn;
@@ -127,7 +130,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     // dx = the adjoint of the correlation: w^T gy gathered back onto the input pixels
     if (needs[0]) out[0] = convInputGrad(gy, weight, geom, pt, pl, h, w);
     // dw[o, c, i, j] = sum over n and pixels of gy * the matching input patch element
-    if (needs[1]) out[1] = convWeightGrad(xp, gy, geom);
+    if (needs[1]) {
+      const xq = padded ? dilatePad(x, pt, pl, 1, 1, hp, wp) : x;
+      out[1] = convWeightGrad(xq, gy, geom);
+      if (xq !== x) xq.dispose();
+    }
     let at = 2;
     if (bias) {
       if (needs[at]) out[at] = biasGrad(gy); // d bias = sum of gy over n, h, w
@@ -137,8 +144,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     if (gy !== gyIn) gy.dispose();
     return out;
   });
-  // Without a recorded graph nothing needs the padded copy any more.
-  if (padded && !result.requiresGrad) xp.dispose();
+  if (padded) xp.dispose();
   return result;
 }
 
