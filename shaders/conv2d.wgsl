@@ -8,12 +8,14 @@
 // main:      y[n, g*og + o, p] = act(sum_k w[g*og + o, k] * xp[base(n, p) + koff[k]] + bias + res)
 //            each invocation: 4 output channels x 4 output pixels; gid.z = group.
 // wgrad:     dw[split, g*og + o, k] = sum over the split's pixels of dy[n, g*og + o, p] * xp[base + koff[k]]
-//            each invocation: 4 output channels x 4 reduction indices; gid.z = group * splits + split.
+//            each invocation: BO output channels x 4*BK reduction indices, from one flat index over
+//            (k block, channel block, split) so that no lanes idle past og or kdim; gid.z = group.
 // dilate_pad: z[n, c, i, j] = x[n, c, (i - top)/sh, (j - left)/sw] where divisible and in range, else 0.
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
 override BO: u32 = 4u;        // output channels per invocation (4 or 8)
 override BP: u32 = 1u;        // groups of 4 output pixels per invocation (1 or 2)
+override BK: u32 = 1u;        // wgrad: groups of 4 reduction indices per invocation (1 or 2)
 
 struct Params {
   og: u32,        // output channels per group
@@ -90,27 +92,29 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
 }
 
-// Weight gradient. Here `w` holds dy (the output gradient) and y receives partial dw sums.
+// Weight gradient. Here `w` holds dy (the output gradient) and y receives partial dw sums. Each pixel
+// costs 4*BK loads of xp and BO of dy for 4*BK*BO multiply-adds (lavapipe loads lane by lane, so the
+// block sets the speed: bench/README.md, "Small networks").
 @compute @workgroup_size(WGX, WGY, 1)
-fn wgrad(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let k0 = gid.x * 4u;
-  let o0 = gid.y * 4u;
-  let g = gid.z / p.splits;
-  let split = gid.z % p.splits;
-  if (k0 >= p.kdim || o0 >= p.og) { return; }
+fn wgrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let nkb = (p.kdim + 4u * BK - 1u) / (4u * BK);
+  let nob = (p.og + BO - 1u) / BO;
+  let id = gid.x + gid.y * nwg.x * WGX;
+  let t = id / nkb;
+  let split = t / nob;
+  if (split >= p.splits) { return; }
+  let k0 = (id - t * nkb) * 4u * BK;
+  let o0 = (t - split * nob) * BO;
+  let g = gid.z;
   let klast = p.kdim - 1u;
-  let offs = vec4<u32>(koff[k0], koff[min(k0 + 1u, klast)], koff[min(k0 + 2u, klast)], koff[min(k0 + 3u, klast)]);
+  var offs: array<u32, 8>;
+  for (var j = 0u; j < 4u * BK; j++) { offs[j] = koff[min(k0 + j, klast)]; }
   let olast = p.og - 1u;
-  let c0 = (g * p.og + o0) * p.ohw;
-  let c1 = (g * p.og + min(o0 + 1u, olast)) * p.ohw;
-  let c2 = (g * p.og + min(o0 + 2u, olast)) * p.ohw;
-  let c3 = (g * p.og + min(o0 + 3u, olast)) * p.ohw;
+  var crow: array<u32, 8>;
+  for (var i = 0u; i < BO; i++) { crow[i] = (g * p.og + min(o0 + i, olast)) * p.ohw; }
   let start = split * p.chunk;
   let end = min(p.pix, start + p.chunk);
-  var a0 = vec4<f32>(0.0);
-  var a1 = vec4<f32>(0.0);
-  var a2 = vec4<f32>(0.0);
-  var a3 = vec4<f32>(0.0);
+  var acc: array<vec4<f32>, 16>;
   if (start < end) {
     var n = start / p.ohw;
     var r = start % p.ohw;
@@ -118,12 +122,15 @@ fn wgrad(@builtin(global_invocation_id) gid: vec3<u32>) {
     var ow = r % p.ow;
     for (var px = start; px < end; px++) {
       let base = n * p.x_batch + g * p.x_group + oh * p.sh * p.wp + ow * p.sw;
-      let xv = vec4<f32>(xp[base + offs.x], xp[base + offs.y], xp[base + offs.z], xp[base + offs.w]);
+      var xv: array<vec4<f32>, 2>;
+      for (var j = 0u; j < BK; j++) {
+        xv[j] = vec4<f32>(xp[base + offs[4u * j]], xp[base + offs[4u * j + 1u]], xp[base + offs[4u * j + 2u]], xp[base + offs[4u * j + 3u]]);
+      }
       let yb = n * p.y_batch + r;
-      a0 += w[yb + c0] * xv;
-      a1 += w[yb + c1] * xv;
-      a2 += w[yb + c2] * xv;
-      a3 += w[yb + c3] * xv;
+      for (var i = 0u; i < BO; i++) {
+        let d = w[yb + crow[i]];
+        for (var j = 0u; j < BK; j++) { acc[i * 2u + j] += d * xv[j]; }
+      }
       r++;
       ow++;
       if (ow == p.ow) {
@@ -134,14 +141,13 @@ fn wgrad(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
   let out_base = split * p.groups * p.og * p.kdim;
-  let accs = array<vec4<f32>, 4>(a0, a1, a2, a3);
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < BO; i++) {
     let o = o0 + i;
     if (o >= p.og) { break; }
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < 4u * BK; j++) {
       let k = k0 + j;
       if (k >= p.kdim) { break; }
-      y[out_base + (g * p.og + o) * p.kdim + k] = accs[i][j];
+      y[out_base + (g * p.og + o) * p.kdim + k] = acc[i * 2u + j / 4u][j % 4u];
     }
   }
 }

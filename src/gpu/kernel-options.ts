@@ -29,6 +29,11 @@ export interface KernelOptions {
    */
   convForwardBlock: Readonly<{ bo: 4 | 8; bp: 1 | 2 }> | null;
   /**
+   * Register block of the direct weight gradient: bo output channels (4 or 8) x 4*bk reduction indices
+   * (bk 1 or 2). null: the shape rule (src/ops/kernels/conv.ts, `directWeightBlock`).
+   */
+  convWeightBlock: Readonly<{ bo: 4 | 8; bk: 1 | 2 }> | null;
+  /**
    * Normalisation passes over rows of 4k elements (and the batch-norm fold over 4k weights per
    * channel) take the vec4 kernels (shaders/norm-vec4.wgsl). On by default, the faster choice; off
    * runs the scalar kernels, which tests compare the vec4 ones against and benchmarks measure.
@@ -61,6 +66,7 @@ export function defaultKernelOptions(): KernelOptions {
     convChunkBytes: 32 << 20,
     f16Passes: { matmul: true, 'conv-forward': true, 'conv-input': false, 'conv-weight': false },
     convForwardBlock: null,
+    convWeightBlock: null,
     normVec4: true,
     normFoldMask: true,
     normEvalInline: true,

@@ -250,3 +250,57 @@ describe.each(devices())('conv2d on larger shapes on %s', () => {
     });
   });
 });
+
+/** Seeded ungrouped cases with odd sizes and 1-11 output channels (blocks of 4 and 8 part-filled). */
+function randomDirectCases(count: number, seed: number): { x: [number, number, number, number]; o: number; k: number; stride: number; pad: number }[] {
+  const g = new w.Generator(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(g.next() * (hi - lo + 1));
+  return Array.from({ length: count }, () => {
+    const k = int(1, 5);
+    return { x: [int(1, 3), int(1, 5), int(k, 13), int(k, 11)], o: int(1, 11), k, stride: int(1, 2), pad: int(0, Math.floor(k / 2)) };
+  });
+}
+
+describe.each(devices())('direct convolution register blocks on %s', (dev) => {
+  const blocks = [
+    { fwd: { bo: 4, bp: 1 }, wgt: { bo: 4, bk: 1 } },
+    { fwd: { bo: 8, bp: 1 }, wgt: { bo: 8, bk: 1 } },
+    { fwd: { bo: 4, bp: 2 }, wgt: { bo: 4, bk: 2 } },
+    { fwd: { bo: 8, bp: 2 }, wgt: { bo: 8, bk: 2 } },
+  ] as const;
+
+  it.each(randomDirectCases(8, 41))('forward and weight gradient: the same values for every block, float64 and finite differences: %j', async (c) => {
+    const [hx, hw] = makeInputs([c.x, [c.o, c.x[1], c.k, c.k]], 5);
+    const want = RC.conv2d(hx!, hw!, null, { stride: [c.stride, c.stride], pad: [c.pad, c.pad, c.pad, c.pad] });
+    const [gyh] = makeInputs([want.shape], 6);
+    const [, wantDw] = refConvGrads(hx!, hw!, gyh!, c.stride, c.pad);
+    let first: { y: Float32Array; dw: Float32Array } | null = null;
+    for (const b of blocks) {
+      const got = await dev.runtime.withKernelOptions({ convVariant: 'direct', convForwardBlock: b.fwd, convWeightBlock: b.wgt }, async () => {
+        const x = w.fromArray(hx!.data, hx!.shape);
+        const wt = w.requireGrad(w.fromArray(hw!.data, hw!.shape));
+        const y = w.conv2d(x, wt, null, { stride: c.stride, padding: c.pad });
+        const [dw] = w.grad(y, [wt], { gradOutputs: [w.fromArray(gyh!.data, gyh!.shape)] });
+        const r = { y: (await y.data()) as Float32Array, dw: (await dw!.data()) as Float32Array };
+        for (const t of [x, wt, y, dw!]) t.dispose();
+        return r;
+      });
+      expectClose(got.y, want.data, 1e-5, 1e-4, `forward ${JSON.stringify(b.fwd)}`);
+      expectClose(got.dw, wantDw.data, 1e-4, 1e-4, `dw ${JSON.stringify(b.wgt)}`);
+      // Blocks change which invocation computes a sum, never its order.
+      if (first) {
+        expect([...got.y]).toEqual([...first.y]);
+        expect([...got.dw]).toEqual([...first.dw]);
+      } else first = got;
+    }
+    // Finite differences through the default (shape-rule) blocks.
+    await dev.runtime.withKernelOptions({ convVariant: 'direct' }, () =>
+      checkOp({
+        inputs: [c.x, [c.o, c.x[1], c.k, c.k]],
+        fn: (x, wt) => w.conv2d(x!, wt!, null, { stride: c.stride, padding: c.pad }),
+        ref: (x, wt) => RC.conv2d(x!, wt!, null, { stride: [c.stride, c.stride], pad: [c.pad, c.pad, c.pad, c.pad] }),
+        gradOpts: { maxProbes: 8 },
+      }),
+    );
+  });
+});

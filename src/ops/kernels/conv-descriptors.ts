@@ -34,7 +34,7 @@ export const CONV2D: KernelDescriptor = {
     { name: 'flags', type: 'u32' },
     { name: 'pad1', type: 'u32' },
   ],
-  constants: { WGX: { type: 'u32' }, WGY: { type: 'u32' }, BO: { type: 'u32' }, BP: { type: 'u32' } },
+  constants: { WGX: { type: 'u32' }, WGY: { type: 'u32' }, BO: { type: 'u32' }, BP: { type: 'u32' }, BK: { type: 'u32' } },
 };
 
 /** Bits of CONV2D's `flags` uniform: what the forward epilogue adds. */

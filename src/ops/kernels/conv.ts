@@ -185,7 +185,19 @@ export function directForwardBlock(og: number): { bo: 4 | 8; bp: 1 | 2 } {
   return { bo: og <= 4 ? 4 : 8, bp: 2 };
 }
 
-/** Below this many output blocks the pixel reduction of the weight gradient is split. */
+/**
+ * The direct weight gradient's register block for og output channels per group and kdim reduction
+ * indices: 8 x 8 where both are above 4 (16 loads per 64 multiply-adds against 4 x 4's 8 per 16), else 4
+ * along the short side. Measured round-robin on lavapipe: bench/README.md, "Small networks".
+ */
+export function directWeightBlock(og: number, kdim: number): { bo: 4 | 8; bk: 1 | 2 } {
+  return { bo: og <= 4 ? 4 : 8, bk: kdim <= 4 ? 1 : 2 };
+}
+
+/**
+ * Below this many output blocks (of 4 x 4, whatever the kernel's register block, so that the pixel
+ * ranges and with them the sums' order stay the same) the pixel reduction of the weight gradient is split.
+ */
 const WGRAD_TARGET_INVOCATIONS = 4096;
 
 /** dw [o, c/groups, kh, kw] = sum over pixels of dy x patches of xp (padded input). */
@@ -218,13 +230,17 @@ function directWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const koff = koffTable(xp.runtime, cg, g.kh, g.kw, g.dh, g.dw, hp, wp);
   const part = empty([splits, o, cg, g.kh, g.kw]);
   const dummy = koff.bufferFor('conv2d');
+  const { bo, bk } = xp.runtime.kernelOptions.convWeightBlock ?? directWeightBlock(og, kdim);
+  // One flat index over (k block, channel block, split) in 64-wide workgroups; gid.z = group.
+  const flat = Math.ceil(kdim / (4 * bk)) * Math.ceil(og / bo) * splits;
+  const [gx, gy] = grid(Math.ceil(flat / 64));
   part.runtime.dispatch(
     wgradKernel,
-    { WGX, WGY },
+    { WGX: 64, WGY: 1, BO: bo, BK: bk },
     // wgrad reads the output gradient through the `w` binding and writes partial sums to `y`.
     bindingsByName(CONV2D, { xp: xp.bufferFor('conv2d'), w: dy.bufferFor('conv2d'), koff: dummy, bias: dummy, res: dummy, y: part.bufferFor('conv2d') }),
     u,
-    [Math.ceil(kdim / 4 / WGX), Math.ceil(og / 4 / WGY), g.groups * splits],
+    [gx, gy, g.groups],
   );
   if (splits === 1) {
     const v = part.view([o, cg, g.kh, g.kw]);
