@@ -10,6 +10,10 @@
 // wgrad:     dw[split, g*og + o, k] = sum over the split's pixels of dy[n, g*og + o, p] * xp[base + koff[k]]
 //            each invocation: BO output channels x 4*BK reduction indices, from one flat index over
 //            (k block, channel block, split) so that no lanes idle past og or kdim; gid.z = group.
+// row:       main's sums for stride 1 and horizontal dilation 1 (any kernel height, vertical stride and
+//            dilation): each invocation BO output channels x 8 consecutive pixels of one output row,
+//            which share the input row of each tap row: 8 + kw - 1 loads of xp per tap row instead of
+//            8 kw (a window of 8 values slides one column per tap). gid.x = (image row, block of 8).
 // dilate_pad: z[n, c, i, j] = x[n, c, (i - top)/sh, (j - left)/sw] where divisible and in range, else 0.
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
@@ -33,7 +37,7 @@ struct Params {
   splits: u32,    // wgrad: number of pixel ranges
   chunk: u32,     // wgrad: pixels per range
   flags: u32,     // main's epilogue: 1 adds bias, 2 adds res, 4 applies ReLU
-  pad1: u32,
+  kw: u32,        // row: kernel width
 }
 
 @group(0) @binding(0) var<storage, read> xp: array<f32>;
@@ -83,6 +87,60 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       let px = p0 + q;
       if (px >= p.pix) { break; }
       let at = (px / p.ohw) * p.y_batch + oc * p.ohw + px % p.ohw;
+      var v = acc[i * 2u + q / 4u][q % 4u];
+      if ((p.flags & 1u) != 0u) { v += bias[oc]; }
+      if ((p.flags & 2u) != 0u) { v += res[at]; }
+      if ((p.flags & 4u) != 0u) { v = max(v, 0.0); }
+      y[at] = v;
+    }
+  }
+}
+
+@compute @workgroup_size(WGX, WGY, 1)
+fn row(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let nb = (p.ow + 7u) / 8u;
+  let rid = gid.x / nb;
+  let ox0 = (gid.x - rid * nb) * 8u;
+  let o0 = gid.y * BO;
+  let g = gid.z;
+  let oh = p.ohw / p.ow;
+  let n = rid / oh;
+  let oy = rid - n * oh;
+  if (n * p.ohw >= p.pix || o0 >= p.og) { return; }
+  // Columns past the row's end read whatever follows (the next row, or a clamped load at the end of
+  // xp): their sums are never stored.
+  let base = n * p.x_batch + g * p.x_group + oy * p.sh * p.wp + ox0;
+  let olast = p.og - 1u;
+  var wrow: array<u32, 8>;
+  for (var i = 0u; i < BO; i++) { wrow[i] = (g * p.og + min(o0 + i, olast)) * p.kdim; }
+  var acc: array<vec4<f32>, 16>;
+  let trows = p.kdim / p.kw;
+  for (var t = 0u; t < trows; t++) {
+    let k0 = t * p.kw;
+    let a = base + koff[k0];
+    var lo = vec4<f32>(xp[a], xp[a + 1u], xp[a + 2u], xp[a + 3u]);
+    var hi = vec4<f32>(xp[a + 4u], xp[a + 5u], xp[a + 6u], xp[a + 7u]);
+    for (var j = 0u; j < p.kw; j++) {
+      for (var i = 0u; i < BO; i++) {
+        let wv = w[wrow[i] + k0 + j];
+        acc[i * 2u] += wv * lo;
+        acc[i * 2u + 1u] += wv * hi;
+      }
+      // Slide the window one column: the same element order as main's sum over k = (c, i, j).
+      let next = xp[a + 8u + j];
+      lo = vec4<f32>(lo.yzw, hi.x);
+      hi = vec4<f32>(hi.yzw, next);
+    }
+  }
+  let ybase = n * p.y_batch + oy * p.ow;
+  for (var i = 0u; i < BO; i++) {
+    let o = o0 + i;
+    if (o >= p.og) { break; }
+    let oc = g * p.og + o;
+    for (var q = 0u; q < 8u; q++) {
+      let ox = ox0 + q;
+      if (ox >= p.ow) { break; }
+      let at = ybase + oc * p.ohw + ox;
       var v = acc[i * 2u + q / 4u][q % 4u];
       if ((p.flags & 1u) != 0u) { v += bias[oc]; }
       if ((p.flags & 2u) != 0u) { v += res[at]; }

@@ -34,6 +34,12 @@ export interface KernelOptions {
    */
   convWeightBlock: Readonly<{ bo: 4 | 8; bk: 1 | 2 }> | null;
   /**
+   * The direct forward takes shaders/conv2d.wgsl's `row` kernel where the geometry allows (horizontal
+   * stride and dilation 1): 8 pixels of one output row per invocation share their input loads. On by
+   * default; off runs `main` (with `convForwardBlock`), which tests compare against.
+   */
+  convForwardRow: boolean;
+  /**
    * Normalisation passes over rows of 4k elements (and the batch-norm fold over 4k weights per
    * channel) take the vec4 kernels (shaders/norm-vec4.wgsl). On by default, the faster choice; off
    * runs the scalar kernels, which tests compare the vec4 ones against and benchmarks measure.
@@ -67,6 +73,7 @@ export function defaultKernelOptions(): KernelOptions {
     f16Passes: { matmul: true, 'conv-forward': true, 'conv-input': false, 'conv-weight': false },
     convForwardBlock: null,
     convWeightBlock: null,
+    convForwardRow: true,
     normVec4: true,
     normFoldMask: true,
     normEvalInline: true,

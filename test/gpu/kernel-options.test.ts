@@ -43,11 +43,13 @@ describe.each(devices())('kernel options on %s', (dev) => {
     const k = w.randn([8, 8, 3, 3], { seed: 2 });
     const entries = (v: 'direct' | 'outer') => dispatched(() => dev.runtime.withKernelOptions({ convVariant: v }, () => w.conv2d(x, k, null, { padding: 1 }).dispose())).entries;
     const direct = entries('direct');
-    expect(direct).toContain('conv2d');
+    // (the direct forward's `row` kernel at stride 1)
+    expect(direct).toContain('row');
     expect(direct).not.toContain('outer');
     const outer = entries('outer');
     expect(outer).toContain('outer');
     expect(outer).not.toContain('conv2d');
+    expect(outer).not.toContain('row');
     x.dispose();
     k.dispose();
   });
@@ -56,7 +58,7 @@ describe.each(devices())('kernel options on %s', (dev) => {
     const x = w.randn([2, 6, 11, 9], { seed: 3 });
     const k = w.randn([12, 6, 3, 3], { seed: 4 });
     const run = (block: { bo: 4 | 8; bp: 1 | 2 }) =>
-      dev.runtime.withKernelOptions({ convVariant: 'direct', convForwardBlock: block }, () => w.conv2d(x, k, null, { padding: 1 }));
+      dev.runtime.withKernelOptions({ convVariant: 'direct', convForwardBlock: block, convForwardRow: false }, () => w.conv2d(x, k, null, { padding: 1 }));
     const ref = run({ bo: 4, bp: 1 });
     const want = await ref.data();
     for (const block of [{ bo: 8, bp: 1 }, { bo: 4, bp: 2 }, { bo: 8, bp: 2 }] as const) {

@@ -5,7 +5,7 @@ import { checkOp, expectClose, makeInputs } from '../helpers/check-op.js';
 import { devices } from '../helpers/devices.js';
 import { FIXTURE_TOLERANCE, loadFixtures, relErr } from '../helpers/fixtures.js';
 import * as RC from '../reference/conv.js';
-import { ND, map } from '../reference/ndarray.js';
+import { ND, map, map2 } from '../reference/ndarray.js';
 
 interface Case {
   x: [number, number, number, number];
@@ -262,11 +262,14 @@ function randomDirectCases(count: number, seed: number): { x: [number, number, n
 }
 
 describe.each(devices())('direct convolution register blocks on %s', (dev) => {
+  // `main` with each block, then `row` (taken at horizontal stride 1) with blocks of 4 and 8 channels.
   const blocks = [
-    { fwd: { bo: 4, bp: 1 }, wgt: { bo: 4, bk: 1 } },
-    { fwd: { bo: 8, bp: 1 }, wgt: { bo: 8, bk: 1 } },
-    { fwd: { bo: 4, bp: 2 }, wgt: { bo: 4, bk: 2 } },
-    { fwd: { bo: 8, bp: 2 }, wgt: { bo: 8, bk: 2 } },
+    { fwd: { bo: 4, bp: 1 }, wgt: { bo: 4, bk: 1 }, row: false },
+    { fwd: { bo: 8, bp: 1 }, wgt: { bo: 8, bk: 1 }, row: false },
+    { fwd: { bo: 4, bp: 2 }, wgt: { bo: 4, bk: 2 }, row: false },
+    { fwd: { bo: 8, bp: 2 }, wgt: { bo: 8, bk: 2 }, row: false },
+    { fwd: { bo: 4, bp: 1 }, wgt: { bo: 8, bk: 2 }, row: true },
+    { fwd: { bo: 8, bp: 1 }, wgt: { bo: 8, bk: 2 }, row: true },
   ] as const;
 
   it.each(randomDirectCases(8, 41))('forward and weight gradient: the same values for every block, float64 and finite differences: %j', async (c) => {
@@ -276,7 +279,7 @@ describe.each(devices())('direct convolution register blocks on %s', (dev) => {
     const [, wantDw] = refConvGrads(hx!, hw!, gyh!, c.stride, c.pad);
     let first: { y: Float32Array; dw: Float32Array } | null = null;
     for (const b of blocks) {
-      const got = await dev.runtime.withKernelOptions({ convVariant: 'direct', convForwardBlock: b.fwd, convWeightBlock: b.wgt }, async () => {
+      const got = await dev.runtime.withKernelOptions({ convVariant: 'direct', convForwardBlock: b.fwd, convWeightBlock: b.wgt, convForwardRow: b.row }, async () => {
         const x = w.fromArray(hx!.data, hx!.shape);
         const wt = w.requireGrad(w.fromArray(hw!.data, hw!.shape));
         const y = w.conv2d(x, wt, null, { stride: c.stride, padding: c.pad });
@@ -285,7 +288,7 @@ describe.each(devices())('direct convolution register blocks on %s', (dev) => {
         for (const t of [x, wt, y, dw!]) t.dispose();
         return r;
       });
-      expectClose(got.y, want.data, 1e-5, 1e-4, `forward ${JSON.stringify(b.fwd)}`);
+      expectClose(got.y, want.data, 1e-5, 1e-4, `forward ${JSON.stringify(b)}`);
       expectClose(got.dw, wantDw.data, 1e-4, 1e-4, `dw ${JSON.stringify(b.wgt)}`);
       // Blocks change which invocation computes a sum, never its order.
       if (first) {
@@ -299,6 +302,45 @@ describe.each(devices())('direct convolution register blocks on %s', (dev) => {
         inputs: [c.x, [c.o, c.x[1], c.k, c.k]],
         fn: (x, wt) => w.conv2d(x!, wt!, null, { stride: c.stride, padding: c.pad }),
         ref: (x, wt) => RC.conv2d(x!, wt!, null, { stride: [c.stride, c.stride], pad: [c.pad, c.pad, c.pad, c.pad] }),
+        gradOpts: { maxProbes: 8 },
+      }),
+    );
+  });
+});
+
+describe.each(devices())('the direct forward row kernel on %s', (dev) => {
+  // Vertical stride and dilation are the row kernel's to handle; horizontal ones send it to `main`.
+  const cases = [
+    { x: [2, 3, 13, 11], o: 6, k: [3, 5], stride: [2, 1], dilation: [2, 1], pad: [1, 2, 0, 1], bias: true },
+    { x: [1, 5, 9, 17], o: 9, k: [4, 3], stride: [3, 1], dilation: [1, 1], pad: [0, 0, 1, 1], bias: false },
+    { x: [3, 2, 10, 7], o: 3, k: [2, 7], stride: [1, 1], dilation: [3, 1], pad: [2, 2, 3, 3], bias: true },
+    { x: [2, 4, 7, 9], o: 5, k: [3, 3], stride: [1, 2], dilation: [1, 2], pad: [1, 1, 1, 1], bias: true },
+  ] as const;
+  it.each(cases)('gives main\'s values, the float64 reference\'s and finite differences: %j', async (c) => {
+    const o = { stride: [...c.stride] as [number, number], padding: [...c.pad] as [number, number, number, number], dilation: [...c.dilation] as [number, number] };
+    const shapes = [c.x, [c.o, c.x[1], c.k[0], c.k[1]], ...(c.bias ? [[c.o]] : [])];
+    const hs = makeInputs(shapes, 9);
+    const want = RC.conv2d(hs[0]!, hs[1]!, hs[2] ?? null, { stride: o.stride, pad: o.padding, dilation: o.dilation });
+    // The fused epilogue too: ReLU(conv + bias + residual).
+    const [res] = makeInputs([want.shape], 10);
+    const fused = map2(want, res!, (v, r) => Math.max(0, v + r));
+    const run = (row: boolean) =>
+      dev.runtime.withKernelOptions({ convVariant: 'direct', convForwardRow: row }, async () => {
+        const t = hs.map((h) => w.fromArray(h.data, h.shape));
+        const r = w.fromArray(res!.data, res!.shape);
+        const y = w.conv2d(t[0]!, t[1]!, t[2] ?? null, { ...o, activation: 'relu', residual: r });
+        const v = (await y.data()) as Float32Array;
+        [...t, r, y].forEach((a) => a.dispose());
+        return v;
+      });
+    const [byRow, byMain] = [await run(true), await run(false)];
+    expect([...byRow]).toEqual([...byMain]);
+    expectClose(byRow, fused.data, 1e-5, 1e-4, 'forward');
+    await dev.runtime.withKernelOptions({ convVariant: 'direct' }, () =>
+      checkOp({
+        inputs: shapes,
+        fn: (x, wt, b) => w.conv2d(x!, wt!, b ?? null, o),
+        ref: (x, wt, b) => RC.conv2d(x!, wt!, b ?? null, { stride: o.stride, pad: o.padding, dilation: o.dilation }),
         gradOpts: { maxProbes: 8 },
       }),
     );

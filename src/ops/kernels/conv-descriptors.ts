@@ -1,11 +1,11 @@
 /**
- * The contracts of shaders/conv2d.wgsl (entry points `main` and `wgrad`) and shaders/dilate-pad.wgsl:
+ * The contracts of shaders/conv2d.wgsl (entry points `main`, `row` and `wgrad`) and shaders/dilate-pad.wgsl:
  * bindings and uniform fields by name, checked against the WGSL when the pipelines are created, and
  * the flag bits of the forward epilogue. Launch code fills uniforms by these names.
  */
 import type { KernelDescriptor } from '../../gpu/kernel-descriptor.js';
 
-/** The direct convolution: forward (`main`) and weight gradient (`wgrad`) share one layout. */
+/** The direct convolution: forward (`main`, `row`) and weight gradient (`wgrad`) share one layout. */
 export const CONV2D: KernelDescriptor = {
   name: 'conv2d',
   bindings: [
@@ -32,7 +32,7 @@ export const CONV2D: KernelDescriptor = {
     { name: 'splits', type: 'u32' },
     { name: 'chunk', type: 'u32' },
     { name: 'flags', type: 'u32' },
-    { name: 'pad1', type: 'u32' },
+    { name: 'kw', type: 'u32' },
   ],
   constants: { WGX: { type: 'u32' }, WGY: { type: 'u32' }, BO: { type: 'u32' }, BP: { type: 'u32' }, BK: { type: 'u32' } },
 };

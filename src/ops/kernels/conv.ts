@@ -23,6 +23,7 @@ import { fits, mapRows, takeRows } from './split.js';
 
 const fwdKernel = fileKernel(CONV2D, 'conv2d');
 const wgradKernel = fileKernel(CONV2D, 'conv2d', 'wgrad');
+const rowKernel = fileKernel(CONV2D, 'conv2d', 'row');
 const padKernel = fileKernel(DILATE_PAD, 'dilate-pad');
 const WGX = 8;
 const WGY = 8;
@@ -121,7 +122,7 @@ function params(xp: Tensor, o: number, g: ConvGeom, splits = 1, chunk = 0, flags
     splits,
     chunk,
     flags,
-    pad1: 0,
+    kw: g.kw,
   });
   return { u: new Uint8Array(u), oh, ow, kdim };
 }
@@ -154,12 +155,16 @@ function directForward(xp: Tensor, w: Tensor, g: ConvGeom, bias: Tensor | null, 
   if (y.size === 0) return y;
   const koff = koffTable(xp.runtime, c / g.groups, g.kh, g.kw, g.dh, g.dw, hp, wp);
   const og = o / g.groups;
-  const { bo, bp } = xp.runtime.kernelOptions.convForwardBlock ?? directForwardBlock(og);
-  const groups: [number, number, number] = [Math.ceil((n * oh * ow) / (4 * bp) / WGX), Math.ceil(og / bo / WGY), g.groups];
+  const opts = xp.runtime.kernelOptions;
+  const { bo, bp } = opts.convForwardBlock ?? directForwardBlock(og);
+  // `row`: one invocation per 8 pixels of an output row (grid x over image rows x blocks of 8).
+  const rowGroups = Math.ceil((n * oh * Math.ceil(ow / 8)) / WGX);
+  const row = opts.convForwardRow && g.sw === 1 && g.dw === 1 && rowGroups <= 65535;
+  const groups: [number, number, number] = [row ? rowGroups : Math.ceil((n * oh * ow) / (4 * bp) / WGX), Math.ceil(og / bo / WGY), g.groups];
   const dummy = koff.bufferFor('conv2d');
   y.runtime.dispatch(
-    fwdKernel,
-    { WGX, WGY, BO: bo, BP: bp },
+    row ? rowKernel : fwdKernel,
+    row ? { WGX, WGY, BO: bo } : { WGX, WGY, BO: bo, BP: bp },
     bindingsByName(CONV2D, {
       xp: xp.bufferFor('conv2d'),
       w: w.bufferFor('conv2d'),
