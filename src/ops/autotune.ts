@@ -117,7 +117,7 @@ function convJob(c: ConvTuneCase): Job {
   };
   return {
     allowed: CONV_VARIANTS,
-    rule: chooseConvVariant(c.pass, g, c.o, c.c * c.kh * c.kw, c.n * oh * ow, runtime().adapterName),
+    rule: chooseConvVariant(c.pass, g, c.o, c.c * c.kh * c.kw, c.n * oh * ow, runtime().adapterName, runtime().kernelOptions.convForwardRow),
     run: (v) => runtime().withKernelOptions({ convVariant: v as 'direct' }, once),
     dispose: () => {
       for (const t of [w, x, dy]) t?.dispose();

@@ -295,20 +295,26 @@ export type ConvPass = 'forward' | 'input' | 'weight';
  *
  * | pass    | product (m x n, reduction)  | rule                                                        |
  * |---------|-----------------------------|-------------------------------------------------------------|
- * | forward | o x pix, kdim               | as a matmul of that shape ({@link chooseMatmulVariant}):     |
- * |         |                             | `general` there (small, skinny) means `direct` here          |
+ * | forward | o x pix, kdim               | on CPU adapters `direct` (its `row` kernel) at horizontal    |
+ * |         |                             | stride and dilation 1 with o <= 16; else as a matmul of that |
+ * |         |                             | shape ({@link chooseMatmulVariant}): `general` there (small, |
+ * |         |                             | skinny) means `direct` here                                  |
  * | input   | kdim x pix, o               | always im2col's adjoint (product + col2im): 1.5-10x faster   |
  * |         |                             | than `direct` at every size tried, even 1x4x8x8              |
- * | weight  | o x kdim, pix               | as forward; on GPUs `direct`, whose split-K spreads the long |
- * |         |                             | reduction over many workgroups (a convention, unmeasured)    |
+ * | weight  | o x kdim, pix               | as a matmul of that shape; on GPUs `direct`, whose split-K   |
+ * |         |                             | spreads the long reduction over many workgroups (a           |
+ * |         |                             | convention, unmeasured)                                      |
  *
  * The im2col variants use matmul's `outer` on CPU adapters and `tiled` on others.
  */
-export function chooseConvVariant(pass: ConvPass, g: ConvGeom, o: number, kdim: number, pix: number, adapterName: string): ConvVariant {
+export function chooseConvVariant(pass: ConvPass, g: ConvGeom, o: number, kdim: number, pix: number, adapterName: string, rowKernel = true): ConvVariant {
   if (g.groups !== 1) return 'direct';
   const software = isSoftwareAdapter(adapterName);
   const gemm = software ? 'outer' : 'tiled';
   if (pass === 'input') return gemm;
+  // The direct forward's `row` kernel (horizontal stride and dilation 1) matched or beat im2col + `outer`
+  // at every shape tried with up to 16 output channels on lavapipe (bench/README.md, "Small networks").
+  if (pass === 'forward' && software && rowKernel && g.sw === 1 && g.dw === 1 && o <= 16) return 'direct';
   if (pass === 'weight' && !software) return 'direct';
   const [m, n, k] = pass === 'forward' ? [o, pix, kdim] : [o, kdim, pix];
   const mv = chooseMatmulVariant({ batch: 1, m, n, k, transA: false, transB: false, strideA: 0, strideB: 0 }, adapterName);
@@ -318,7 +324,7 @@ export function chooseConvVariant(pass: ConvPass, g: ConvGeom, o: number, kdim: 
 function convVariant(rt: Runtime, pass: ConvPass, g: ConvGeom, o: number, kdim: number, pix: number, io: ConvTuneShape): ConvVariant {
   const forced = rt.kernelOptions.convVariant;
   if (forced) return g.groups === 1 ? forced : 'direct';
-  const rule = chooseConvVariant(pass, g, o, kdim, pix, rt.adapterName);
+  const rule = chooseConvVariant(pass, g, o, kdim, pix, rt.adapterName, rt.kernelOptions.convForwardRow);
   if (g.groups !== 1) return rule;
   return rt.tuning.choose(convTuneKey({ pass, ...io, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw }), CONV_VARIANTS, rule);
 }
