@@ -198,7 +198,16 @@ describe.each(devices())('max pooling span kernels on %s', (dev) => {
   /** Seeded geometries over planes up to 37 x 29, so that spans of 16 cross rows and planes. */
   const wide = randomMaxCases(12, 29).map((c, i) => ({ ...c, x: [c.x[0], c.x[1] + (i % 3), c.x[2] * (1 + (i % 4)), c.x[3] + 2 * i] as MaxCase['x'] }));
 
-  it.each([...maxCases, ...wide])('give the one-element kernels\' values, indices and gradients, and the reference\'s: %j', async (c) => {
+  // Windows that tile the plane exactly take max_bwd_tile.
+  const tiling: MaxCase[] = [
+    { x: [2, 3, 8, 6], kernel: [2, 2] },
+    { x: [1, 2, 9, 12], kernel: [3, 4] },
+    { x: [3, 5, 14, 14], kernel: [2, 2] },
+    { x: [1, 3, 6, 10], kernel: [3, 5] },
+    { x: [2, 1, 7, 3], kernel: [7, 1] },
+  ];
+
+  it.each([...maxCases, ...wide, ...tiling])('give the one-element kernels\' values, indices and gradients, and the reference\'s: %j', async (c) => {
     const x = distinct(c.x, 21);
     const run = async (poolSpan: boolean) =>
       dev.runtime.withKernelOptions({ poolSpan }, async () => {

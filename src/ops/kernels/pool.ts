@@ -60,6 +60,12 @@ const maxFwdKernel = planeKernel(poolDescriptor('max_fwd', { name: 'idx_out', ac
 const maxBwdKernel = planeKernel(poolDescriptor('max_bwd', { name: 'idx_in', access: 'read', type: 'u32' }), 'pool');
 const maxFwdSpanKernel = planeKernel(poolDescriptor('max_fwd_span', { name: 'idx_out', access: 'read_write', type: 'i32' }, true), 'pool', SPAN);
 const maxBwdSpanKernel = planeKernel(poolDescriptor('max_bwd_span', { name: 'idx_in', access: 'read', type: 'u32' }, true), 'pool', SPAN);
+const maxBwdTileKernel = planeKernel(poolDescriptor('max_bwd_tile', { name: 'idx_in', access: 'read', type: 'u32' }, true), 'pool', SPAN);
+
+/** True when the windows of g tile an h x w plane into oh x ow exactly (each input in one window). */
+function tilesExactly(g: PoolGeom, h: number, w: number, oh: number, ow: number): boolean {
+  return g.kh === g.sh && g.kw === g.sw && g.ph === 0 && g.pw === 0 && g.dh === 1 && g.dw === 1 && h === oh * g.kh && w === ow * g.kw;
+}
 
 /** The max-pool kernels and constants the runtime's `poolSpan` option selects. */
 function maxKernels(rt: Runtime): { fwd: PlaneKernel; bwd: PlaneKernel; consts: Record<string, number> } {
@@ -210,6 +216,9 @@ export function maxPoolBackward(gy: Tensor, indices: Tensor, g: PoolGeom, h: num
       return [Math.min(a, oh), Math.max(Math.min(a, oh), Math.min(oh, Math.floor((r1 - 1 + g.ph) / g.sh) + 1))];
     };
     runPlaneKernel(k.bwd, k.consts, gy, { t: indices, like: 'src' }, gx, params(total, h, w, oh, ow, g), h, w, ow, rows);
+  } else if (total > 0 && gx.runtime.kernelOptions.poolSpan && tilesExactly(g, h, w, oh, ow)) {
+    // One invocation per SPAN outputs, each writing its whole window.
+    launchPlane(maxBwdTileKernel, k.consts, gy, indices, gx, params(gy.size, h, w, oh, ow, g), gy.size, 'maxPool2d backward');
   } else if (total > 0) launchPlane(k.bwd, k.consts, gy, indices, gx, params(total, h, w, oh, ow, g), total, 'maxPool2d backward');
   return gx;
 }
