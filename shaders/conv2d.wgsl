@@ -17,7 +17,7 @@
 // dilate_pad: z[n, c, i, j] = x[n, c, (i - top)/sh, (j - left)/sw] where divisible and in range, else 0.
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
-override BO: u32 = 4u;        // output channels per invocation (4 or 8)
+override BO: u32 = 4u;        // output channels per invocation (1 to 8)
 override BP: u32 = 1u;        // groups of 4 output pixels per invocation (1 or 2)
 override BK: u32 = 1u;        // wgrad: groups of 4 reduction indices per invocation (1 or 2)
 
@@ -56,7 +56,7 @@ fn pixel_base(pix: u32, g: u32) -> u32 {
 
 @compute @workgroup_size(WGX, WGY, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  // Each invocation: BO output channels x 4*BP output pixels (BO in {4, 8}, BP in {1, 2}).
+  // Each invocation: BO output channels x 4*BP output pixels (BO 1 to 8, BP 1 or 2).
   let p0 = gid.x * 4u * BP;
   let o0 = gid.y * BO;
   let g = gid.z;

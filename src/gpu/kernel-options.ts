@@ -24,15 +24,16 @@ export interface KernelOptions {
    */
   f16Passes: Readonly<Record<F16Pass, boolean>>;
   /**
-   * Register block of the direct forward convolution: bo output channels (4 or 8) x 4*bp pixels (bp 1
-   * or 2). null: the shape rule (src/ops/kernels/conv.ts, `directForwardBlock`).
+   * Register block of the direct forward convolution: bo output channels (1 to 8) x 4*bp pixels (bp 1
+   * or 2; the row kernel takes 8 pixels whatever bp). null: the shape rule (src/ops/kernels/conv.ts,
+   * `directForwardBlock`).
    */
-  convForwardBlock: Readonly<{ bo: 4 | 8; bp: 1 | 2 }> | null;
+  convForwardBlock: Readonly<{ bo: number; bp: 1 | 2 }> | null;
   /**
-   * Register block of the direct weight gradient: bo output channels (4 or 8) x 4*bk reduction indices
+   * Register block of the direct weight gradient: bo output channels (1 to 8) x 4*bk reduction indices
    * (bk 1 or 2). null: the shape rule (src/ops/kernels/conv.ts, `directWeightBlock`).
    */
-  convWeightBlock: Readonly<{ bo: 4 | 8; bk: 1 | 2 }> | null;
+  convWeightBlock: Readonly<{ bo: number; bk: 1 | 2 }> | null;
   /**
    * The direct forward takes shaders/conv2d.wgsl's `row` kernel where the geometry allows (horizontal
    * stride and dilation 1): 8 pixels of one output row per invocation share their input loads. On by

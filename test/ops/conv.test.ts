@@ -270,6 +270,9 @@ describe.each(devices())('direct convolution register blocks on %s', (dev) => {
     { fwd: { bo: 8, bp: 2 }, wgt: { bo: 8, bk: 2 }, row: false },
     { fwd: { bo: 4, bp: 1 }, wgt: { bo: 8, bk: 2 }, row: true },
     { fwd: { bo: 8, bp: 1 }, wgt: { bo: 8, bk: 2 }, row: true },
+    // the shape rule's blocks (min(og, 8) channels)
+    { fwd: null, wgt: null, row: true },
+    { fwd: null, wgt: null, row: false },
   ] as const;
 
   it.each(randomDirectCases(8, 41))('forward and weight gradient: the same values for every block, float64 and finite differences: %j', async (c) => {

@@ -180,23 +180,24 @@ function directForward(xp: Tensor, w: Tensor, g: ConvGeom, bias: Tensor | null, 
 }
 
 /**
- * The direct forward's register block for og output channels per group: 8 channels x 8 pixels, or 4 x 8
- * when og <= 4 (a block of 8 would idle half its rows). lavapipe runs every storage load lane by lane,
- * so the cost is loads per multiply-add: 8 x 8 makes 16 loads per 64 of them, 4 x 4 (the old default) 8
- * per 16. Measured round-robin on lavapipe (bench/README.md, "Small networks"): 8 x 8 was the fastest
- * at every shape tried with og >= 6 (1.3-2x over 4 x 4), 4 x 8 at og = 3.
+ * The direct forward's register block for og output channels per group: og channels when og <= 8 (one
+ * block, no idle rows: every channel of the block costs a weight load per tap), else 8; x 8 pixels.
+ * lavapipe runs every storage load lane by lane, so the cost is loads per multiply-add: 8 x 8 makes 16
+ * loads per 64 of them in `main`, 4 x 4 (the old default) 8 per 16. Measured round-robin on lavapipe
+ * (bench/README.md, "Small networks").
  */
-export function directForwardBlock(og: number): { bo: 4 | 8; bp: 1 | 2 } {
-  return { bo: og <= 4 ? 4 : 8, bp: 2 };
+export function directForwardBlock(og: number): { bo: number; bp: 1 | 2 } {
+  return { bo: Math.min(og, 8), bp: 2 };
 }
 
 /**
  * The direct weight gradient's register block for og output channels per group and kdim reduction
- * indices: 8 x 8 where both are above 4 (16 loads per 64 multiply-adds against 4 x 4's 8 per 16), else 4
- * along the short side. Measured round-robin on lavapipe: bench/README.md, "Small networks".
+ * indices: min(og, 8) channels (as the forward) x 8 indices, or 4 when kdim <= 4 (16 loads per 64
+ * multiply-adds against 4 x 4's 8 per 16). Measured round-robin on lavapipe: bench/README.md, "Small
+ * networks".
  */
-export function directWeightBlock(og: number, kdim: number): { bo: 4 | 8; bk: 1 | 2 } {
-  return { bo: og <= 4 ? 4 : 8, bk: kdim <= 4 ? 1 : 2 };
+export function directWeightBlock(og: number, kdim: number): { bo: number; bk: 1 | 2 } {
+  return { bo: Math.min(og, 8), bk: kdim <= 4 ? 1 : 2 };
 }
 
 /**
