@@ -9,6 +9,8 @@
 //          where the span starts and walk coordinates and window bounds from there: lavapipe runs
 //          integer division one lane at a time, and max_bwd's six divisions per element were most of
 //          its time (bench/README.md, "Small networks").
+// max_fwd_tile: max_fwd where the windows tile the plane exactly (as max_bwd_tile): no padding to skip,
+//          every window full, so the window loops have the same bounds in every lane.
 // max_bwd_tile: max_bwd where the windows tile the plane exactly (kernel = stride, no padding or
 //          dilation, h = oh * kh, w = ow * kw): each input lies in one window, so each output writes
 //          its whole window (its gy at its argmax, zeros elsewhere): 2 loads per window instead of 2
@@ -254,6 +256,45 @@ fn max_bwd_span(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         iy = 0u;
         wy = y_first;
         obase += p.oh * p.ow;
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn max_fwd_tile(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i0 = linear_id(gid, nwg) * SPAN;
+  if (i0 >= p.total) { return; }
+  let i1 = min(i0 + SPAN, p.total);
+  let o = split(i0, p.ow, p.oh);
+  var ox = o.x;
+  var oy = o.y;
+  var base = o.z * p.h * p.w;
+  for (var i = i0; i < i1; i++) {
+    // max_fwd's scan in the same order: the first maximum, a NaN wins (the last of several).
+    let y0 = oy * p.kh;
+    let x0 = ox * p.kw;
+    var best_i = y0 * p.w + x0;
+    var best = src[base + best_i];
+    for (var a = 0u; a < p.kh; a++) {
+      let row = (y0 + a) * p.w + x0;
+      for (var b = 0u; b < p.kw; b++) {
+        let v = src[base + row + b];
+        if (is_nan(v) || (!is_nan(best) && v > best)) {
+          best = v;
+          best_i = row + b;
+        }
+      }
+    }
+    dst[i] = best;
+    idx_out[i] = i32(best_i);
+    ox++;
+    if (ox == p.ow) {
+      ox = 0u;
+      oy++;
+      if (oy == p.oh) {
+        oy = 0u;
+        base += p.h * p.w;
       }
     }
   }

@@ -227,6 +227,22 @@ describe.each(devices())('max pooling span kernels on %s', (dev) => {
     expect(span.idx).toEqual(want.indices);
     expectClose(span.gx, RP.maxPool2dGrad(c.x, want.indices, span.gy).data, 1e-6, 1e-6, 'grad');
   });
+
+  it.each(tiling)('pick the first of tied maxima and a NaN as the one-element kernels do: %j', async (c) => {
+    const g = new w.Generator(8);
+    const vals = Array.from({ length: size(c.x) }, () => (g.next() < 0.05 ? NaN : Math.floor(g.next() * 3)));
+    const run = (poolSpan: boolean) =>
+      dev.runtime.withKernelOptions({ poolSpan }, async () => {
+        const { output, indices } = w.maxPool2dWithIndices(w.fromArray(vals, c.x), maxOpts(c));
+        const r = { y: [...(await output.data())], idx: await indices.toArray() };
+        output.dispose();
+        indices.dispose();
+        return r;
+      });
+    const [span, one] = [await run(true), await run(false)];
+    expect(span.idx).toEqual(one.idx);
+    expect(span.y).toEqual(one.y);
+  });
 });
 
 describe.each(devices())('avgPool2d on %s', () => {

@@ -60,6 +60,7 @@ const maxFwdKernel = planeKernel(poolDescriptor('max_fwd', { name: 'idx_out', ac
 const maxBwdKernel = planeKernel(poolDescriptor('max_bwd', { name: 'idx_in', access: 'read', type: 'u32' }), 'pool');
 const maxFwdSpanKernel = planeKernel(poolDescriptor('max_fwd_span', { name: 'idx_out', access: 'read_write', type: 'i32' }, true), 'pool', SPAN);
 const maxBwdSpanKernel = planeKernel(poolDescriptor('max_bwd_span', { name: 'idx_in', access: 'read', type: 'u32' }, true), 'pool', SPAN);
+const maxFwdTileKernel = planeKernel(poolDescriptor('max_fwd_tile', { name: 'idx_out', access: 'read_write', type: 'i32' }, true), 'pool', SPAN);
 const maxBwdTileKernel = planeKernel(poolDescriptor('max_bwd_tile', { name: 'idx_in', access: 'read', type: 'u32' }, true), 'pool', SPAN);
 
 /** True when the windows of g tile an h x w plane into oh x ow exactly (each input in one window). */
@@ -191,7 +192,10 @@ export function maxPoolForward(x: Tensor, g: PoolGeom, oh: number, ow: number): 
     const ext = g.dh * (g.kh - 1) + 1;
     const rows = (r0: number, r1: number): [number, number] => [Math.max(0, r0 * g.sh - g.ph), Math.min(h, (r1 - 1) * g.sh - g.ph + ext)];
     runPlaneKernel(k.fwd, k.consts, x, { t: indices, like: 'dst' }, y, params(total, h, w, oh, ow, g), oh, ow, w, rows);
-  } else if (total > 0) launchPlane(k.fwd, k.consts, x, indices, y, params(total, h, w, oh, ow, g), total, 'maxPool2d');
+  } else if (total > 0) {
+    const tile = y.runtime.kernelOptions.poolSpan && tilesExactly(g, h, w, oh, ow);
+    launchPlane(tile ? maxFwdTileKernel : k.fwd, k.consts, x, indices, y, params(total, h, w, oh, ow, g), total, 'maxPool2d');
+  }
   return { y, indices };
 }
 
