@@ -1,22 +1,22 @@
-// Pooling over NCHW planes, one output (forward) or one input element (backward) per invocation.
-// Backward passes gather: each input element sums the output gradients that depend on it, so no
-// two invocations write the same address and no atomics are needed.
+// Pooling over NCHW planes. Backward passes gather: each input element sums the output gradients that
+// depend on it, so no two invocations write the same address and no atomics are needed.
 //
 // max_fwd: y = max over the dilated window, idx = flat index iy*W + ix of the chosen element in its
 //          plane (the first maximum in row-major order; a NaN wins, the last NaN if several, as PyTorch).
 // max_bwd: gx[i] = sum of gy[o] over the outputs o whose window extent covers i and whose idx[o] == i.
-// max_fwd_span, max_bwd_span: the same sums, SPAN consecutive elements per invocation. They divide only
-//          where the span starts and walk coordinates and window bounds from there: lavapipe runs
-//          integer division one lane at a time, and max_bwd's six divisions per element were most of
-//          its time (bench/README.md, "Small networks").
+//          Both take SPAN consecutive elements (outputs, inputs) per invocation and divide only where
+//          the span starts, walking coordinates and window bounds from there: lavapipe runs integer
+//          division one lane at a time, and one element per invocation with six divisions each made
+//          max_bwd several times slower (bench/README.md, "Small networks").
 // max_fwd_tile: max_fwd where the windows tile the plane exactly (as max_bwd_tile): no padding to skip,
 //          every window full, so the window loops have the same bounds in every lane.
 // max_bwd_tile: max_bwd where the windows tile the plane exactly (kernel = stride, no padding or
 //          dilation, h = oh * kh, w = ow * kw): each input lies in one window, so each output writes
 //          its whole window (its gy at its argmax, zeros elsewhere): 2 loads per window instead of 2
-//          per input element. SPAN outputs per invocation, walked like max_fwd_span.
+//          per input element. SPAN outputs per invocation, walked like max_fwd.
 // avg_fwd: y = (sum over [y0, y1) x [x0, x1)) * ry * rx, windows and reciprocal divisors from tables.
 // avg_bwd: gx[i] = sum over the outputs o whose window holds i of gy[o] * ry[o] * rx[o].
+//          The avg kernels take one element per invocation.
 //
 // avg tables (`tab`, built on the host): per output row oy, tab[oy] = (y0, y1, bits(ry), 0); per
 // output column ox, tab[xf + ox] = (x0, x1, bits(rx), 0); per input row iy, tab[yb + iy] = the
@@ -27,7 +27,7 @@
 // aliases because each entry point uses only one of these variables.
 // Each entry point's contract is declared in src/ops/kernels/pool.ts and checked against this file.
 override WG: u32 = 64u;
-override SPAN: u32 = 16u;     // elements per invocation of the *_span entry points
+override SPAN: u32 = 16u;     // elements per invocation of the max_* entry points
 
 struct Params {
   total: u32,   // invocations: outputs (forward) or input elements (backward)
@@ -83,66 +83,6 @@ fn split(i: u32, cols: u32, rows: u32) -> vec3<u32> {
 
 @compute @workgroup_size(WG)
 fn max_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(gid, nwg) + p.i_base;
-  if (i >= p.total) { return; }
-  let o = split(i, p.ow, p.oh);
-  let ox = o.x;
-  let oy = o.y;
-  // src_base folds into the plane's base, outside the loops.
-  let base = i32(o.z * p.h * p.w) - i32(p.src_base);
-  let w = i32(p.w);
-  var y0 = i32(oy * p.sh) - i32(p.ph);
-  var x0 = i32(ox * p.sw) - i32(p.pw);
-  let y1 = min(y0 + i32(p.ext_h), i32(p.h));
-  let x1 = min(x0 + i32(p.ext_w), w);
-  // Skip the taps that fall in the padding (at most kernel/2 of them).
-  while (y0 < 0) { y0 += i32(p.dh); }
-  while (x0 < 0) { x0 += i32(p.dw); }
-  var best_i = y0 * w + x0;
-  var best = src[u32(base + best_i)];
-  for (var yy = y0; yy < y1; yy += i32(p.dh)) {
-    let row = yy * w;
-    for (var xx = x0; xx < x1; xx += i32(p.dw)) {
-      let v = src[u32(base + row + xx)];
-      if (is_nan(v) || (!is_nan(best) && v > best)) {
-        best = v;
-        best_i = row + xx;
-      }
-    }
-  }
-  dst[i - p.dst_base] = best;
-  idx_out[i - p.dst_base] = best_i;
-}
-
-@compute @workgroup_size(WG)
-fn max_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(gid, nwg) + p.i_base;
-  if (i >= p.total) { return; }
-  let e = split(i, p.w, p.h);
-  let ix = e.x;
-  let iy = e.y;
-  let obase = e.z * p.oh * p.ow - p.src_base;
-  let target_idx = iy * p.w + ix;
-  // Outputs o whose window extent [o*s - pad, o*s - pad + ext) covers the padded coordinate a:
-  // ceil((a + 1 - ext) / s) <= o <= floor(a / s).
-  let ay = iy + p.ph;
-  let ax = ix + p.pw;
-  let oy0 = select(0u, (ay + 1u - p.ext_h + p.sh - 1u) / p.sh, ay + 1u > p.ext_h);
-  let ox0 = select(0u, (ax + 1u - p.ext_w + p.sw - 1u) / p.sw, ax + 1u > p.ext_w);
-  let oy1 = min(ay / p.sh + 1u, p.oh);
-  let ox1 = min(ax / p.sw + 1u, p.ow);
-  var acc = 0.0;
-  for (var oy = oy0; oy < oy1; oy++) {
-    let row = obase + oy * p.ow;
-    for (var ox = ox0; ox < ox1; ox++) {
-      acc += select(0.0, src[row + ox], idx_in[row + ox] == target_idx);
-    }
-  }
-  dst[i - p.dst_base] = acc;
-}
-
-@compute @workgroup_size(WG)
-fn max_fwd_span(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i0 = linear_id(gid, nwg) * SPAN + p.i_base;
   if (i0 >= p.total) { return; }
   let i1 = min(i0 + SPAN, p.total);
@@ -152,7 +92,8 @@ fn max_fwd_span(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   var base = i32(o.z * p.h * p.w) - i32(p.src_base);
   let w = i32(p.w);
   for (var i = i0; i < i1; i++) {
-    // The body of max_fwd for output (ox, oy) of the plane at `base`.
+    // Output (ox, oy) of the plane at `base`. Skip the taps that fall in the padding (at most
+    // kernel/2 of them).
     var y0 = i32(oy * p.sh) - i32(p.ph);
     var x0 = i32(ox * p.sw) - i32(p.pw);
     let y1 = min(y0 + i32(p.ext_h), i32(p.h));
@@ -218,7 +159,7 @@ fn axis_step(a: AxisWalk, s: u32) -> AxisWalk {
 }
 
 @compute @workgroup_size(WG)
-fn max_bwd_span(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn max_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i0 = linear_id(gid, nwg) * SPAN + p.i_base;
   if (i0 >= p.total) { return; }
   let i1 = min(i0 + SPAN, p.total);
@@ -231,7 +172,7 @@ fn max_bwd_span(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   var wx = axis_at(ix, p.pw, p.sw, p.ext_w);
   var wy = axis_at(iy, p.ph, p.sh, p.ext_h);
   for (var i = i0; i < i1; i++) {
-    // The body of max_bwd for input (ix, iy) of the plane whose outputs start at obase.
+    // Input (ix, iy) of the plane whose outputs start at obase.
     let target_idx = iy * p.w + ix;
     let oy0 = u32(max(wy.lq, 0));
     let ox0 = u32(max(wx.lq, 0));

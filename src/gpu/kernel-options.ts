@@ -58,12 +58,6 @@ export interface KernelOptions {
    * default; off dispatches eval_stats first, the two-pass path tests and benchmarks compare against.
    */
   normEvalInline: boolean;
-  /**
-   * Max pooling and its gradient run the span kernels (shaders/pool.wgsl, `max_fwd_span` and
-   * `max_bwd_span`: 16 elements per invocation, dividing only where a span starts). On by default;
-   * off runs the one-element kernels, which tests compare against and benchmarks measure.
-   */
-  poolSpan: boolean;
 }
 
 /** The defaults every runtime starts with. */
@@ -78,6 +72,5 @@ export function defaultKernelOptions(): KernelOptions {
     normVec4: true,
     normFoldMask: true,
     normEvalInline: true,
-    poolSpan: true,
   };
 }

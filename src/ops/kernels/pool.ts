@@ -52,25 +52,19 @@ function poolDescriptor(entry: string, mid: StorageBinding, span = false): Kerne
   };
 }
 
-/** Elements per invocation of the max-pool span kernels. */
+/** Elements per invocation of the max-pool kernels. */
 const SPAN = 16;
 
 // Binding 1 differs per entry point: the index output, the indices read back, or the axis table.
-const maxFwdKernel = planeKernel(poolDescriptor('max_fwd', { name: 'idx_out', access: 'read_write', type: 'i32' }), 'pool');
-const maxBwdKernel = planeKernel(poolDescriptor('max_bwd', { name: 'idx_in', access: 'read', type: 'u32' }), 'pool');
-const maxFwdSpanKernel = planeKernel(poolDescriptor('max_fwd_span', { name: 'idx_out', access: 'read_write', type: 'i32' }, true), 'pool', SPAN);
-const maxBwdSpanKernel = planeKernel(poolDescriptor('max_bwd_span', { name: 'idx_in', access: 'read', type: 'u32' }, true), 'pool', SPAN);
+const maxFwdKernel = planeKernel(poolDescriptor('max_fwd', { name: 'idx_out', access: 'read_write', type: 'i32' }, true), 'pool', SPAN);
+const maxBwdKernel = planeKernel(poolDescriptor('max_bwd', { name: 'idx_in', access: 'read', type: 'u32' }, true), 'pool', SPAN);
 const maxFwdTileKernel = planeKernel(poolDescriptor('max_fwd_tile', { name: 'idx_out', access: 'read_write', type: 'i32' }, true), 'pool', SPAN);
 const maxBwdTileKernel = planeKernel(poolDescriptor('max_bwd_tile', { name: 'idx_in', access: 'read', type: 'u32' }, true), 'pool', SPAN);
+const MAX_CONSTS = { WG, SPAN };
 
 /** True when the windows of g tile an h x w plane into oh x ow exactly (each input in one window). */
 function tilesExactly(g: PoolGeom, h: number, w: number, oh: number, ow: number): boolean {
   return g.kh === g.sh && g.kw === g.sw && g.ph === 0 && g.pw === 0 && g.dh === 1 && g.dw === 1 && h === oh * g.kh && w === ow * g.kw;
-}
-
-/** The max-pool kernels and constants the runtime's `poolSpan` option selects. */
-function maxKernels(rt: Runtime): { fwd: PlaneKernel; bwd: PlaneKernel; consts: Record<string, number> } {
-  return rt.kernelOptions.poolSpan ? { fwd: maxFwdSpanKernel, bwd: maxBwdSpanKernel, consts: { WG, SPAN } } : { fwd: maxFwdKernel, bwd: maxBwdKernel, consts: { WG } };
 }
 const avgFwdKernel = planeKernel(poolDescriptor('avg_fwd', { name: 'tab', access: 'read', type: 'vec4<u32>' }), 'pool');
 const avgBwdKernel = planeKernel(poolDescriptor('avg_bwd', { name: 'tab', access: 'read', type: 'vec4<u32>' }), 'pool');
@@ -187,14 +181,12 @@ export function maxPoolForward(x: Tensor, g: PoolGeom, oh: number, ow: number): 
   const y = empty([n, c, oh, ow]);
   const indices = empty([n, c, oh, ow], 'i32');
   const total = y.size;
-  const k = maxKernels(y.runtime);
   if (total > 0 && n * c === 1 && over(y.runtime, x.size, total)) {
     const ext = g.dh * (g.kh - 1) + 1;
     const rows = (r0: number, r1: number): [number, number] => [Math.max(0, r0 * g.sh - g.ph), Math.min(h, (r1 - 1) * g.sh - g.ph + ext)];
-    runPlaneKernel(k.fwd, k.consts, x, { t: indices, like: 'dst' }, y, params(total, h, w, oh, ow, g), oh, ow, w, rows);
+    runPlaneKernel(maxFwdKernel, MAX_CONSTS, x, { t: indices, like: 'dst' }, y, params(total, h, w, oh, ow, g), oh, ow, w, rows);
   } else if (total > 0) {
-    const tile = y.runtime.kernelOptions.poolSpan && tilesExactly(g, h, w, oh, ow);
-    launchPlane(tile ? maxFwdTileKernel : k.fwd, k.consts, x, indices, y, params(total, h, w, oh, ow, g), total, 'maxPool2d');
+    launchPlane(tilesExactly(g, h, w, oh, ow) ? maxFwdTileKernel : maxFwdKernel, MAX_CONSTS, x, indices, y, params(total, h, w, oh, ow, g), total, 'maxPool2d');
   }
   return { y, indices };
 }
@@ -212,18 +204,17 @@ export function maxPoolBackward(gy: Tensor, indices: Tensor, g: PoolGeom, h: num
   }
   const gx = empty([n, c, h, w]);
   const total = gx.size;
-  const k = maxKernels(gx.runtime);
   if (total > 0 && n * c === 1 && over(gx.runtime, gy.size, total)) {
     const ext = g.dh * (g.kh - 1) + 1;
     const rows = (r0: number, r1: number): [number, number] => {
       const a = Math.max(0, Math.ceil((r0 + g.ph + 1 - ext) / g.sh));
       return [Math.min(a, oh), Math.max(Math.min(a, oh), Math.min(oh, Math.floor((r1 - 1 + g.ph) / g.sh) + 1))];
     };
-    runPlaneKernel(k.bwd, k.consts, gy, { t: indices, like: 'src' }, gx, params(total, h, w, oh, ow, g), h, w, ow, rows);
-  } else if (total > 0 && gx.runtime.kernelOptions.poolSpan && tilesExactly(g, h, w, oh, ow)) {
+    runPlaneKernel(maxBwdKernel, MAX_CONSTS, gy, { t: indices, like: 'src' }, gx, params(total, h, w, oh, ow, g), h, w, ow, rows);
+  } else if (total > 0 && tilesExactly(g, h, w, oh, ow)) {
     // One invocation per SPAN outputs, each writing its whole window.
-    launchPlane(maxBwdTileKernel, k.consts, gy, indices, gx, params(gy.size, h, w, oh, ow, g), gy.size, 'maxPool2d backward');
-  } else if (total > 0) launchPlane(k.bwd, k.consts, gy, indices, gx, params(total, h, w, oh, ow, g), total, 'maxPool2d backward');
+    launchPlane(maxBwdTileKernel, MAX_CONSTS, gy, indices, gx, params(gy.size, h, w, oh, ow, g), gy.size, 'maxPool2d backward');
+  } else if (total > 0) launchPlane(maxBwdKernel, MAX_CONSTS, gy, indices, gx, params(total, h, w, oh, ow, g), total, 'maxPool2d backward');
   return gx;
 }
 
