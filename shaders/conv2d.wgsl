@@ -14,6 +14,7 @@
 //            dilation): each invocation BO output channels x 8 consecutive pixels of one output row,
 //            which share the input row of each tap row: 8 + kw - 1 loads of xp per tap row instead of
 //            8 kw (a window of 8 values slides one column per tap). gid.x = (image row, block of 8).
+//            Weights come transposed (`wt`), channels in vec4s.
 // dilate_pad: z[n, c, i, j] = x[n, c, (i - top)/sh, (j - left)/sw] where divisible and in range, else 0.
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
@@ -42,6 +43,9 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> xp: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
+// row: the weight as wt[g][k][o], o padded to whole vec4s (conv.ts builds it), two vec4 loads per tap
+// for 8 channels instead of eight scalar ones. (An alias of `w`: no entry point uses both.)
+@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> koff: array<u32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> res: array<f32>;
@@ -110,9 +114,9 @@ fn row(@builtin(global_invocation_id) gid: vec3<u32>) {
   // Columns past the row's end read whatever follows (the next row, or a clamped load at the end of
   // xp): their sums are never stored.
   let base = n * p.x_batch + g * p.x_group + oy * p.sh * p.wp + ox0;
-  let olast = p.og - 1u;
-  var wrow: array<u32, 8>;
-  for (var i = 0u; i < BO; i++) { wrow[i] = (g * p.og + min(o0 + i, olast)) * p.kdim; }
+  // wt holds o in whole vec4s, and o0 is a multiple of 4 (BO is 4 or 8, or all of og).
+  let o4 = (p.og + 3u) / 4u;
+  let wbase = g * p.kdim * o4 + o0 / 4u;
   var acc: array<vec4<f32>, 16>;
   let trows = p.kdim / p.kw;
   for (var t = 0u; t < trows; t++) {
@@ -121,8 +125,12 @@ fn row(@builtin(global_invocation_id) gid: vec3<u32>) {
     var lo = vec4<f32>(xp[a], xp[a + 1u], xp[a + 2u], xp[a + 3u]);
     var hi = vec4<f32>(xp[a + 4u], xp[a + 5u], xp[a + 6u], xp[a + 7u]);
     for (var j = 0u; j < p.kw; j++) {
+      let wi = wbase + (k0 + j) * o4;
+      var ws: array<vec4<f32>, 2>;
+      ws[0] = wt[wi];
+      if (BO > 4u) { ws[1] = wt[wi + 1u]; }
       for (var i = 0u; i < BO; i++) {
-        let wv = w[wrow[i] + k0 + j];
+        let wv = ws[i / 4u][i % 4u];
         acc[i * 2u] += wv * lo;
         acc[i * 2u + 1u] += wv * hi;
       }

@@ -37,6 +37,13 @@ export const CONV2D: KernelDescriptor = {
   constants: { WGX: { type: 'u32' }, WGY: { type: 'u32' }, BO: { type: 'u32' }, BP: { type: 'u32' }, BK: { type: 'u32' } },
 };
 
+/** The forward's `row` entry: CONV2D's layout with the weight transposed into vec4s of channels (`wt`). */
+export const CONV2D_ROW: KernelDescriptor = {
+  ...CONV2D,
+  name: 'conv2d.row',
+  bindings: CONV2D.bindings.map((b) => (b.name === 'w' ? { name: 'wt', access: 'read', type: 'vec4<f32>' } : b)),
+};
+
 /** Bits of CONV2D's `flags` uniform: what the forward epilogue adds. */
 export const CONV2D_FLAGS = { bias: 1, residual: 2, relu: 4 } as const;
 

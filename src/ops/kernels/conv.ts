@@ -9,7 +9,7 @@
 import { bindingsByName, packUniformBlock } from '../../gpu/kernel-descriptor.js';
 import { grid, type Runtime } from '../../gpu/runtime.js';
 import { fileKernel } from '../../gpu/pipeline-cache.js';
-import { CONV2D, CONV2D_FLAGS, DILATE_PAD } from './conv-descriptors.js';
+import { CONV2D, CONV2D_FLAGS, CONV2D_ROW, DILATE_PAD } from './conv-descriptors.js';
 import { empty, fromArray } from '../../tensor/creation.js';
 import { keep } from '../../tensor/scope.js';
 import { stridesOf } from '../../tensor/shape.js';
@@ -23,7 +23,7 @@ import { fits, mapRows, takeRows } from './split.js';
 
 const fwdKernel = fileKernel(CONV2D, 'conv2d');
 const wgradKernel = fileKernel(CONV2D, 'conv2d', 'wgrad');
-const rowKernel = fileKernel(CONV2D, 'conv2d', 'row');
+const rowKernel = fileKernel(CONV2D_ROW, 'conv2d', 'row');
 const padKernel = fileKernel(DILATE_PAD, 'dilate-pad');
 const WGX = 8;
 const WGY = 8;
@@ -157,26 +157,42 @@ function directForward(xp: Tensor, w: Tensor, g: ConvGeom, bias: Tensor | null, 
   const og = o / g.groups;
   const opts = xp.runtime.kernelOptions;
   const { bo, bp } = opts.convForwardBlock ?? directForwardBlock(og);
-  // `row`: one invocation per 8 pixels of an output row (grid x over image rows x blocks of 8).
+  // `row`: one invocation per 8 pixels of an output row (grid x over image rows x blocks of 8). It reads
+  // the weight's channels in vec4s from o0 on, so o0 must be a multiple of 4.
   const rowGroups = Math.ceil((n * oh * Math.ceil(ow / 8)) / WGX);
-  const row = opts.convForwardRow && g.sw === 1 && g.dw === 1 && rowGroups <= 65535;
-  const groups: [number, number, number] = [row ? rowGroups : Math.ceil((n * oh * ow) / (4 * bp) / WGX), Math.ceil(og / bo / WGY), g.groups];
+  const row = opts.convForwardRow && g.sw === 1 && g.dw === 1 && rowGroups <= 65535 && (bo === 4 || bo === 8 || bo >= og);
   const dummy = koff.bufferFor('conv2d');
-  y.runtime.dispatch(
-    row ? rowKernel : fwdKernel,
-    row ? { WGX, WGY, BO: bo } : { WGX, WGY, BO: bo, BP: bp },
-    bindingsByName(CONV2D, {
-      xp: xp.bufferFor('conv2d'),
-      w: w.bufferFor('conv2d'),
-      koff: dummy,
-      bias: bias ? bias.bufferFor('conv2d') : dummy,
-      res: res ? res.bufferFor('conv2d') : dummy,
-      y: y.bufferFor('conv2d'),
-    }),
-    u,
-    groups,
-  );
+  const bindings = { xp: xp.bufferFor('conv2d'), koff: dummy, bias: bias ? bias.bufferFor('conv2d') : dummy, res: res ? res.bufferFor('conv2d') : dummy, y: y.bufferFor('conv2d') };
+  if (row) {
+    const wt = transposeWeight(w, g.groups);
+    y.runtime.dispatch(rowKernel, { WGX, WGY, BO: bo }, bindingsByName(CONV2D_ROW, { ...bindings, wt: wt.bufferFor('conv2d') }), u, [rowGroups, Math.ceil(og / bo / WGY), g.groups]);
+    wt.dispose();
+  } else {
+    const groups: [number, number, number] = [Math.ceil((n * oh * ow) / (4 * bp) / WGX), Math.ceil(og / bo / WGY), g.groups];
+    y.runtime.dispatch(fwdKernel, { WGX, WGY, BO: bo, BP: bp }, bindingsByName(CONV2D, { ...bindings, w: w.bufferFor('conv2d') }), u, groups);
+  }
   return y;
+}
+
+/**
+ * The weight w [groups * og, kdim] (kdim = c/groups * kh * kw) as wt [groups][kdim][o4 * 4] with
+ * o4 = ceil(og / 4): the channels of one tap in whole vec4s, zeros past og (the `row` kernel's layout).
+ */
+function transposeWeight(w: Tensor, groups: number): Tensor {
+  const og = w.shape[0]! / groups;
+  const kdim = w.size / w.shape[0]!;
+  const opad = Math.ceil(og / 4) * 4;
+  const wt = empty([groups * kdim * opad]);
+  stridedCopy(w, wt, {
+    shape: [groups, kdim, opad],
+    start: [0, 0, 0],
+    step: [1, 1, 1],
+    bound: [groups, kdim, og],
+    srcStride: [og * kdim, 1, kdim],
+    dstStride: [kdim * opad, opad, 1],
+    fill: 0,
+  });
+  return wt;
 }
 
 /**
