@@ -21,7 +21,8 @@ export interface Claim {
 const SURVEY = 'Vandenhende et al., survey (TPAMI 2021)';
 const GRADNORM = 'Chen et al., GradNorm (ICML 2018)';
 const ENCODER = ['shared-encoder', 'cross-stitch', 'nddr', 'mtan'];
-const DECODER = ['pad-net', 'mti-net'];
+// The survey counts PAP-Net and JTRL among the decoder-focused models too.
+const DECODER = ['pad-net', 'mti-net', 'pap-net', 'jtrl'];
 
 const fmt = (xs: readonly number[]) => {
   const [m, s] = meanStd(xs);

@@ -26,6 +26,27 @@ export interface CompareFile {
 /** Per-step weights of a run, by run name (what the weight plots need). */
 export type WeightsOf = (run: string) => { step: number; weights: Record<string, number> }[];
 
+/** The parsed records of a run's metrics.jsonl, by run name ([] when it has none). */
+export type RecordsOf = (run: string) => unknown[];
+
+/** The records reader over the run folders in `dir` (a torn last line is skipped). */
+export function recordsIn(dir: string): RecordsOf {
+  return (run) => {
+    const path = join(dir, run, 'metrics.jsonl');
+    if (!existsSync(path)) return [];
+    const out: unknown[] = [];
+    for (const l of readFileSync(path, 'utf8').split('\n')) {
+      if (!l.trim()) continue;
+      try {
+        out.push(JSON.parse(l));
+      } catch {
+        // a killed run's torn last line is not a record
+      }
+    }
+    return out;
+  };
+}
+
 /** Reads `<dir>/<table>.json`; throws naming the file when it is missing. */
 export function readCompareFile(dir: string, table: string): CompareFile {
   const path = join(dir, `${table}.json`);

@@ -9,6 +9,7 @@ import { fmtMeanStd, meanStd } from '../compare.js';
 import { SURVEY_METRIC } from '../survey-metrics.js';
 import { architectureClaims, balancerClaims, claimsTable, scored, toyClaims } from './claims.js';
 import type { CompareFile, WeightsOf } from './grid-files.js';
+import { investigationSection, type InvestigationInput } from './investigation.js';
 import { RULE_TEXT, topGroup, verdict } from './stats.js';
 import { linePlot } from './svg.js';
 import { toyCases, toySection, type ToyReport } from './toy.js';
@@ -28,6 +29,10 @@ export interface PageInput {
   toy: ToyReport | null;
   /** What did not finish (said in section 2, so a missing table is never silent). */
   failures?: string[];
+  /** What the budget leaves out and why (said in section 2). */
+  omitted?: string;
+  /** Section 6, the deficit investigation (left out when absent). */
+  investigation?: Omit<InvestigationInput, 'architectures' | 'shared'>;
   /** Folder of the images, relative to the page (default 'results'). */
   imageDir?: string;
 }
@@ -99,6 +104,9 @@ export function resultsPage(input: PageInput): Page {
   const all = [arch, ...input.balancers];
   const runs = new Map<string, number>();
   for (const f of all) for (const r of f.runs) runs.set(r.name, r.wallSeconds);
+  // Section 6's runs count too; the longer-training runs live in their own folder (same names).
+  for (const r of input.investigation?.capacity?.runs ?? []) runs.set(r.name, r.wallSeconds);
+  for (const r of input.investigation?.longer?.runs ?? []) runs.set(`longer/${r.name}`, r.wallSeconds);
   const toySeconds = input.toy ? toyCases(input.toy).reduce((a, [, c]) => a + c.seconds.equal + c.seconds.gradnorm, 0) : 0;
   const gridSeconds = [...runs.values()].reduce((a, b) => a + b, 0);
   const hours = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(0)} s`);
@@ -124,6 +132,7 @@ export function resultsPage(input: PageInput): Page {
     const model = b.rows[0]?.model ?? '?';
     md.push(`### On ${model}`, '', table(b, 'balancer', 'equal'), '', verdictLine(b, 'balancer'), '');
   }
+  if (input.omitted) md.push(`**Left out at this budget:** ${input.omitted}.`, '');
   for (const f of input.failures ?? []) md.push(`**Not measured:** ${f}.`, '');
   md.push('## 3. Task weights over training', '', 'Mean over seeds of the weight each balancer gave each task at every logged step (equal weights are constant and left out).', '');
   for (const b of input.balancers) {
@@ -148,5 +157,9 @@ export function resultsPage(input: PageInput): Page {
   } else md.push('(the toy has not run)', '');
   const claims = [...architectureClaims(arch), ...(input.balancers[0] ? balancerClaims(input.balancers[0], input.weightsOf) : []), ...toyClaims(input.toy)];
   md.push('## 5. Findings against the papers\' claims', '', 'Each verdict is computed from the tables above by the rule; the text follows the data.', '', claimsTable(claims), '');
+  if (input.investigation) {
+    const shared = input.balancers.find((b) => b.rows[0]?.model === 'shared-encoder');
+    md.push(investigationSection({ ...input.investigation, architectures: arch, shared }));
+  }
   return { markdown: `${md.join('\n')}\n`, files };
 }
