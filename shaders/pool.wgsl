@@ -81,19 +81,26 @@ fn split(i: u32, cols: u32, rows: u32) -> vec3<u32> {
   return vec3<u32>(i - t * cols, t - plane * rows, plane);
 }
 
+// The output after (column, row, plane) o, walking planes of p.oh rows of p.ow columns in order.
+fn next_output(o: vec3<u32>) -> vec3<u32> {
+  if (o.x + 1u < p.ow) { return vec3<u32>(o.x + 1u, o.y, o.z); }
+  if (o.y + 1u < p.oh) { return vec3<u32>(0u, o.y + 1u, o.z); }
+  return vec3<u32>(0u, 0u, o.z + 1u);
+}
+
 @compute @workgroup_size(WG)
 fn max_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i0 = linear_id(gid, nwg) * SPAN + p.i_base;
   if (i0 >= p.total) { return; }
   let i1 = min(i0 + SPAN, p.total);
-  let o = split(i0, p.ow, p.oh);
-  var ox = o.x;
-  var oy = o.y;
-  var base = i32(o.z * p.h * p.w) - i32(p.src_base);
+  var o = split(i0, p.ow, p.oh);
   let w = i32(p.w);
   for (var i = i0; i < i1; i++) {
     // Output (ox, oy) of the plane at `base`. Skip the taps that fall in the padding (at most
     // kernel/2 of them).
+    let ox = o.x;
+    let oy = o.y;
+    let base = i32(o.z * p.h * p.w) - i32(p.src_base);
     var y0 = i32(oy * p.sh) - i32(p.ph);
     var x0 = i32(ox * p.sw) - i32(p.pw);
     let y1 = min(y0 + i32(p.ext_h), i32(p.h));
@@ -114,15 +121,7 @@ fn max_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     }
     dst[i - p.dst_base] = best;
     idx_out[i - p.dst_base] = best_i;
-    ox++;
-    if (ox == p.ow) {
-      ox = 0u;
-      oy++;
-      if (oy == p.oh) {
-        oy = 0u;
-        base += i32(p.h * p.w);
-      }
-    }
+    o = next_output(o);
   }
 }
 
@@ -207,11 +206,11 @@ fn max_fwd_tile(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   let i0 = linear_id(gid, nwg) * SPAN;
   if (i0 >= p.total) { return; }
   let i1 = min(i0 + SPAN, p.total);
-  let o = split(i0, p.ow, p.oh);
-  var ox = o.x;
-  var oy = o.y;
-  var base = o.z * p.h * p.w;
+  var o = split(i0, p.ow, p.oh);
   for (var i = i0; i < i1; i++) {
+    let ox = o.x;
+    let oy = o.y;
+    let base = o.z * p.h * p.w;
     // max_fwd's scan in the same order: the first maximum, a NaN wins (the last of several).
     let y0 = oy * p.kh;
     let x0 = ox * p.kw;
@@ -229,15 +228,7 @@ fn max_fwd_tile(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     }
     dst[i] = best;
     idx_out[i] = i32(best_i);
-    ox++;
-    if (ox == p.ow) {
-      ox = 0u;
-      oy++;
-      if (oy == p.oh) {
-        oy = 0u;
-        base += p.h * p.w;
-      }
-    }
+    o = next_output(o);
   }
 }
 
@@ -246,11 +237,11 @@ fn max_bwd_tile(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   let i0 = linear_id(gid, nwg) * SPAN;
   if (i0 >= p.total) { return; }
   let i1 = min(i0 + SPAN, p.total);
-  let o = split(i0, p.ow, p.oh);
-  var ox = o.x;
-  var oy = o.y;
-  var base = o.z * p.h * p.w;
+  var o = split(i0, p.ow, p.oh);
   for (var i = i0; i < i1; i++) {
+    let ox = o.x;
+    let oy = o.y;
+    let base = o.z * p.h * p.w;
     let g = src[i];
     let at = idx_in[i];
     let y0 = oy * p.kh;
@@ -262,15 +253,7 @@ fn max_bwd_tile(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         dst[base + row + b] = 0.0 + select(0.0, g, at == row + b);
       }
     }
-    ox++;
-    if (ox == p.ow) {
-      ox = 0u;
-      oy++;
-      if (oy == p.oh) {
-        oy = 0u;
-        base += p.h * p.w;
-      }
-    }
+    o = next_output(o);
   }
 }
 
